@@ -1,0 +1,130 @@
+"""The two data types every stage passes around: a dense frame (whatever its source) and a ToF sample.
+
+See ``docs/dataset-format.md`` for how a `Sample` is stored.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tofsim.camera import Intrinsics
+from tofsim.checks import check_dtype, check_finite, check_shape
+
+__all__ = ["DenseFrame", "Sample", "SpotStatus", "SPOT_DTYPE", "empty_spots"]
+
+
+class SpotStatus(enum.IntEnum):
+    """Per-spot status code stored in the spot table (uint8)."""
+
+    VALID = 0  # a measurement, written into the sparse map
+    DROPOUT = 1  # too little signal (dark, far, grazing surface) or the ground truth is invalid
+    MIXED = 2  # footprint straddles a depth edge; reported (biased or split) and written into the sparse map
+    OUT_OF_RANGE = 3  # beyond the sensor's maximum range (or unambiguous range) or outside the image
+    NO_HIT = 4  # the ray hit nothing (open window, outside the mesh)
+
+
+#: One record per projected spot. u, v: pixel position of the spot centre (float px, column/row);
+#: range_m: measured range along the ray; z_m: measured z-depth; amplitude: returned signal (photo-electrons);
+#: sigma_m: 1-sigma range noise predicted by the sensor model; status: `SpotStatus`.
+#: Measurements of invalid spots are 0.
+SPOT_DTYPE = np.dtype(
+    [
+        ("u", "<f4"),
+        ("v", "<f4"),
+        ("range_m", "<f4"),
+        ("z_m", "<f4"),
+        ("amplitude", "<f4"),
+        ("sigma_m", "<f4"),
+        ("status", "u1"),
+    ]
+)
+
+
+def empty_spots(n: int) -> np.ndarray:
+    """A zeroed spot table of `n` records (`SPOT_DTYPE`)."""
+    return np.zeros(n, dtype=SPOT_DTYPE)
+
+
+@dataclass(kw_only=True)
+class DenseFrame:
+    """A dense frame from a renderer or a real RGB-D source.
+
+    Attributes:
+        rgb: (H, W, 3) uint8 colour in the depth camera's frame.
+        depth_m: (H, W) float32 z-depth in metres, 0 where invalid.
+        range_m: (H, W) float32 range along each pixel's ray in metres, 0 where invalid.
+        intrinsics: the depth camera's pinhole intrinsics.
+        pose: (4, 4) float64 camera-to-world transform ``T_world_from_cam`` in metres.
+        albedo: (H, W) float32 NIR reflectance in [0, 1] (a proxy from RGB for real frames).
+        normals_cam: (H, W, 3) float32 unit surface normals in the camera frame (pointing towards the
+            camera), or None when the source has none (then estimated from depth where needed).
+        meta: free-form provenance (scene id, source file, ...).
+    """
+
+    rgb: np.ndarray
+    depth_m: np.ndarray
+    range_m: np.ndarray
+    intrinsics: Intrinsics
+    pose: np.ndarray
+    albedo: np.ndarray
+    normals_cam: np.ndarray | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        hw = (self.intrinsics.height_px, self.intrinsics.width_px)
+        check_shape(self.rgb, (*hw, 3), name="rgb")
+        check_dtype(self.rgb, [np.uint8], name="rgb")
+        check_shape(self.depth_m, hw, name="depth_m")
+        check_shape(self.range_m, hw, name="range_m")
+        check_shape(self.albedo, hw, name="albedo")
+        check_shape(self.pose, (4, 4), name="pose")
+        check_finite(self.pose, name="pose")
+        if self.normals_cam is not None:
+            check_shape(self.normals_cam, (*hw, 3), name="normals_cam")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(H, W)."""
+        return self.depth_m.shape
+
+    @property
+    def valid(self) -> np.ndarray:
+        """(H, W) bool: pixels with a finite, positive ground-truth depth."""
+        return np.isfinite(self.depth_m) & (self.depth_m > 0)
+
+
+@dataclass(kw_only=True)
+class Sample:
+    """One dataset sample: the contract shared by tofsim, completion and leaderboard.
+
+    Attributes:
+        rgb: (H, W, 3) uint8.
+        depth: (H, W) float32 ground-truth z-depth in metres; 0 = invalid.
+        sparse: (H, W) float32 simulated ToF z-depth in metres at spot pixels; 0 = no measurement.
+        mask: (H, W) bool, ``sparse > 0``.
+        spots: (N,) structured array of `SPOT_DTYPE`.
+        K: (3, 3) float64 intrinsics.
+        pose: (4, 4) float64 camera-to-world, metres.
+        meta: scene id, split, seed, sensor preset, source file, tofsim version.
+    """
+
+    rgb: np.ndarray
+    depth: np.ndarray
+    sparse: np.ndarray
+    mask: np.ndarray
+    spots: np.ndarray
+    K: np.ndarray  # noqa: N815
+    pose: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        """Dict-style access (``sample["depth"]``) so samples and plain dicts are interchangeable."""
+        return getattr(self, key)
+
+    def keys(self) -> list[str]:
+        """Field names, as for a dict."""
+        return ["rgb", "depth", "sparse", "mask", "spots", "K", "pose", "meta"]
