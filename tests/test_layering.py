@@ -8,7 +8,9 @@ import sys
 
 import pytest
 
-from conftest import REPO_ROOT
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 ALLOWED = {
     "tofsim": {"tofsim"},
