@@ -1,0 +1,1 @@
+"""Quantization: LSQ fake quantization, bit-width plans, budgeted bit allocation, memory accounting."""

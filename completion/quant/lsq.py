@@ -1,0 +1,105 @@
+"""Learned step size quantization (LSQ, Esser et al., ICLR 2020) on plain torch.
+
+Quantize-dequantize ``x_q = clamp(round(x / s), q_min, q_max) * s`` with a straight-through estimator for the
+rounding and the LSQ gradient scale ``g = 1 / sqrt(numel * q_max)`` applied to the step's gradient. The
+forward pass and both gradients equal torch's ``_fake_quantize_learnable_per_*_affine`` with zero point 0
+(a test checks it); this version is plain autograd, so it exports and composes like any torch code.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["qrange", "lsq_fake_quant", "LsqQuantizer", "init_step"]
+
+
+def qrange(bits: int, *, signed: bool) -> tuple[int, int]:
+    """Integer range of a `bits`-bit quantizer: signed [-2^(b-1), 2^(b-1)-1], unsigned [0, 2^b - 1]."""
+    if signed:
+        return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    return 0, 2**bits - 1
+
+
+def _scale_grad(x: torch.Tensor, factor: float) -> torch.Tensor:
+    # value of x, gradient of x * factor
+    scaled = x * factor
+    return (x - scaled).detach() + scaled
+
+
+def _round_ste(x: torch.Tensor) -> torch.Tensor:
+    return (torch.round(x) - x).detach() + x
+
+
+def lsq_fake_quant(x: torch.Tensor, step: torch.Tensor, q_min: int, q_max: int, grad_factor: float) -> torch.Tensor:
+    """Quantize-dequantize `x` with a learnable step.
+
+    Args:
+        x: any tensor.
+        step: positive step size, broadcastable to `x` (a scalar for per-tensor, (C, 1, 1, 1) per output channel).
+        q_min, q_max: integer range (see `qrange`).
+        grad_factor: LSQ gradient scale for the step, ``1 / sqrt(elements per step * q_max)``.
+
+    Returns:
+        Tensor like `x` whose values lie on the grid ``step * {q_min, ..., q_max}``.
+    """
+    s = _scale_grad(step, grad_factor)
+    return torch.clamp(_round_ste(x / s), q_min, q_max) * s
+
+
+def init_step(x: torch.Tensor, q_max: int, *, per_channel: bool) -> torch.Tensor:
+    """LSQ's initial step ``2 * mean(|x|) / sqrt(q_max)`` (per output channel when asked)."""
+    if per_channel:
+        mean_abs = x.detach().abs().flatten(1).mean(dim=1).view(-1, *([1] * (x.dim() - 1)))
+    else:
+        mean_abs = x.detach().abs().mean()
+    return (2 * mean_abs / math.sqrt(q_max)).clamp_min(1e-8)
+
+
+class LsqQuantizer(nn.Module):
+    """A fake quantizer with a learned step: per output channel for weights, per tensor for activations.
+
+    Args:
+        bits: bit width (2, 4 or 8; 32 or None disables quantization and passes values through).
+        signed: signed range (weights, pre-activation tensors) or unsigned (after ReLU).
+        per_channel: one step per slice along dim 0 (weights).
+        channels: number of output channels when `per_channel`.
+
+    The step is initialised from the first tensor seen (LSQ's rule) unless set explicitly.
+    """
+
+    def __init__(self, bits: int | None, *, signed: bool, per_channel: bool = False, channels: int = 1) -> None:
+        super().__init__()
+        self.bits = bits
+        self.signed = signed
+        self.per_channel = per_channel
+        shape = (channels, 1, 1, 1) if per_channel else ()
+        self.step = nn.Parameter(torch.ones(shape))
+        self.register_buffer("initialized", torch.tensor(False))
+
+    @property
+    def enabled(self) -> bool:
+        """False when the quantizer passes values through (float)."""
+        return self.bits is not None and self.bits < 32
+
+    @property
+    def range(self) -> tuple[int, int]:
+        """Integer range (q_min, q_max)."""
+        return qrange(self.bits, signed=self.signed)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Quantize-dequantize `x` (identity when disabled)."""
+        if not self.enabled:
+            return x
+        q_min, q_max = self.range
+        if not bool(self.initialized):
+            with torch.no_grad():
+                self.step.copy_(init_step(x, q_max, per_channel=self.per_channel).reshape(self.step.shape))
+                self.initialized.fill_(True)
+        per_step = x[0].numel() if self.per_channel else x.numel()
+        return lsq_fake_quant(x, self.step.abs() + 1e-12, q_min, q_max, 1.0 / math.sqrt(per_step * q_max))
+
+    def extra_repr(self) -> str:
+        return f"bits={self.bits}, signed={self.signed}, per_channel={self.per_channel}"

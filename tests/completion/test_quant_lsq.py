@@ -1,0 +1,66 @@
+import math
+
+import pytest
+import torch
+
+from completion.quant.lsq import LsqQuantizer, lsq_fake_quant, qrange
+
+
+@pytest.mark.parametrize("bits,signed", [(8, True), (4, True), (2, True), (8, False), (4, False)])
+def test_lsq_per_tensor_matches_torch_learnable_fake_quant(bits, signed):
+    g = torch.Generator().manual_seed(bits * 10 + signed)
+    x = torch.randn(2, 3, 5, 7, generator=g) * 2
+    q_min, q_max = qrange(bits, signed=signed)
+    factor = 1.0 / math.sqrt(x.numel() * q_max)
+    x1, s1 = x.clone().requires_grad_(), torch.tensor([0.37], requires_grad=True)
+    x2, s2 = x.clone().requires_grad_(), torch.tensor([0.37], requires_grad=True)
+    y1 = lsq_fake_quant(x1, s1, q_min, q_max, factor)
+    y2 = torch._fake_quantize_learnable_per_tensor_affine(x2, s2, torch.tensor([0.0]), q_min, q_max, factor)
+    upstream = torch.randn(y1.shape, generator=g)
+    (y1 * upstream).sum().backward()
+    (y2 * upstream).sum().backward()
+    torch.testing.assert_close(y1, y2)
+    torch.testing.assert_close(x1.grad, x2.grad)
+    torch.testing.assert_close(s1.grad, s2.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_lsq_per_channel_matches_torch():
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(4, 3, 3, 3, generator=g)
+    step = torch.rand(4, generator=g) * 0.2 + 0.05
+    q_min, q_max = qrange(4, signed=True)
+    factor = 1.0 / math.sqrt(w[0].numel() * q_max)
+    w1, s1 = w.clone().requires_grad_(), step.clone().view(4, 1, 1, 1).requires_grad_()
+    w2, s2 = w.clone().requires_grad_(), step.clone().requires_grad_()
+    y1 = lsq_fake_quant(w1, s1, q_min, q_max, factor)
+    y2 = torch._fake_quantize_learnable_per_channel_affine(w2, s2, torch.zeros(4), 0, q_min, q_max, factor)
+    upstream = torch.randn(w.shape, generator=g)
+    (y1 * upstream).sum().backward()
+    (y2 * upstream).sum().backward()
+    torch.testing.assert_close(y1, y2)
+    torch.testing.assert_close(w1.grad, w2.grad)
+    torch.testing.assert_close(s1.grad.flatten(), s2.grad, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("bits", [2, 4, 8])
+def test_quantize_dequantize_error_within_half_a_step(bits):
+    q = LsqQuantizer(bits, signed=True, per_channel=True, channels=8)
+    w = torch.randn(8, 4, 3, 3)
+    with torch.no_grad():
+        q.step.copy_(w.abs().flatten(1).amax(1).view(8, 1, 1, 1) / (2 ** (bits - 1) - 1))
+        q.initialized.fill_(True)
+        y = q(w)
+    step = q.step.detach()
+    q_min, q_max = qrange(bits, signed=True)
+    inside = (w / step >= q_min) & (w / step <= q_max)
+    assert inside.all()
+    assert ((y - w).abs() <= step / 2 + 1e-7).all()
+    # values lie on the integer grid
+    ints = y / step
+    torch.testing.assert_close(ints, ints.round())
+
+
+def test_disabled_quantizer_is_identity():
+    x = torch.randn(3, 3)
+    assert torch.equal(LsqQuantizer(None, signed=True)(x), x)
+    assert torch.equal(LsqQuantizer(32, signed=True)(x), x)
