@@ -102,4 +102,5 @@ class LsqQuantizer(nn.Module):
         return lsq_fake_quant(x, self.step.abs() + 1e-12, q_min, q_max, 1.0 / math.sqrt(per_step * q_max))
 
     def extra_repr(self) -> str:
+        """Shown in the module's repr."""
         return f"bits={self.bits}, signed={self.signed}, per_channel={self.per_channel}"
