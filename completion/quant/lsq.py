@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["qrange", "lsq_fake_quant", "LsqQuantizer", "init_step"]
+__all__ = ["qrange", "lsq_fake_quant", "mse_step", "LsqQuantizer"]
 
 
 def qrange(bits: int, *, signed: bool) -> tuple[int, int]:
@@ -49,13 +49,36 @@ def lsq_fake_quant(x: torch.Tensor, step: torch.Tensor, q_min: int, q_max: int, 
     return torch.clamp(_round_ste(x / s), q_min, q_max) * s
 
 
-def init_step(x: torch.Tensor, q_max: int, *, per_channel: bool) -> torch.Tensor:
-    """LSQ's initial step ``2 * mean(|x|) / sqrt(q_max)`` (per output channel when asked)."""
+@torch.no_grad()
+def mse_step(x: torch.Tensor, q_min: int, q_max: int, *, per_channel: bool, grid: int = 40) -> torch.Tensor:
+    """Step minimising the mean squared quantize-dequantize error over clipping ratios in (0, 1].
+
+    Args:
+        x: tensor to quantize (per channel along dim 0 when `per_channel`).
+        q_min, q_max: integer range.
+        per_channel: one step per slice along dim 0.
+        grid: number of clipping ratios tried.
+
+    Returns:
+        Step of shape (C, 1, ..., 1) when per channel, else a scalar tensor.
+    """
+    flat = x.detach().float().flatten(1) if per_channel else x.detach().float().reshape(1, -1)
+    if flat.shape[1] > 65536:  # activations: a fixed strided subsample keeps this fast and deterministic
+        flat = flat[:, :: flat.shape[1] // 65536 + 1]
+    bound = torch.maximum(flat.amax(1).clamp_min(0) / max(q_max, 1), -flat.amin(1).clamp_min(0) / max(-q_min, 1))
+    bound = bound.clamp_min(1e-8)
+    best_err = torch.full_like(bound, torch.inf)
+    best = bound.clone()
+    for k in range(grid):
+        step = bound * (1.0 - k / grid)
+        q = torch.clamp(torch.round(flat / step[:, None]), q_min, q_max) * step[:, None]
+        err = ((q - flat) ** 2).mean(1)
+        better = err < best_err
+        best_err = torch.where(better, err, best_err)
+        best = torch.where(better, step, best)
     if per_channel:
-        mean_abs = x.detach().abs().flatten(1).mean(dim=1).view(-1, *([1] * (x.dim() - 1)))
-    else:
-        mean_abs = x.detach().abs().mean()
-    return (2 * mean_abs / math.sqrt(q_max)).clamp_min(1e-8)
+        return best.view(-1, *([1] * (x.dim() - 1)))
+    return best[0]
 
 
 class LsqQuantizer(nn.Module):
@@ -67,10 +90,14 @@ class LsqQuantizer(nn.Module):
         per_channel: one step per slice along dim 0 (weights).
         channels: number of output channels when `per_channel`.
 
-    The step is initialised from the first tensor seen (LSQ's rule) unless set explicitly.
+    The step is initialised from the first tensor seen, unless set explicitly, by the step that minimises the
+    mean squared quantization error over a grid of clipping ratios (LSQ's ``2 mean|x| / sqrt(q_max)`` rule
+    clips 8-bit weights far too hard for a short fine-tune). `signed=None` decides the sign from that tensor.
     """
 
-    def __init__(self, bits: int | None, *, signed: bool, per_channel: bool = False, channels: int = 1) -> None:
+    def __init__(
+        self, bits: int | None, *, signed: bool | None, per_channel: bool = False, channels: int = 1
+    ) -> None:
         super().__init__()
         self.bits = bits
         self.signed = signed
@@ -95,11 +122,19 @@ class LsqQuantizer(nn.Module):
             return x
         q_min, q_max = self.range
         if not bool(self.initialized):
-            with torch.no_grad():
-                self.step.copy_(init_step(x, q_max, per_channel=self.per_channel).reshape(self.step.shape))
-                self.initialized.fill_(True)
+            self.calibrate(x)
+            q_min, q_max = self.range
         per_step = x[0].numel() if self.per_channel else x.numel()
         return lsq_fake_quant(x, self.step.abs() + 1e-12, q_min, q_max, 1.0 / math.sqrt(per_step * q_max))
+
+    @torch.no_grad()
+    def calibrate(self, x: torch.Tensor) -> None:
+        """Set the sign (if undecided) and the MSE-optimal step from a representative tensor."""
+        if self.signed is None:
+            self.signed = bool((x < 0).any())
+        q_min, q_max = self.range
+        self.step.copy_(mse_step(x, q_min, q_max, per_channel=self.per_channel).reshape(self.step.shape))
+        self.initialized.fill_(True)
 
     def extra_repr(self) -> str:
         """Shown in the module's repr."""

@@ -1,0 +1,124 @@
+"""Quantization-aware training models: BatchNorm folded into each convolution, LSQ fake quantizers around it.
+
+`prepare_qat(model, plan)` returns a copy of a float model in which every ``nn.Conv2d`` (with the ``nn.BatchNorm2d``
+that follows it inside a `ConvBNReLU` block folded in) is replaced by a `QuantConv2d`: per-output-channel LSQ
+weight quantizer, per-tensor LSQ quantizer on its input, float bias. The rest of the network (ReLU, resize,
+concat, add) is untouched, so the fake-quant model computes what an int8 runtime computes with QDQ pairs on
+every convolution's input and weight.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+
+from completion.quant.bitwidths import LayerBits
+from completion.quant.lsq import LsqQuantizer
+
+__all__ = ["fold_bn", "QuantConv2d", "fold_all_bn", "quantizable_layers", "prepare_qat", "calibrate"]
+
+
+@torch.no_grad()
+def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """A new convolution computing ``bn(conv(x))`` with BatchNorm's running statistics (inference behaviour).
+
+    ``w' = w * gamma / sqrt(var + eps)`` per output channel, ``b' = (b - mean) * gamma / sqrt(var + eps) + beta``.
+    """
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    folded = nn.Conv2d(
+        conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride, padding=conv.padding,
+        dilation=conv.dilation, groups=conv.groups, bias=True, padding_mode=conv.padding_mode,
+    )  # fmt: skip
+    folded.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    folded.bias.copy_((bias - bn.running_mean) * scale + bn.bias)
+    return folded.to(conv.weight.device)
+
+
+def _conv_bn_pairs(model: nn.Module):
+    # a module holding `.conv` (Conv2d) and `.bn` (BatchNorm2d) side by side: the ConvBNReLU convention
+    for name, module in model.named_modules():
+        conv, bn = getattr(module, "conv", None), getattr(module, "bn", None)
+        if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+            yield name, module
+
+
+def fold_all_bn(model: nn.Module) -> nn.Module:
+    """A copy of `model` (eval mode) with every ``.conv``/``.bn`` pair folded; the BN becomes Identity."""
+    model = copy.deepcopy(model).eval()
+    for _, module in list(_conv_bn_pairs(model)):
+        module.conv = fold_bn(module.conv, module.bn)
+        module.bn = nn.Identity()
+    return model
+
+
+class QuantConv2d(nn.Module):
+    """A convolution with an LSQ fake quantizer on its weight (per output channel, signed) and its input.
+
+    Args:
+        conv: the float convolution (BatchNorm already folded in).
+        bits: weight and input-activation bits (None = float).
+    """
+
+    def __init__(self, conv: nn.Conv2d, bits: LayerBits) -> None:
+        super().__init__()
+        self.conv = conv
+        self.bits = bits
+        self.w_quant = LsqQuantizer(bits.weight_bits, signed=True, per_channel=True, channels=conv.out_channels)
+        self.a_quant = LsqQuantizer(bits.act_bits, signed=None)  # sign decided from the first input
+        if self.w_quant.enabled:
+            self.w_quant.calibrate(conv.weight)
+
+    def quantized_weight(self) -> torch.Tensor:
+        """The weight as the deployed model sees it (dequantized)."""
+        return self.w_quant(self.conv.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Quantize the input and the weight, then convolve with the float bias."""
+        c = self.conv
+        return F.conv2d(self.a_quant(x), self.quantized_weight(), c.bias, c.stride, c.padding, c.dilation, c.groups)
+
+
+def quantizable_layers(model: nn.Module) -> list[str]:
+    """Names (module paths) of every ``nn.Conv2d`` in execution-definition order."""
+    return [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+
+
+def _set_module(root: nn.Module, path: str, new: nn.Module) -> None:
+    parent_path, _, leaf = path.rpartition(".")
+    parent = root.get_submodule(parent_path) if parent_path else root
+    setattr(parent, leaf, new)
+
+
+def prepare_qat(model: nn.Module, plan: Mapping[str, LayerBits]) -> nn.Module:
+    """Fold BatchNorm and wrap every planned convolution in a `QuantConv2d` (returns a new model).
+
+    Args:
+        model: float model whose convolutions are named in `plan` (see `quantizable_layers`).
+        plan: layer name -> bits. Convolutions not in the plan stay float.
+
+    Returns:
+        The QAT model (train mode), with ``qat_plan`` attribute holding the plan as plain dicts.
+    """
+    qmodel = fold_all_bn(model)
+    for name in quantizable_layers(qmodel):
+        if name in plan:
+            _set_module(qmodel, name, QuantConv2d(qmodel.get_submodule(name), plan[name]))
+    qmodel.qat_plan = {k: {"weight_bits": v.weight_bits, "act_bits": v.act_bits} for k, v in plan.items()}
+    return qmodel.train()
+
+
+@torch.no_grad()
+def calibrate(qmodel: nn.Module, batch: Mapping[str, torch.Tensor]) -> None:
+    """Initialise every activation quantizer's sign and step from one representative batch."""
+    for m in qmodel.modules():
+        if isinstance(m, LsqQuantizer) and not m.per_channel:
+            m.initialized.fill_(False)
+    was_training = qmodel.training
+    qmodel.eval()
+    qmodel(dict(batch))
+    qmodel.train(was_training)
