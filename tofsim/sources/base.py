@@ -1,0 +1,160 @@
+"""The `FrameSource` interface shared by every real RGB-D reader, and the pieces they have in common."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tofsim.camera import Intrinsics, z_to_range
+from tofsim.errors import InputFileError, ShapeError
+from tofsim.frame import DenseFrame
+from tofsim.registry import Registry
+from tofsim.sources.albedo import albedo_from_rgb
+
+__all__ = ["FrameSource", "SOURCES", "read_depth_png", "read_rgb_image", "make_dense_frame"]
+
+#: Reader kinds by name: ``SOURCES.create(kind, path=..., depth_scale_per_m=..., intrinsics=...)``.
+SOURCES: Registry[FrameSource] = Registry("frame source kind")
+
+#: 16-bit PNG values that mean "no depth" (Kinect v1 writes both).
+PNG_INVALID_VALUES = (0, 65535)
+
+
+class FrameSource:
+    """An indexable, picklable list of real dense frames.
+
+    Holds only paths and options (never arrays), so it can be sent to worker processes.
+    Subclasses fill ``self.items`` (a list of small per-frame records) and implement `load`.
+    """
+
+    kind: str = "?"
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def _check_index(self, i: int) -> int:
+        n = len(self.items)
+        if not -n <= i < n:
+            raise IndexError(f"{self.kind} source: index {i} out of range for {n} frames")
+        return i % n
+
+    def load(self, i: int) -> DenseFrame:
+        """Read frame `i` as a `DenseFrame` (z-depth in metres, 0 where invalid)."""
+        raise NotImplementedError
+
+    def name(self, i: int) -> str:
+        """Source file stem of frame `i` (provenance)."""
+        raise NotImplementedError
+
+    def scene_id(self, i: int) -> str:
+        """Scene of frame `i`, used to split by scene."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self)} frames)"
+
+
+def read_depth_png(path: Path, *, depth_scale_per_m: float) -> np.ndarray:
+    """Read a 16-bit depth PNG as z-depth in metres.
+
+    Args:
+        path: the PNG file.
+        depth_scale_per_m: stored value per metre (1000 for millimetres, 5000 for TUM).
+
+    Returns:
+        (H, W) float32 metres; 0 where the file holds 0 or 65535 (invalid).
+
+    Raises:
+        InputFileError: missing/unreadable file or a depth image that is not 16-bit single-channel.
+    """
+    from PIL import Image
+
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            mode = im.mode
+            raw = np.asarray(im)
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: depth file not found") from None
+    except OSError as e:
+        raise InputFileError(f"{path}: cannot read depth image ({e})") from None
+    if mode.startswith("I;16"):
+        raw = raw.astype(np.uint16, copy=False)
+    elif mode == "I" and raw.size and raw.min() >= 0 and raw.max() <= 65535:
+        raw = raw.astype(np.uint16)
+    else:
+        raise InputFileError(f"{path}: depth must be 16-bit single-channel PNG, got PIL mode {mode!r}")
+    invalid = np.isin(raw, PNG_INVALID_VALUES)
+    depth_m = raw.astype(np.float32) / np.float32(depth_scale_per_m)
+    depth_m[invalid] = 0.0
+    return depth_m
+
+
+def read_rgb_image(path: Path) -> np.ndarray:
+    """Read a colour image (JPEG/PNG) as (H, W, 3) uint8 RGB. Raises `InputFileError` when missing/unreadable."""
+    from PIL import Image
+
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: colour file not found") from None
+    except OSError as e:
+        raise InputFileError(f"{path}: cannot read colour image ({e})") from None
+
+
+def make_dense_frame(
+    *,
+    rgb: np.ndarray,
+    depth_m: np.ndarray,
+    intrinsics: Intrinsics,
+    pose: np.ndarray | None,
+    meta: dict[str, Any],
+    albedo: np.ndarray | None = None,
+    range_m: np.ndarray | None = None,
+    depth_file: Path | None = None,
+) -> DenseFrame:
+    """Assemble a `DenseFrame` from z-depth (or z-depth and range), checking sizes against each other.
+
+    Non-finite or non-positive depth becomes 0 (invalid) in both ``depth_m`` and ``range_m``.
+
+    Raises:
+        ShapeError: colour and depth differ in size, or the intrinsics were made for another size.
+    """
+    where = f"{depth_file}: " if depth_file is not None else ""
+    if rgb.shape[:2] != depth_m.shape:
+        raise ShapeError(
+            f"{where}depth is {depth_m.shape[1]}x{depth_m.shape[0]} but colour is {rgb.shape[1]}x{rgb.shape[0]}"
+            " (W x H); they must have the same size"
+        )
+    if intrinsics.shape != depth_m.shape:
+        raise ShapeError(
+            f"{where}depth is {depth_m.shape[1]}x{depth_m.shape[0]} but the intrinsics are for "
+            f"{intrinsics.width_px}x{intrinsics.height_px}"
+        )
+    depth_m = np.asarray(depth_m, dtype=np.float32)
+    bad = ~np.isfinite(depth_m) | (depth_m <= 0)
+    if bad.any():
+        depth_m = np.where(bad, np.float32(0.0), depth_m)
+    if range_m is None:
+        range_m = z_to_range(depth_m, intrinsics)
+    else:
+        range_m = np.where(bad, np.float32(0.0), np.asarray(range_m, dtype=np.float32))
+    if albedo is None:
+        albedo = albedo_from_rgb(rgb)
+    return DenseFrame(
+        rgb=np.ascontiguousarray(rgb, dtype=np.uint8),
+        depth_m=depth_m,
+        range_m=range_m.astype(np.float32, copy=False),
+        intrinsics=intrinsics,
+        pose=np.eye(4) if pose is None else np.asarray(pose, dtype=np.float64),
+        albedo=albedo.astype(np.float32, copy=False),
+        normals_cam=None,
+        meta=meta,
+    )
