@@ -1,0 +1,243 @@
+"""The ``tofsim`` command line: generate, convert, preview, info, export.
+
+Each command parses its options, builds a config, calls one library function and prints a short summary.
+Progress bars live here (the library takes a callback). Any `TofsimError` becomes one line on stderr and exit
+code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tofsim.errors import ConfigError, TofsimError
+
+app = typer.Typer(
+    name="tofsim",
+    help="Simulate sparse-spot time-of-flight datasets from procedural rooms, meshes or real RGB-D frames.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn a `TofsimError` into one line on stderr and exit code 2."""
+    try:
+        yield
+    except TofsimError as err:
+        typer.echo(f"tofsim: error: {err}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+class _ProgressBar:
+    """A tqdm bar driven by the library's ``progress(done, total)`` callback."""
+
+    def __init__(self, desc: str, enabled: bool) -> None:
+        self.desc = desc
+        self.enabled = enabled
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=self.desc, unit="frame", initial=done, dynamic_ncols=True)
+        else:
+            self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _parse_indices(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(t) for t in text.replace(" ", "").split(",") if t]
+    except ValueError:
+        raise ConfigError(f"--indices: expected comma-separated integers like 0,5,9, got {text!r}") from None
+
+
+def _print_dataset_summary(out: Path, seconds: float) -> None:
+    from tofsim.dataset.manifest import read_manifest
+
+    manifest = read_manifest(out)
+    n = int(manifest.get("n_samples", manifest.get("count", 0)))
+    shards = manifest.get("shards", [])
+    rate = n / max(seconds, 1e-9)
+    typer.echo(f"wrote {n} samples in {len(shards)} shard(s) to {out}  ({seconds:.1f} s, {rate:.1f} frames/s)")
+    hash_, seed, sensor = manifest.get("config_hash"), manifest.get("seed"), manifest.get("sensor_preset")
+    typer.echo(f"config hash {hash_}, seed {seed}, sensor {sensor}")
+    counts = manifest.get("split_counts")
+    if counts:
+        typer.echo("splits: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    typer.echo(f"next: tofsim info {out}   |   tofsim preview {out} --out preview.png")
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created; an unfinished run there resumes).")],
+    preset: Annotated[
+        str | None,
+        typer.Option("--preset", "-p", help="Named config: sds, sds-qvga, dtof-24x24, zones-8x8 (default sds)."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML config file (keys of GenerateConfig).")
+    ] = None,
+    frames: Annotated[
+        int | None, typer.Option("--frames", "-n", help="Number of frames (overrides the config).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", "-s", help="Global seed (overrides the config; 0 is a seed).")
+    ] = None,
+    frames_per_scene: Annotated[
+        int | None, typer.Option("--frames-per-scene", help="Frames that share one room.")
+    ] = None,
+    shard_size: Annotated[int | None, typer.Option("--shard-size", help="Samples per HDF5 shard.")] = None,
+    mesh: Annotated[
+        Path | None, typer.Option("--mesh", help="Render this mesh file instead of procedural rooms.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", "-w", help="Start a local Dask cluster of N processes.")
+    ] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of an existing Dask scheduler.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Generate a dataset of procedural rooms (or a mesh) seen by a sparse ToF sensor."""
+    from tofsim.config import GenerateConfig, load_toml
+    from tofsim.pipeline import generate as run_generate
+
+    with _user_errors():
+        d: dict[str, Any] = load_toml(config) if config is not None else {}
+        if preset is not None:
+            d["preset"] = preset
+        elif config is None:
+            d["preset"] = "sds"
+        overrides = {
+            "n_frames": frames, "seed": seed, "frames_per_scene": frames_per_scene, "shard_size": shard_size,
+            "mesh_path": None if mesh is None else str(mesh),
+        }  # fmt: skip
+        d.update({k: v for k, v in overrides.items() if v is not None})
+        cfg = GenerateConfig.from_dict(d)
+        bar = _ProgressBar("generate", enabled=not quiet)
+        start = time.perf_counter()
+        try:
+            path = run_generate(cfg, out, workers=workers, scheduler=scheduler, progress=bar)
+        finally:
+            bar.close()
+        _print_dataset_summary(path, time.perf_counter() - start)
+
+
+@app.command()
+def convert(
+    src: Annotated[
+        Path, typer.Argument(help="RGB-D source: a folder of PNG16 depth (+ colour), NYUv2 .h5 files, Hypersim.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    preset: Annotated[
+        str | None, typer.Option("--preset", "-p", help="Sensor preset (as for generate; default sds).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML config file (keys of ConvertConfig).")
+    ] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="Source reader (default: detected).")] = None,
+    depth_scale_per_m: Annotated[
+        float | None, typer.Option("--depth-scale-per-m", help="PNG units per metre: 1000 for mm, 5000 for TUM.")
+    ] = None,
+    intrinsics: Annotated[
+        Path | None, typer.Option("--intrinsics", help="Text file with the 3x3 K (or fx fy cx cy).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", "-s", help="Global seed for the sensor noise.")] = None,
+    max_frames: Annotated[int | None, typer.Option("--max-frames", help="Convert at most this many frames.")] = None,
+    stride: Annotated[int | None, typer.Option("--stride", help="Take every n-th source frame.")] = None,
+    shard_size: Annotated[int | None, typer.Option("--shard-size", help="Samples per HDF5 shard.")] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", "-w", help="Start a local Dask cluster of N processes.")
+    ] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of an existing Dask scheduler.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Convert real RGB-D frames into a sparse ToF dataset (the real depth is the ground truth)."""
+    from tofsim.config import ConvertConfig, load_toml
+    from tofsim.pipeline import convert as run_convert
+
+    with _user_errors():
+        d: dict[str, Any] = load_toml(config) if config is not None else {}
+        if preset is not None:
+            d["preset"] = preset
+        overrides = {
+            "kind": kind, "depth_scale_per_m": depth_scale_per_m, "seed": seed, "max_frames": max_frames,
+            "frame_stride": stride, "shard_size": shard_size,
+            "intrinsics_path": None if intrinsics is None else str(intrinsics),
+        }  # fmt: skip
+        d.update({k: v for k, v in overrides.items() if v is not None})
+        cfg = ConvertConfig.from_dict(d)
+        bar = _ProgressBar("convert", enabled=not quiet)
+        start = time.perf_counter()
+        try:
+            path = run_convert(src, out, config=cfg, workers=workers, scheduler=scheduler, progress=bar)
+        finally:
+            bar.close()
+        _print_dataset_summary(path, time.perf_counter() - start)
+
+
+@app.command()
+def preview(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write.")],
+    indices: Annotated[
+        str | None, typer.Option("--indices", help="Comma-separated sample indices (default: a few).")
+    ] = None,
+) -> None:
+    """Write a PNG contact sheet: RGB, GT depth, spots over RGB, sparse depth."""
+    import tofsim
+    from tofsim.preview import contact_sheet
+
+    with _user_errors():
+        ds = tofsim.open_dataset(dataset)
+        result = contact_sheet(ds, out, indices=_parse_indices(indices))
+        typer.echo(f"wrote {result if result is not None else out}")
+
+
+@app.command()
+def info(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Print a summary of a dataset (counts, splits, sensor, valid spots, depth range)."""
+    import tofsim
+    from tofsim.info import format_summary, summarize
+
+    with _user_errors():
+        summary = summarize(tofsim.open_dataset(dataset))
+        typer.echo(json.dumps(summary, indent=1, default=str) if as_json else format_summary(summary))
+
+
+@app.command()
+def export(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for RGB PNG + 16-bit PNG depth (mm).")],
+) -> None:
+    """Export a dataset to flat folders (RGB PNG, 16-bit PNG depth in mm, rounded) for other tools."""
+    import tofsim
+    from tofsim.dataset.export import export_folder
+
+    with _user_errors():
+        ds = tofsim.open_dataset(dataset)
+        result = export_folder(ds, out)
+        typer.echo(f"exported {len(ds)} samples to {result if result is not None else out}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

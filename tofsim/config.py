@@ -1,0 +1,530 @@
+"""Run configs for dataset generation and conversion: frozen keyword-only dataclasses, TOML, presets, hashes.
+
+A config is built from defaults in code, optionally a named preset, and a plain dict (from a TOML file or
+CLI options) merged on top. `from_dict` is strict: an unknown key raises `ConfigError` listing the valid ones.
+The resolved config (`to_dict()`) is saved in every dataset's manifest with its `config_hash`.
+
+Example TOML file for ``tofsim generate --config FILE``::
+
+    preset = "sds"            # optional base preset; every key below overrides it
+    seed = 7
+    n_frames = 6
+    frames_per_scene = 3
+    shard_size = 4
+
+    [camera]
+    width_px = 160
+    height_px = 120
+    fx_px = 146.25
+    fy_px = 146.25
+
+    [sensor]
+    preset = "sds"            # base sensor preset; other keys override its fields
+
+    [split_fractions]
+    train = 0.8
+    val = 0.1
+    test = 0.1
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser is the `tomli` package
+    import tomli as tomllib  # type: ignore[no-redef]
+
+from tofsim.camera import Intrinsics
+from tofsim.errors import ConfigError, InputFileError, RegistryError, TofsimError
+from tofsim.registry import Registry
+
+__all__ = [
+    "CameraConfig",
+    "GenerateConfig",
+    "ConvertConfig",
+    "generate_presets",
+    "get_generate_preset",
+    "resolve_sensor",
+    "load_toml",
+    "config_hash",
+]
+
+DEFAULT_SPLIT_FRACTIONS: dict[str, float] = {"train": 0.8, "val": 0.1, "test": 0.1}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Lazy access to the parts other modules own (scene and sensor); imported on use so `tofsim.config` stays light.
+
+
+def _room_config_cls() -> type:
+    from tofsim.scene.procedural import RoomConfig
+
+    return RoomConfig
+
+
+def _sensor_config_cls() -> type:
+    from tofsim.sensor import SensorConfig
+
+    return SensorConfig
+
+
+def _sensor_preset(name: str) -> Any:
+    from tofsim.sensor import get_sensor_preset
+
+    return get_sensor_preset(name)
+
+
+def _default_sensor() -> Any:
+    return _sensor_preset("sds")
+
+
+def _default_room() -> Any:
+    return _room_config_cls()()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Generic strict conversion between plain dicts and (nested) frozen dataclasses.
+
+
+def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """`over` merged into a copy of `base`; nested dicts merge key by key, anything else replaces."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _check_keys(d: Mapping[str, Any], valid: list[str], where: str) -> None:
+    unknown = sorted(set(d) - set(valid))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(valid))}")
+
+
+def _to_plain(value: Any) -> Any:
+    """Dataclasses, tuples, numpy scalars -> JSON/TOML-friendly plain values (dicts, lists, numbers, strings)."""
+    if hasattr(value, "to_dict") and callable(value.to_dict):
+        return _to_plain(value.to_dict())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        return value.item()
+    return value
+
+
+def _type_allows(annotation: Any, value: Any) -> bool:
+    """Loose runtime check of a plain value against a field annotation (int, float, str, bool, Optional)."""
+    if annotation is Any:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_allows(a, value) for a in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is str:
+        return isinstance(value, str)
+    if origin is dict or annotation is dict:
+        return isinstance(value, Mapping)
+    return True
+
+
+def _dataclass_from_dict(cls: type, d: Any, where: str) -> Any:
+    """Strictly build dataclass `cls` from a plain dict (own `from_dict` preferred when the class has one)."""
+    if not isinstance(d, Mapping):
+        raise ConfigError(f"{where}: expected a table of keys, got {type(d).__name__} {d!r}")
+    if hasattr(cls, "from_dict"):
+        try:
+            return cls.from_dict(dict(d))
+        except TofsimError as err:
+            raise ConfigError(f"{where}: {err}") from None
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    _check_keys(d, list(fields), where)
+    kwargs = {}
+    for key, value in d.items():
+        default = fields[key].default
+        if isinstance(value, list) and isinstance(default, tuple):
+            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        kwargs[key] = value
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{where}: {err}") from None
+
+
+def _resolve_hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Configs
+
+
+@dataclass(frozen=True, kw_only=True)
+class CameraConfig:
+    """Pinhole camera of generated frames.
+
+    Attributes:
+        width_px, height_px: image size in pixels.
+        fx_px, fy_px: focal lengths in pixels.
+        cx_px, cy_px: principal point in pixels; None puts it at the image centre ``(W - 1) / 2``,
+            ``(H - 1) / 2`` (pixel centres at integer coordinates).
+    """
+
+    width_px: int = 640
+    height_px: int = 480
+    fx_px: float = 585.0
+    fy_px: float = 585.0
+    cx_px: float | None = None
+    cy_px: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_types(self, "camera")
+        self.intrinsics()  # validates (positive focal lengths and size, finite values)
+
+    def intrinsics(self) -> Intrinsics:
+        """The `Intrinsics` of this camera. Raises `ConfigError` for non-finite or non-positive values."""
+        cx = (self.width_px - 1) / 2.0 if self.cx_px is None else float(self.cx_px)
+        cy = (self.height_px - 1) / 2.0 if self.cy_px is None else float(self.cy_px)
+        try:
+            return Intrinsics(
+                fx_px=float(self.fx_px), fy_px=float(self.fy_px), cx_px=cx, cy_px=cy,
+                width_px=int(self.width_px), height_px=int(self.height_px),
+            )  # fmt: skip
+        except TofsimError as err:
+            raise ConfigError(f"camera: {err}") from None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CameraConfig:
+        """Strict constructor from a plain dict. Raises `ConfigError` for unknown keys or bad values."""
+        return _strict_simple(cls, d, "camera")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (round-trips through `from_dict`)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+def _check_types(obj: Any, where: str) -> None:
+    hints = _resolve_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        if f.name in hints and not _type_allows(hints[f.name], getattr(obj, f.name)):
+            raise ConfigError(
+                f"{where}.{f.name}: expected {hints[f.name]}, got {type(getattr(obj, f.name)).__name__} "
+                f"{getattr(obj, f.name)!r}"
+            )
+
+
+def _strict_simple(cls: type, d: Mapping[str, Any], where: str) -> Any:
+    if not isinstance(d, Mapping):
+        raise ConfigError(f"{where}: expected a table of keys, got {type(d).__name__} {d!r}")
+    _check_keys(d, [f.name for f in dataclasses.fields(cls)], where)
+    try:
+        return cls(**d)
+    except TypeError as err:
+        raise ConfigError(f"{where}: {err}") from None
+
+
+def _check_common(cfg: Any, where: str) -> None:
+    _check_types(cfg, where)
+    if cfg.seed < 0:
+        raise ConfigError(f"{where}.seed: must be >= 0, got {cfg.seed}")
+    if cfg.shard_size < 1:
+        raise ConfigError(f"{where}.shard_size: must be >= 1, got {cfg.shard_size}")
+    fractions = cfg.split_fractions
+    if not fractions or any(
+        not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0 for v in fractions.values()
+    ):
+        raise ConfigError(f"{where}.split_fractions: expected non-negative numbers per split, got {fractions!r}")
+    if abs(sum(fractions.values()) - 1.0) > 1e-6:
+        raise ConfigError(f"{where}.split_fractions: fractions must sum to 1, got {fractions!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerateConfig:
+    """Everything that defines a generated dataset (besides the code version).
+
+    Sample ``i`` belongs to scene ``i // frames_per_scene``; a scene's geometry comes from
+    ``sample_rng(seed, scene_index, "scene")``, its camera poses from ``sample_rng(seed, scene_index, "camera")``
+    and sample ``i``'s sensor noise from ``sample_rng(seed, i, "noise")``. The data therefore do not depend on
+    `shard_size` or on the number of workers.
+
+    Attributes:
+        seed: global seed (0 is a seed).
+        n_frames: number of samples.
+        frames_per_scene: consecutive samples that share one room (or mesh) and differ by camera pose.
+        shard_size: samples per HDF5 shard (changes the files, not the data).
+        camera: the depth camera.
+        sensor: a `tofsim.sensor.SensorConfig`.
+        room: a `tofsim.scene.procedural.RoomConfig` (ignored when `mesh_path` is set).
+        mesh_path: a mesh file (PLY/OBJ/GLB/OFF) to use instead of procedural rooms; None for rooms.
+        split_fractions: fraction of scenes per split (``train``/``val``/``test``), summing to 1.
+    """
+
+    seed: int = 0
+    n_frames: int = 100
+    frames_per_scene: int = 10
+    shard_size: int = 32
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    sensor: Any = field(default_factory=_default_sensor)
+    room: Any = field(default_factory=_default_room)
+    mesh_path: str | None = None
+    split_fractions: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SPLIT_FRACTIONS))
+
+    def __post_init__(self) -> None:
+        _check_common(self, "generate")
+        if self.n_frames < 1:
+            raise ConfigError(f"generate.n_frames: must be >= 1, got {self.n_frames}")
+        if self.frames_per_scene < 1:
+            raise ConfigError(f"generate.frames_per_scene: must be >= 1, got {self.frames_per_scene}")
+
+    @property
+    def n_scenes(self) -> int:
+        """Number of scenes, ``ceil(n_frames / frames_per_scene)``."""
+        return -(-self.n_frames // self.frames_per_scene)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The full resolved config as plain nested dicts (what the manifest stores)."""
+        return _to_plain(
+            {
+                "seed": self.seed,
+                "n_frames": self.n_frames,
+                "frames_per_scene": self.frames_per_scene,
+                "shard_size": self.shard_size,
+                "camera": self.camera.to_dict(),
+                "sensor": self.sensor,
+                "room": self.room,
+                "mesh_path": self.mesh_path,
+                "split_fractions": dict(self.split_fractions),
+            }
+        )
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> GenerateConfig:
+        """Strictly build a config from a plain dict (e.g. a parsed TOML file).
+
+        A ``preset`` key names the base config (default: the code defaults); every other key overrides it,
+        nested tables key by key. ``sensor`` may be a sensor preset name or a table with an optional
+        ``preset`` key.
+
+        Raises:
+            ConfigError: for an unknown key (the message lists the valid ones), a bad value or unknown preset.
+        """
+        return _config_from_dict(cls, d, "generate", get_generate_preset)
+
+    def replace(self, **changes: Any) -> GenerateConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvertConfig:
+    """How a real RGB-D source becomes a dataset.
+
+    Sample ``i`` (the i-th selected source frame) gets its sensor noise from ``sample_rng(seed, i, "noise")``.
+
+    Attributes:
+        seed: global seed (0 is a seed).
+        sensor: a `tofsim.sensor.SensorConfig`.
+        shard_size: samples per HDF5 shard.
+        kind: source reader name (``"auto"`` detects it); see `tofsim.sources`.
+        depth_scale_per_m: file units per metre for 16-bit PNG depth (1000 for mm, 5000 for TUM); None lets
+            the source reader choose.
+        intrinsics_path: a text file with the 3x3 K; None uses what the source provides.
+        max_frames: convert at most this many frames (after `frame_stride`); None converts all.
+        frame_stride: take every n-th source frame.
+        split_fractions: fraction of scenes per split, summing to 1.
+    """
+
+    seed: int = 0
+    sensor: Any = field(default_factory=_default_sensor)
+    shard_size: int = 32
+    kind: str = "auto"
+    depth_scale_per_m: float | None = None
+    intrinsics_path: str | None = None
+    max_frames: int | None = None
+    frame_stride: int = 1
+    split_fractions: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SPLIT_FRACTIONS))
+
+    def __post_init__(self) -> None:
+        _check_common(self, "convert")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise ConfigError(f"convert.max_frames: must be >= 1 or None, got {self.max_frames}")
+        if self.frame_stride < 1:
+            raise ConfigError(f"convert.frame_stride: must be >= 1, got {self.frame_stride}")
+        if self.depth_scale_per_m is not None and not (self.depth_scale_per_m > 0):
+            raise ConfigError(f"convert.depth_scale_per_m: must be > 0, got {self.depth_scale_per_m}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The full resolved config as plain nested dicts."""
+        return _to_plain({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ConvertConfig:
+        """Strictly build a config from a plain dict; a ``preset`` key picks the sensor (as for generate).
+
+        Raises:
+            ConfigError: for an unknown key (the message lists the valid ones), a bad value or unknown preset.
+        """
+        return _config_from_dict(cls, d, "convert", lambda name: cls(sensor=resolve_sensor(name)))
+
+    def replace(self, **changes: Any) -> ConvertConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _sensor_from_value(value: Any, base_dict: Mapping[str, Any] | None, where: str) -> Any:
+    if isinstance(value, str):
+        return resolve_sensor(value)
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: expected a sensor preset name or a table, got {value!r}")
+    value = dict(value)
+    name = value.pop("preset", None)
+    if name is not None:
+        base = _to_plain(resolve_sensor(name))
+    elif base_dict is not None:
+        base = dict(base_dict)
+    else:
+        base = _to_plain(_default_sensor())
+    return _dataclass_from_dict(_sensor_config_cls(), _deep_merge(base, value), where)
+
+
+def _config_from_dict(cls: type, d: Mapping[str, Any], where: str, preset_fn: Callable[[str], Any]) -> Any:
+    if not isinstance(d, Mapping):
+        raise ConfigError(f"{where}: expected a table of keys, got {type(d).__name__}")
+    d = dict(d)
+    valid = [f.name for f in dataclasses.fields(cls)]
+    _check_keys(d, [*valid, "preset"], where)
+    preset = d.pop("preset", None)
+    base = preset_fn(preset) if preset is not None else cls()
+    kwargs: dict[str, Any] = {}
+    for key, value in d.items():
+        current = getattr(base, key)
+        if key == "sensor":
+            kwargs[key] = _sensor_from_value(value, _to_plain(current), f"{where}.sensor")
+        elif key == "room":
+            merged = _deep_merge(_to_plain(current), value) if isinstance(value, Mapping) else value
+            kwargs[key] = _dataclass_from_dict(_room_config_cls(), merged, f"{where}.room")
+        elif key == "camera":
+            merged = _deep_merge(current.to_dict(), value) if isinstance(value, Mapping) else value
+            kwargs[key] = CameraConfig.from_dict(merged)
+        elif key == "split_fractions":
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{where}.split_fractions: expected a table like {DEFAULT_SPLIT_FRACTIONS}")
+            kwargs[key] = dict(value)
+        else:
+            kwargs[key] = value
+    try:
+        return dataclasses.replace(base, **kwargs)
+    except TypeError as err:
+        raise ConfigError(f"{where}: {err}") from None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Presets
+
+
+generate_presets: Registry[GenerateConfig] = Registry("generate preset")
+
+
+@generate_presets.register("sds")
+def _sds() -> GenerateConfig:
+    """640x480, f = 585 camera (Kinect-like, as 7-Scenes), the `sds` spot sensor, default rooms."""
+    return GenerateConfig(camera=CameraConfig(), sensor=_sensor_preset("sds"), room=_default_room())
+
+
+@generate_presets.register("sds-qvga")
+def _sds_qvga() -> GenerateConfig:
+    """The `sds` set-up at 320x240 (f = 292.5): same field of view, a quarter of the pixels."""
+    camera = CameraConfig(width_px=320, height_px=240, fx_px=292.5, fy_px=292.5)
+    return GenerateConfig(camera=camera, sensor=_sensor_preset("sds"), room=_default_room())
+
+
+@generate_presets.register("dtof-24x24")
+def _dtof() -> GenerateConfig:
+    """640x480, f = 585 camera with a 24 x 24 dot direct-ToF sensor."""
+    return GenerateConfig(camera=CameraConfig(), sensor=_sensor_preset("dtof-24x24"), room=_default_room())
+
+
+@generate_presets.register("zones-8x8")
+def _zones() -> GenerateConfig:
+    """640x480, f = 585 camera with an 8 x 8 zone sensor (VL53L5-like)."""
+    return GenerateConfig(camera=CameraConfig(), sensor=_sensor_preset("zones-8x8"), room=_default_room())
+
+
+def resolve_sensor(name: str) -> Any:
+    """The `SensorConfig` a preset name stands for: a generate preset's sensor, or a sensor preset.
+
+    Raises:
+        ConfigError: if `name` is neither (the message lists the generate presets and the sensor presets).
+    """
+    if name in generate_presets:
+        return generate_presets.create(name).sensor
+    try:
+        return _sensor_preset(name)
+    except (RegistryError, ConfigError, ValueError, KeyError) as err:
+        raise ConfigError(
+            f"unknown preset {name!r}; valid presets: {', '.join(generate_presets.names())} (or a sensor preset: {err})"
+        ) from None
+
+
+def get_generate_preset(name: str) -> GenerateConfig:
+    """A named generate config (`generate_presets.names()`); another sensor preset name (e.g. ``random-500``,
+    ``grid-20x30``) gives the default 640x480 camera with that sensor.
+
+    Raises:
+        ConfigError: for an unknown name, listing the valid ones.
+    """  # noqa: D205
+    if name in generate_presets:
+        return generate_presets.create(name)
+    return GenerateConfig(sensor=resolve_sensor(name))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Files and hashes
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML config file into a dict.
+
+    Raises:
+        InputFileError: if the file is missing or unreadable.
+        ConfigError: if it is not valid TOML.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"config file not found: {path}")
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: invalid TOML: {err}") from None
+    except OSError as err:
+        raise InputFileError(f"cannot read config file {path}: {err}") from None
+
+
+def config_hash(config: Any) -> str:
+    """A short stable hash (16 hex digits of SHA-256) of a config's canonical JSON (`to_dict()`, sorted keys)."""
+    plain = config.to_dict() if hasattr(config, "to_dict") else _to_plain(config)
+    text = json.dumps(plain, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

@@ -1,0 +1,607 @@
+"""Dataset generation and conversion: plan shards, run them in-process or on Dask, resume, write the manifest.
+
+One task per shard. Sample ``i``'s randomness depends only on ``(seed, i)`` (and its scene index), so the data
+are bit-identical whatever the shard size, the number of workers or the order in which shards finish; with the
+same shard size the files are byte-identical too.
+
+Resume: every shard is published atomically by the writer (temporary name + ``os.replace``) and, once written,
+recorded in ``OUT/.tofsim-progress/<shard>.json`` with its SHA-256. On start, a shard whose file exists and whose
+checksum matches its record (or the manifest's entry) is kept; every other shard is (re)written; stale temporary
+files are removed. The manifest is written last and the progress records are then removed, so a folder with a
+``manifest.json`` is complete. A run stopped by anything (kill, Ctrl-C, an exception in the progress callback)
+resumes with nothing lost or duplicated. A run that fails on bad input (`TofsimError`) removes the shards it
+wrote, so it leaves no partial output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tofsim.config import ConvertConfig, GenerateConfig, config_hash
+from tofsim.errors import ConfigError, OutputError, TofsimError
+from tofsim.frame import Sample
+from tofsim.rng import sample_rng
+
+__all__ = ["generate", "convert", "ProgressFn", "PROGRESS_DIR", "scene_index_of"]
+
+#: ``progress(samples_done, samples_total)``, called once at start and after every finished shard.
+ProgressFn = Callable[[int, int], None]
+
+#: Hidden folder (inside the output folder) that records finished shards until the manifest is written.
+PROGRESS_DIR = ".tofsim-progress"
+
+#: Environment of Dask worker processes: one thread per worker also for NumPy/BLAS and Open3D's raycaster.
+_WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def scene_index_of(sample_index: int, frames_per_scene: int) -> int:
+    """The scene a generated sample belongs to: ``sample_index // frames_per_scene``."""
+    return int(sample_index) // int(frames_per_scene)
+
+
+def _tofsim_version() -> str:
+    import tofsim
+
+    return tofsim.__version__
+
+
+def _sensor_name(sensor: Any) -> str | None:
+    for attr in ("name", "preset"):
+        value = getattr(sensor, attr, None)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The plan: everything a shard task needs, picklable (sent to Dask workers).
+
+
+@dataclass(frozen=True)
+class _Plan:
+    kind: str  # "generate" | "convert"
+    config: Any  # GenerateConfig | ConvertConfig
+    config_hash: str
+    out_dir: str
+    n_samples: int
+    shard_size: int
+    scene_ids: tuple[str, ...]  # per sample
+    splits: tuple[str, ...]  # per sample
+    version: str
+    source: Any = None  # FrameSource (convert)
+    source_indices: tuple[int, ...] = ()  # per sample (convert)
+    source_root: str | None = None  # the source path given to convert
+
+    @property
+    def n_shards(self) -> int:
+        return -(-self.n_samples // self.shard_size)
+
+    def shard_range(self, shard_index: int) -> range:
+        start = shard_index * self.shard_size
+        return range(start, min(start + self.shard_size, self.n_samples))
+
+    def shard_attrs(self, shard_index: int) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "seed": int(self.config.seed),
+            "config_hash": self.config_hash,
+            "tofsim_version": self.version,
+            "shard_index": int(shard_index),
+        }
+
+
+def _meta(plan: _Plan, i: int, **extra: Any) -> dict[str, Any]:
+    meta = {
+        "index": int(i),
+        "scene_id": plan.scene_ids[i],
+        "split": plan.splits[i],
+        "seed": int(plan.config.seed),
+        "sensor_preset": _sensor_name(plan.config.sensor),
+        "source_file": None,
+        "tofsim_version": plan.version,
+    }
+    meta.update(extra)
+    return meta
+
+
+def _sample_from(frame: Any, out: Any, pose: np.ndarray, meta: dict[str, Any]) -> Sample:
+    depth = np.where(frame.valid, frame.depth_m, 0.0).astype(np.float32)
+    return Sample(
+        rgb=np.ascontiguousarray(frame.rgb, dtype=np.uint8),
+        depth=depth,
+        sparse=np.asarray(out.sparse_m, dtype=np.float32),
+        mask=np.asarray(out.mask, dtype=bool),
+        spots=out.spots,
+        K=frame.intrinsics.K,
+        pose=np.asarray(pose, dtype=np.float64),
+        meta=meta,
+    )
+
+
+class _SceneCache:
+    """Builds a scene, its renderer and its camera poses once per scene index (frames of a scene are contiguous)."""
+
+    def __init__(self, config: GenerateConfig) -> None:
+        self.config = config
+        self.intrinsics = config.camera.intrinsics()
+        self._index: int | None = None
+        self._mesh_scene: Any = None
+
+    def _scene(self, scene_index: int) -> Any:
+        if self.config.mesh_path is not None:
+            if self._mesh_scene is None:
+                from tofsim.scene.mesh import load_mesh
+
+                self._mesh_scene = load_mesh(self.config.mesh_path)
+            return self._mesh_scene
+        from tofsim.scene.procedural import generate_room
+
+        return generate_room(self.config.room, rng=sample_rng(self.config.seed, scene_index, "scene"))
+
+    def get(self, scene_index: int) -> tuple[Any, np.ndarray]:
+        """(renderer, (frames_per_scene, 4, 4) camera-to-world poses) of scene `scene_index`."""
+        if self._index != scene_index:
+            from tofsim.render import Renderer
+            from tofsim.scene.cameras import sample_camera_poses
+
+            scene = self._scene(scene_index)
+            self.renderer = Renderer(scene)
+            self.poses = np.asarray(
+                sample_camera_poses(
+                    scene,
+                    self.intrinsics,
+                    self.config.frames_per_scene,
+                    rng=sample_rng(self.config.seed, scene_index, "camera"),
+                ),
+                dtype=np.float64,
+            )
+            self._index = scene_index
+        return self.renderer, self.poses
+
+
+def _generate_samples(plan: _Plan, indices: range) -> Iterator[Sample]:
+    from tofsim.sensor import simulate
+
+    cfg: GenerateConfig = plan.config
+    cache = _SceneCache(cfg)
+    for i in indices:
+        scene_index = scene_index_of(i, cfg.frames_per_scene)
+        renderer, poses = cache.get(scene_index)
+        pose = poses[i - scene_index * cfg.frames_per_scene]
+        frame = renderer.render(cache.intrinsics, pose)
+        out = simulate(frame, cfg.sensor, rng=sample_rng(cfg.seed, i, "noise"))
+        source = cfg.mesh_path if cfg.mesh_path is not None else None
+        yield _sample_from(frame, out, pose, _meta(plan, i, source_file=source))
+
+
+def _convert_samples(plan: _Plan, indices: range) -> Iterator[Sample]:
+    from tofsim.sensor import simulate
+
+    cfg: ConvertConfig = plan.config
+    for i in indices:
+        j = plan.source_indices[i]
+        frame = plan.source.load(j)
+        out = simulate(frame, cfg.sensor, rng=sample_rng(cfg.seed, i, "noise"))
+        yield _sample_from(frame, out, frame.pose, _meta(plan, i, source_file=str(plan.source.name(j))))
+
+
+def _run_shard(plan: _Plan, shard_index: int) -> dict[str, Any]:
+    """Write one shard (atomically, by the writer) and its progress record; return the writer's record."""
+    from tofsim.dataset.schema import shard_filename
+    from tofsim.dataset.writer import write_shard
+
+    indices = plan.shard_range(shard_index)
+    make = _generate_samples if plan.kind == "generate" else _convert_samples
+    samples = list(make(plan, indices))
+    out_dir = Path(plan.out_dir)
+    record = dict(write_shard(out_dir / shard_filename(shard_index), samples, attrs=plan.shard_attrs(shard_index)))
+    record["file"] = Path(record["file"]).name
+    record["shard_index"] = int(shard_index)
+    _write_json_atomic(_progress_path(out_dir, shard_index), {"config_hash": plan.config_hash, **record})
+    return record
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Files: progress records, checksums, stale temporaries, writability.
+
+
+def _progress_path(out_dir: Path, shard_index: int) -> Path:
+    from tofsim.dataset.schema import shard_filename
+
+    return out_dir / PROGRESS_DIR / (Path(shard_filename(shard_index)).name + ".json")
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _known_records(out_dir: Path, plan: _Plan) -> dict[int, dict[str, Any]]:
+    """Shard records from a previous run of the same config (manifest or progress records).
+
+    Raises:
+        ConfigError: if the folder holds a dataset (or an unfinished run) made with a different config.
+    """
+    from tofsim.dataset.manifest import read_manifest
+
+    records: dict[int, dict[str, Any]] = {}
+    if (out_dir / "manifest.json").exists():
+        try:
+            manifest = read_manifest(out_dir)
+        except TofsimError:
+            manifest = None
+        if manifest is not None:
+            old = manifest.get("config_hash")
+            if old != plan.config_hash:
+                raise ConfigError(
+                    f"{out_dir} already holds a dataset made with another config (hash {old}, this run "
+                    f"{plan.config_hash}); choose another --out folder or delete it"
+                )
+            for k, rec in enumerate(manifest.get("shards", [])):
+                records[int(rec.get("shard_index", k))] = dict(rec)
+    for path in sorted((out_dir / PROGRESS_DIR).glob("*.json")):
+        rec = _read_json(path)
+        if rec is None:
+            continue
+        if rec.get("config_hash") != plan.config_hash:
+            raise ConfigError(
+                f"{out_dir} holds an unfinished run with another config (hash {rec.get('config_hash')}, this run "
+                f"{plan.config_hash}); choose another --out folder or delete it"
+            )
+        records[int(rec["shard_index"])] = rec
+    return records
+
+
+def _complete_shards(out_dir: Path, plan: _Plan) -> dict[int, dict[str, Any]]:
+    """Shards that already exist, complete, with a matching checksum and sample count."""
+    from tofsim.dataset.schema import shard_filename
+
+    done: dict[int, dict[str, Any]] = {}
+    for k, rec in _known_records(out_dir, plan).items():
+        if not 0 <= k < plan.n_shards:
+            continue
+        path = out_dir / shard_filename(k)
+        expected = plan.shard_range(k)
+        if (
+            path.is_file()
+            and rec.get("count") == len(expected)
+            and rec.get("first_index", expected.start) == expected.start
+            and rec.get("sha256") == _sha256(path)
+        ):
+            done[k] = {key: v for key, v in rec.items() if key != "config_hash"}
+    return done
+
+
+def _remove_stale_temporaries(out_dir: Path) -> None:
+    """Delete half-written files of an interrupted run (temporary names of shards, records and manifest)."""
+    for folder in (out_dir, out_dir / PROGRESS_DIR):
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            if path.is_file() and (".tmp" in path.name or path.name.endswith((".partial", ".part"))):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+
+def _prepare_out_dir(out_dir: Path) -> bool:
+    """Create `out_dir` if needed and check that it is writable; return True if this call created it.
+
+    Raises:
+        OutputError: if the folder cannot be created or written.
+    """
+    created = not out_dir.exists()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"output folder {out_dir} exists and is not a folder; choose another --out")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".tofsim-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise OutputError(f"cannot write to output folder {out_dir}: {err.strerror or err}") from None
+    return created
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Execution: in-process or on Dask.
+
+
+def _run_in_process(plan: _Plan, todo: Sequence[int], on_done: Callable[[dict[str, Any]], None]) -> None:
+    for k in todo:
+        on_done(_run_shard(plan, k))
+
+
+def _run_on_dask(
+    plan: _Plan,
+    todo: Sequence[int],
+    on_done: Callable[[dict[str, Any]], None],
+    *,
+    workers: int | None,
+    scheduler: str | None,
+) -> None:
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:  # pragma: no cover - dask is an optional extra
+        raise ConfigError("Dask is not installed: pip install 'tofbench[dask]' (or run without --workers)") from None
+
+    with contextlib.ExitStack() as stack:
+        if scheduler is not None:
+            try:
+                client = stack.enter_context(Client(scheduler, timeout="20s"))
+            except (OSError, TimeoutError) as err:
+                raise ConfigError(f"cannot connect to the Dask scheduler at {scheduler!r}: {err}") from None
+        else:
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                    env=dict(_WORKER_ENV),
+                )
+            )
+            client = stack.enter_context(Client(cluster))
+        plan_future = client.scatter(plan, broadcast=True)
+        futures = [
+            client.submit(_run_shard, plan_future, k, key=f"tofsim-shard-{plan.config_hash}-{k}", pure=False)
+            for k in todo
+        ]
+        try:
+            for future in as_completed(futures):
+                on_done(future.result())
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def _execute(
+    plan: _Plan,
+    *,
+    workers: int | None,
+    scheduler: str | None,
+    progress: ProgressFn | None,
+) -> Path:
+    from tofsim.dataset.manifest import write_manifest
+
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"workers: must be a positive number of processes or None (in-process), got {workers!r}")
+    out_dir = Path(plan.out_dir)
+    created = _prepare_out_dir(out_dir)
+    written: list[Path] = []
+    try:
+        _remove_stale_temporaries(out_dir)
+        records = _complete_shards(out_dir, plan)
+        todo = [k for k in range(plan.n_shards) if k not in records]
+        done = sum(records[k]["count"] for k in records)
+        if progress is not None:
+            progress(done, plan.n_samples)
+
+        def on_done(record: dict[str, Any]) -> None:
+            nonlocal done
+            records[record["shard_index"]] = record
+            written.append(out_dir / record["file"])
+            done += record["count"]
+            if progress is not None:
+                progress(done, plan.n_samples)
+
+        if todo and (workers is not None or scheduler is not None):
+            _run_on_dask(plan, todo, on_done, workers=workers, scheduler=scheduler)
+        else:
+            _run_in_process(plan, todo, on_done)
+        write_manifest(out_dir, _manifest(plan, [records[k] for k in range(plan.n_shards)]))
+    except TofsimError:
+        _discard(out_dir, plan, written, created)
+        raise
+    shutil.rmtree(out_dir / PROGRESS_DIR, ignore_errors=True)
+    return out_dir
+
+
+def _discard(out_dir: Path, plan: _Plan, written: list[Path], created: bool) -> None:
+    """After a failure on bad input: remove what this run wrote (and the folder if this run created it)."""
+    from tofsim.dataset.schema import shard_filename
+
+    if created:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        return
+    for k in range(plan.n_shards):
+        path = out_dir / shard_filename(k)
+        if path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            with contextlib.suppress(OSError):
+                _progress_path(out_dir, k).unlink()
+    _remove_stale_temporaries(out_dir)
+
+
+def _manifest(plan: _Plan, shard_records: list[dict[str, Any]]) -> dict[str, Any]:
+    scenes = list(dict.fromkeys(plan.scene_ids))
+    split_of_scene = dict(zip(plan.scene_ids, plan.splits, strict=True))
+    split_names = list(dict.fromkeys(list(plan.config.split_fractions) + list(plan.splits)))
+    splits = {name: [s for s in scenes if split_of_scene[s] == name] for name in split_names}
+    counts = {name: sum(1 for s in plan.splits if s == name) for name in split_names}
+    return {
+        "kind": plan.kind,
+        "tofsim_version": plan.version,
+        "config": plan.config.to_dict(),
+        "config_hash": plan.config_hash,
+        "seed": int(plan.config.seed),
+        "sensor_preset": _sensor_name(plan.config.sensor),
+        "count": plan.n_samples,
+        "n_samples": plan.n_samples,
+        "n_scenes": len(scenes),
+        "shard_size": plan.shard_size,
+        "shards": [
+            {
+                "file": r["file"],
+                "count": int(r["count"]),
+                "sha256": r["sha256"],
+                "first_index": int(r["first_index"]),
+                "shard_index": int(r["shard_index"]),
+            }
+            for r in shard_records
+        ],
+        "splits": splits,
+        "split_counts": counts,
+        "source": plan.source_root,
+    }
+
+
+def _assign_splits(scene_ids: Sequence[str], fractions: dict[str, float], seed: int) -> tuple[str, ...]:
+    """Per-sample split names from `split_by_scene` (all frames of a scene share one split)."""
+    from tofsim.dataset.manifest import split_by_scene
+
+    unique = list(dict.fromkeys(scene_ids))
+    result = split_by_scene(unique, fractions, seed)
+    if isinstance(result, dict) and all(k in unique for k in result):  # scene -> split
+        of_scene = {str(k): str(v) for k, v in result.items()}
+    elif isinstance(result, dict):  # split -> scenes
+        of_scene = {str(s): str(name) for name, members in result.items() for s in members}
+    else:  # one split per given scene id
+        of_scene = {s: str(v) for s, v in zip(unique, result, strict=True)}
+    return tuple(of_scene[s] for s in scene_ids)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Public entry points
+
+
+def generate(
+    config: GenerateConfig,
+    out_dir: str | os.PathLike[str],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: ProgressFn | None = None,
+) -> Path:
+    """Generate a dataset of procedural rooms (or one mesh) into `out_dir` (HDF5 shards + ``manifest.json``).
+
+    Args:
+        config: the resolved `GenerateConfig` (see `tofsim.config`).
+        out_dir: output folder; created if needed. A folder with an unfinished run of the same config is
+            resumed; one with another config's data is refused.
+        workers: None runs in this process; N starts a local Dask cluster of N single-threaded processes.
+        scheduler: address of an existing Dask scheduler (``tcp://host:8786``); overrides `workers`.
+        progress: ``progress(samples_done, samples_total)`` called at start and after every shard.
+
+    Returns:
+        The output folder.
+
+    Raises:
+        ConfigError: bad workers value, a folder holding another config's data, an unreachable scheduler.
+        OutputError: the output folder cannot be written.
+        InputFileError: the mesh file is missing, unreadable or empty.
+
+    Example:
+        >>> from tofsim.config import get_generate_preset  # doctest: +SKIP
+        >>> generate(get_generate_preset("sds").replace(n_frames=8), "out/sds-8")  # doctest: +SKIP
+    """
+    if not isinstance(config, GenerateConfig):
+        raise ConfigError(f"config: expected a GenerateConfig, got {type(config).__name__}")
+    if config.mesh_path is not None:  # fail before writing anything if the mesh is bad
+        from tofsim.scene.mesh import load_mesh
+
+        load_mesh(config.mesh_path)
+    stem = Path(config.mesh_path).stem if config.mesh_path is not None else "room"
+    scene_ids = tuple(f"{stem}-{scene_index_of(i, config.frames_per_scene):05d}" for i in range(config.n_frames))
+    plan = _Plan(
+        kind="generate",
+        config=config,
+        config_hash=config_hash(config),
+        out_dir=str(out_dir),
+        n_samples=config.n_frames,
+        shard_size=config.shard_size,
+        scene_ids=scene_ids,
+        splits=_assign_splits(scene_ids, config.split_fractions, config.seed),
+        version=_tofsim_version(),
+    )
+    return _execute(plan, workers=workers, scheduler=scheduler, progress=progress)
+
+
+def convert(
+    src: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    config: ConvertConfig | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: ProgressFn | None = None,
+) -> Path:
+    """Convert real RGB-D frames (a folder of PNG16 depth, NYUv2 ``.h5`` files, Hypersim) into a dataset.
+
+    Each source frame goes through the sensor of `config`; sample ``i`` gets its noise from
+    ``sample_rng(config.seed, i, "noise")``, and its meta records the source file.
+
+    Args:
+        src: the source folder or file (see `tofsim.sources.open_source`).
+        out_dir: output folder (as for `generate`).
+        config: a `ConvertConfig`; None uses the defaults (``sds`` sensor, seed 0).
+        workers, scheduler, progress: as for `generate`.
+
+    Returns:
+        The output folder.
+
+    Raises:
+        InputFileError: the source is missing, empty or unreadable.
+        ShapeError: the source has bad intrinsics (NaN) or frames of the wrong size or type.
+        ConfigError: bad options.
+        OutputError: the output folder cannot be written.
+    """
+    from tofsim.sources import open_source
+
+    config = ConvertConfig() if config is None else config
+    if not isinstance(config, ConvertConfig):
+        raise ConfigError(f"config: expected a ConvertConfig, got {type(config).__name__}")
+    source = open_source(
+        src, kind=config.kind, depth_scale_per_m=config.depth_scale_per_m, intrinsics=config.intrinsics_path
+    )
+    indices = tuple(range(0, len(source), config.frame_stride))
+    if config.max_frames is not None:
+        indices = indices[: config.max_frames]
+    if not indices:
+        raise ConfigError(f"{src}: no frames to convert")
+    source.load(indices[0])  # fail early (bad intrinsics, wrong depth type) before writing anything
+    scene_ids = tuple(str(source.scene_id(j)) for j in indices)
+    plan = _Plan(
+        kind="convert",
+        config=config,
+        config_hash=config_hash(config),
+        out_dir=str(out_dir),
+        n_samples=len(indices),
+        shard_size=config.shard_size,
+        scene_ids=scene_ids,
+        splits=_assign_splits(scene_ids, config.split_fractions, config.seed),
+        version=_tofsim_version(),
+        source=source,
+        source_indices=indices,
+        source_root=str(src),
+    )
+    return _execute(plan, workers=workers, scheduler=scheduler, progress=progress)
