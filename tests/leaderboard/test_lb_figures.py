@@ -1,0 +1,175 @@
+"""Comparison figure layout, colours of known pixels in the saved PNG, single-panel PNGs and frame loading."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from leaderboard.error_maps import depth_rgb, signed_error_rgb
+from leaderboard.errors import ConfigError, InputFileError, ShapeError
+from leaderboard.figures import (
+    FramePanels,
+    build_comparison_figure,
+    comparison_figure,
+    depth_png,
+    error_map_png,
+    load_frame_panels,
+    rgb_png,
+    save_figure,
+)
+
+H, W = 24, 32
+DARK_RED, DARK_BLUE, WHITE, BLACK = [128, 0, 0], [0, 0, 76], [255, 255, 255], [0, 0, 0]
+
+
+def ramp_frame(offsets_m: list[float], label: str = "frame 0") -> FramePanels:
+    """A depth ramp 1..4 m with an invalid top-left block; method k = GT + offsets_m[k] everywhere."""
+    x = np.arange(W, dtype=np.float32)[None, :].repeat(H, 0)
+    gt = 1.0 + 3.0 * x / (W - 1)
+    gt[:6, :8] = 0.0
+    rgb = np.zeros((H, W, 3), np.uint8)
+    rgb[..., 1] = 200
+    preds = tuple(np.where(gt > 0, gt + off, 0).astype(np.float32) for off in offsets_m)
+    return FramePanels(gt_m=gt.astype(np.float32), preds_m=preds, rgb=rgb, label=label)
+
+
+def by_label(fig) -> dict:
+    return {ax.get_label(): ax for ax in fig.axes}
+
+
+def grid_pos(ax) -> tuple[int, int, int, int]:
+    ss = ax.get_subplotspec()
+    return ss.rowspan.start, ss.rowspan.stop, ss.colspan.start, ss.colspan.stop
+
+
+def test_layout_one_row_per_block():
+    names = ["float32", "W8A8", "NLSPN"]
+    frames = [ramp_frame([0.0, 0.5, -0.5]), ramp_frame([0.1, 0.2, 0.3], label="frame 3")]
+    fig = build_comparison_figure(frames, names)
+    axes = by_label(fig)
+    panels = ["Color", "GT", *names]
+    err_panels = ["Color", "GT valid", *names]
+    assert len(fig.axes) == 2 * 2 * 5 + 2 * 2  # 20 image panels + 4 colour bars
+    for i in range(2):
+        for k, p in enumerate(panels):
+            assert grid_pos(axes[f"f{i}:depth:{p}"]) == (2 * i, 2 * i + 1, k, k + 1)
+        for k, p in enumerate(err_panels):
+            assert grid_pos(axes[f"f{i}:error:{p}"]) == (2 * i + 1, 2 * i + 2, k, k + 1)
+        assert grid_pos(axes[f"f{i}:cbar:depth"]) == (2 * i, 2 * i + 1, 5, 6)
+        assert grid_pos(axes[f"f{i}:cbar:error"]) == (2 * i + 1, 2 * i + 2, 5, 6)
+    assert axes["f0:depth:GT"].get_title() == "GT"
+    assert axes["f0:error:W8A8"].get_title() == "W8A8\nMAE 500.0 mm, RMSE 500.0 mm"
+    assert axes["f1:depth:Color"].get_ylabel() == "frame 3"
+    assert "mm" in axes["f0:cbar:error"].get_ylabel() and "(m)" in axes["f0:cbar:depth"].get_ylabel()
+    assert axes["f0:cbar:error"].get_ylim() == (-500.0, 500.0)
+
+
+def test_layout_paper_two_rows_of_four():
+    names = ["float32", "W8A8", "W4A8", "W4A4", "W*", "NLSPN"]
+    fig = build_comparison_figure([ramp_frame([0.0] * 6)], names, ncols=4, err_range_mm=250)
+    axes = by_label(fig)
+    assert len(fig.axes) == 2 * 8 + 2
+    order = ["Color", "GT", *names]
+    for k, p in enumerate(order):
+        r, c = divmod(k, 4)
+        assert grid_pos(axes[f"f0:depth:{p}"]) == (r, r + 1, c, c + 1)
+        assert grid_pos(axes[f"f0:error:{p if k != 1 else 'GT valid'}"]) == (2 + r, 3 + r, c, c + 1)
+    assert grid_pos(axes["f0:cbar:depth"]) == (0, 2, 4, 5)
+    assert grid_pos(axes["f0:cbar:error"]) == (2, 4, 4, 5)
+    assert axes["f0:cbar:error"].get_ylim() == (-250.0, 250.0)
+
+
+def png_pixel(png: np.ndarray, fig, ax, col: float, row: float, dpi: float) -> np.ndarray:
+    """Colour in the saved PNG at image pixel (col, row) of the panel drawn in `ax`."""
+    x, y = ax.transData.transform((col, row))  # display coords at fig.dpi, origin bottom-left
+    s = dpi / fig.dpi
+    return png[int(round(png.shape[0] - y * s)), int(round(x * s)), :3]
+
+
+def test_saved_png_has_documented_colours_at_known_pixels(tmp_path):
+    names = ["far", "near", "exact", "way_far"]
+    fig = build_comparison_figure([ramp_frame([0.5, -0.5, 0.0, 2.0])], names, depth_range_m=(1.0, 4.0))
+    dpi = 100
+    out = save_figure(fig, tmp_path / "cmp.png", dpi=dpi)
+    png = np.asarray(Image.open(out).convert("RGB"))
+    axes = by_label(fig)
+    at = lambda label, c, r: png_pixel(png, fig, axes[label], c, r, dpi).tolist()  # noqa: E731
+    assert at("f0:error:far", 20, 15) == DARK_RED  # +500 mm: saturated dark red
+    assert at("f0:error:way_far", 20, 15) == DARK_RED  # +2000 mm saturates
+    assert at("f0:error:near", 20, 15) == DARK_BLUE  # -500 mm: dark blue
+    assert at("f0:error:exact", 20, 15) == WHITE
+    assert at("f0:error:far", 3, 2) == BLACK  # invalid GT
+    assert at("f0:error:GT valid", 3, 2) == BLACK and at("f0:error:GT valid", 20, 15) == WHITE
+    assert at("f0:depth:Color", 20, 15) == [0, 200, 0]
+    # the depth panels share one range: an exact prediction looks exactly like the GT
+    gt_col = depth_rgb(ramp_frame([0.0]).gt_m, range_m=(1.0, 4.0))[15, 20].tolist()
+    assert at("f0:depth:GT", 20, 15) == gt_col == at("f0:depth:exact", 20, 15)
+    assert at("f0:depth:far", 20, 15) != gt_col
+
+
+def test_comparison_figure_writes_atomically(tmp_path):
+    out = comparison_figure([ramp_frame([0.0])], ["m"], tmp_path / "sub" / "fig.pdf")
+    assert out.exists() and out.read_bytes()[:4] == b"%PDF"
+    assert [p.name for p in out.parent.iterdir()] == ["fig.pdf"]  # no temporary file left behind
+
+
+def test_figure_bad_inputs(tmp_path):
+    fr = ramp_frame([0.0, 0.1])
+    with pytest.raises(ConfigError, match="has 2 predictions but there are 1 method names"):
+        build_comparison_figure([fr], ["only"])
+    with pytest.raises(ConfigError, match="need at least one FramePanels"):
+        build_comparison_figure([], ["a"])
+    with pytest.raises(ConfigError, match="ncols"):
+        build_comparison_figure([fr], ["a", "b"], ncols=0)
+    bad = FramePanels(gt_m=fr.gt_m, preds_m=(fr.gt_m[:, :5],), rgb=None)
+    with pytest.raises(ShapeError, match="prediction of 'a' has shape"):
+        build_comparison_figure([bad], ["a"])
+    with pytest.raises(ShapeError, match="rgb: expected shape"):
+        build_comparison_figure([FramePanels(gt_m=fr.gt_m, preds_m=(fr.gt_m,), rgb=fr.rgb[:, :, :2])], ["a"])
+    with pytest.raises(ConfigError, match="unsupported figure format"):
+        comparison_figure([fr], ["a", "b"], tmp_path / "fig.xyz")
+
+
+def test_single_panel_pngs_at_native_resolution(tmp_path, rng):
+    gt = rng.uniform(1, 5, (H, W)).astype(np.float32)
+    gt[0, 0] = 0
+    pred = gt + rng.normal(0, 0.3, gt.shape).astype(np.float32)
+    p = error_map_png(pred, gt, tmp_path / "err.png", range_mm=400)
+    img = np.asarray(Image.open(p))
+    assert img.shape == (H, W, 3)
+    np.testing.assert_array_equal(img, signed_error_rgb(pred, gt, range_mm=400))
+    assert img[0, 0].tolist() == BLACK
+    a = np.asarray(Image.open(error_map_png(pred, gt, tmp_path / "abs.png", absolute=True)))
+    assert (a[..., 0] >= a[..., 2]).all()  # white -> red only, never blue
+    d = np.asarray(Image.open(depth_png(gt, tmp_path / "d.png", range_m=(1, 5))))
+    np.testing.assert_array_equal(d, depth_rgb(gt, range_m=(1, 5)))
+    rgb = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(np.asarray(Image.open(rgb_png(rgb, tmp_path / "c.png"))), rgb)
+    with pytest.raises(ShapeError, match=r"rgb: expected \(H, W, 3\) uint8"):
+        rgb_png(rgb.astype(np.float32), tmp_path / "c2.png")
+
+
+def test_load_frame_panels_from_npy_folders(tmp_path, rng):
+    gt_dir, a_dir, b_dir = tmp_path / "gt", tmp_path / "a", tmp_path / "b"
+    for d in (gt_dir, a_dir, b_dir):
+        d.mkdir()
+    gts = [rng.uniform(1, 3, (H, W)).astype(np.float32) for _ in range(3)]
+    for i, g in enumerate(gts):
+        np.save(gt_dir / f"{i:06d}.npy", g)
+        np.save(a_dir / f"{i:06d}.npy", g + 0.1)
+        np.savez(b_dir / f"{i:06d}.npz", depth=g - 0.1)
+    frames = load_frame_panels(gt_dir, {"a": a_dir, "b": b_dir}, [2, 0])
+    assert [f.label for f in frames] == ["frame 2", "frame 0"]
+    np.testing.assert_array_equal(frames[0].gt_m, gts[2])
+    np.testing.assert_allclose(frames[0].preds_m[0], gts[2] + 0.1)
+    np.testing.assert_allclose(frames[1].preds_m[1], gts[0] - 0.1)
+    assert frames[0].rgb is None
+    with pytest.raises(InputFileError, match="frame 5 requested but the folder has 3"):
+        load_frame_panels(gt_dir, {"a": a_dir}, [5])
+    with pytest.raises(InputFileError, match="prediction folder does not exist"):
+        load_frame_panels(gt_dir, {"a": tmp_path / "missing"}, [0])
+    with pytest.raises(InputFileError, match="ground truth not found"):
+        load_frame_panels(tmp_path / "nope", {"a": a_dir}, [0])
+    with pytest.raises(ConfigError, match="at least one method"):
+        load_frame_panels(gt_dir, {}, [0])
