@@ -1,0 +1,138 @@
+"""tofnet: the paper's compact U-Net that corrects the nearest-neighbour fill of the ToF spots.
+
+Input (design.md, "What the paper shows"): 5 channels = prefill / D_max, min(dist, E_max) / E_max, RGB in [0, 1].
+A U-Net of Conv-BN-ReLU blocks (base width n_f, n_s scales, stride-2 conv downsampling, resize + 3x3 conv
+upsampling, concat or add skips) predicts a correction; output = prefill + D_max * correction (global residual),
+clamped at 0. Only Conv2d, BatchNorm2d, ReLU, interpolate, cat and add: every layer can be quantized.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import nn
+
+from completion.errors import ConfigError
+from completion.models.layers import MERGE_MODES, UPSAMPLE_MODES, ConvBNReLU, Merge, UpConv, pad_to_multiple
+
+__all__ = ["TofNet", "TofNetConfig", "TofUNet", "tofnet_inputs"]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TofNetConfig:
+    """Hyper-parameters of tofnet.
+
+    Attributes:
+        base_width: n_f, channels at full resolution; scale s has base_width * 2**s channels.
+        num_scales: n_s, number of resolutions (1 = no downsampling); H, W are padded to a multiple of 2**(n_s-1).
+        max_depth_m: D_max, prefill is divided by it and the correction multiplied by it.
+        max_dist_px: E_max, the spot distance is clipped at it and divided by it.
+        skip: "concat" or "add" skip connections.
+        upsample: "nearest" or "bilinear" resize before each decoder 3x3 conv.
+        convs_per_scale: Conv-BN-ReLU blocks after each downsampling / merge (>= 1).
+    """
+
+    base_width: int = 12
+    num_scales: int = 4
+    max_depth_m: float = 10.0
+    max_dist_px: float = 32.0
+    skip: str = "concat"
+    upsample: str = "nearest"
+    convs_per_scale: int = 1
+
+    def __post_init__(self) -> None:
+        if self.base_width < 1 or self.num_scales < 1 or self.convs_per_scale < 1:
+            raise ConfigError(
+                f"tofnet needs base_width, num_scales and convs_per_scale >= 1, got "
+                f"{self.base_width}, {self.num_scales}, {self.convs_per_scale}"
+            )
+        if not (self.max_depth_m > 0 and self.max_dist_px > 0):
+            raise ConfigError(f"max_depth_m and max_dist_px must be > 0, got {self.max_depth_m}, {self.max_dist_px}")
+        if self.skip not in MERGE_MODES:
+            raise ConfigError(f"skip must be one of {', '.join(MERGE_MODES)}, got {self.skip!r}")
+        if self.upsample not in UPSAMPLE_MODES:
+            raise ConfigError(f"upsample must be one of {', '.join(UPSAMPLE_MODES)}, got {self.upsample!r}")
+
+
+def tofnet_inputs(batch: dict[str, torch.Tensor], max_depth_m: float, max_dist_px: float) -> torch.Tensor:
+    """The 5-channel network input.
+
+    Args:
+        batch: needs `prefill` (B, 1, H, W) metres, `dist` (B, 1, H, W) pixels, `rgb` (B, 3, H, W) in [0, 1].
+        max_depth_m: D_max.
+        max_dist_px: E_max.
+
+    Returns:
+        (B, 5, H, W) float32: prefill / D_max, clip(dist, 0, E_max) / E_max, rgb.
+    """
+    dist = torch.clamp(batch["dist"], 0.0, max_dist_px) / max_dist_px
+    return torch.cat([batch["prefill"] / max_depth_m, dist, batch["rgb"]], dim=1)
+
+
+class TofUNet(nn.Module):
+    """The U-Net core: (B, in_ch, H, W) -> correction (B, 1, H, W); H and W must be multiples of `stride`.
+
+    Layer names, for quantization: `enc[s]` (a Sequential of ConvBNReLU; `enc[s][0]` has stride 2 for s > 0),
+    `up[i]` (UpConv: `.up` resize + `.block` ConvBNReLU), `merge[i]` (Merge), `dec[i]` (Sequential of
+    ConvBNReLU), `head` (a plain Conv2d with bias, the only layer without BN/ReLU).
+    """
+
+    def __init__(self, cfg: TofNetConfig, in_ch: int = 5) -> None:
+        super().__init__()
+        widths = [cfg.base_width * 2**s for s in range(cfg.num_scales)]
+        self.stride = 2 ** (cfg.num_scales - 1)
+        enc = []
+        for s, w in enumerate(widths):
+            first = ConvBNReLU(in_ch if s == 0 else widths[s - 1], w, stride=1 if s == 0 else 2)
+            enc.append(nn.Sequential(first, *[ConvBNReLU(w, w) for _ in range(cfg.convs_per_scale)]))
+        self.enc = nn.ModuleList(enc)
+        up, merge, dec = [], [], []
+        for s in range(cfg.num_scales - 1, 0, -1):  # from the coarsest scale up to full resolution
+            up.append(UpConv(widths[s], widths[s - 1], cfg.upsample))
+            m = Merge(cfg.skip)
+            merge.append(m)
+            ch = m.out_channels(widths[s - 1], widths[s - 1])
+            dec.append(
+                nn.Sequential(
+                    *[ConvBNReLU(ch if i == 0 else widths[s - 1], widths[s - 1]) for i in range(cfg.convs_per_scale)]
+                )
+            )
+        self.up, self.merge, self.dec = nn.ModuleList(up), nn.ModuleList(merge), nn.ModuleList(dec)
+        self.head = nn.Conv2d(widths[0], 1, 3, padding=1, bias=True)
+        nn.init.normal_(self.head.weight, std=1e-3)  # start close to the nearest-neighbour fill
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, in_ch, H, W) normalised input -> (B, 1, H, W) correction in units of D_max."""
+        skips = []
+        for s, block in enumerate(self.enc):
+            x = block(x)
+            if s < len(self.enc) - 1:
+                skips.append(x)
+        for up, merge, dec in zip(self.up, self.merge, self.dec):
+            x = dec(merge(up(x), skips.pop()))
+        return self.head(x)
+
+
+class TofNet(nn.Module):
+    """tofnet: `forward(batch) -> depth (B, 1, H, W)` metres, float32, for any H, W.
+
+    Reads batch keys `prefill`, `dist`, `rgb`. Pads (replicate) to a multiple of `core.stride`, crops back.
+    """
+
+    name = "tofnet"
+
+    def __init__(self, cfg: TofNetConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.config = dataclasses.asdict(cfg)
+        self.core = TofUNet(cfg)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Depth (B, 1, H, W) metres = clamp(prefill + D_max * correction, min=0)."""
+        prefill = batch["prefill"]
+        x = tofnet_inputs(batch, self.cfg.max_depth_m, self.cfg.max_dist_px)
+        x, h, w = pad_to_multiple(x, self.core.stride)
+        correction = self.core(x)[..., :h, :w]
+        return torch.clamp(prefill + self.cfg.max_depth_m * correction, min=0.0)
