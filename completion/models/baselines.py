@@ -49,6 +49,7 @@ class NumpyBaseline(nn.Module):
         return torch.from_numpy(out.astype(np.float32)).to(sparse.device)
 
     def extra_repr(self) -> str:
+        """Shown in the module's repr."""
         return f"name={self.name!r}"
 
 

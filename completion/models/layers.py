@@ -67,6 +67,7 @@ class Resize2x(nn.Module):
         return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
 
     def extra_repr(self) -> str:
+        """Shown in the module's repr."""
         return f"mode={self.mode!r}"
 
 
@@ -114,6 +115,7 @@ class Merge(nn.Module):
         return decoder_ch + skip_ch if self.mode == "concat" else decoder_ch
 
     def extra_repr(self) -> str:
+        """Shown in the module's repr."""
         return f"mode={self.mode!r}"
 
 

@@ -63,7 +63,7 @@ class ResNet(nn.Module):
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         chans = [width, width * 2, width * 4, width * 8]
         in_ch = width
-        for i, (n, ch) in enumerate(zip(layers, chans)):
+        for i, (n, ch) in enumerate(zip(layers, chans, strict=True)):
             blocks = [BasicBlock(in_ch, ch, stride=1 if i == 0 else 2)] + [BasicBlock(ch, ch) for _ in range(n - 1)]
             setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
             in_ch = ch

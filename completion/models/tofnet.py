@@ -110,7 +110,7 @@ class TofUNet(nn.Module):
             x = block(x)
             if s < len(self.enc) - 1:
                 skips.append(x)
-        for up, merge, dec in zip(self.up, self.merge, self.dec):
+        for up, merge, dec in zip(self.up, self.merge, self.dec, strict=True):
             x = dec(merge(up(x), skips.pop()))
         return self.head(x)
 
