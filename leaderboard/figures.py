@@ -187,9 +187,10 @@ def build_comparison_figure(
         gt = np.asarray(fr.gt_m)
         rng_m = depth_range_m if depth_range_m is not None else shared_depth_range([gt])
         rgb = np.full((*gt.shape, 3), 128, np.uint8) if fr.rgb is None else np.asarray(fr.rgb, np.uint8)
+        color_title = "Color" if fr.rgb is not None else "Color (none)"
         valid_img = np.where(valid_depth(gt)[..., None], 255, 0).astype(np.uint8).repeat(3, axis=2)
-        depth_panels = [("Color", rgb, "Color"), ("GT", depth_rgb(gt, range_m=rng_m), "GT")]
-        error_panels = [("Color", rgb, "Color"), ("GT valid", valid_img, "GT valid")]
+        depth_panels = [("Color", rgb, color_title), ("GT", depth_rgb(gt, range_m=rng_m), "GT")]
+        error_panels = [("Color", rgb, color_title), ("GT valid", valid_img, "GT valid")]
         for name, pred in zip(method_names, fr.preds_m, strict=True):
             depth_panels.append((name, depth_rgb(np.asarray(pred), range_m=rng_m), name))
             mae, rmse = _mae_rmse_mm(np.asarray(pred), gt)
@@ -233,6 +234,7 @@ def save_figure(fig: Figure, out_path: str | os.PathLike, *, dpi: int = 150) -> 
     os.close(fd)
     try:
         fig.savefig(tmp, format=fmt, dpi=dpi)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
@@ -289,6 +291,7 @@ def _write_png(rgb: np.ndarray, out_path: str | os.PathLike) -> Path:
     os.close(fd)
     try:
         Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), mode="RGB").save(tmp, format="PNG")
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
@@ -451,7 +454,7 @@ def load_frame_panels(
     preds: Mapping[str, str | os.PathLike],
     indices: Sequence[int],
     *,
-    png_scale_per_m: float | None = None,
+    png_scale_per_m: float | Mapping[str, float] | None = None,
 ) -> list[FramePanels]:
     """Load chosen frames of the ground truth and of each method's predictions.
 
@@ -464,7 +467,8 @@ def load_frame_panels(
         gt: tofsim dataset path, or a folder of (H, W) float32 .npy depth files in metres.
         preds: method name -> prediction folder, in display order.
         indices: frame indices to load.
-        png_scale_per_m: scale of 16-bit PNG predictions (256 for NLSPN/KITTI, 1000 for mm).
+        png_scale_per_m: scale of 16-bit PNG predictions (256 for NLSPN/KITTI, 1000 for mm), one for all
+            methods or a mapping method name -> scale (methods not in it: None).
 
     Returns:
         One `FramePanels` per index, labelled ``"frame {i}"``.
@@ -478,9 +482,13 @@ def load_frame_panels(
     if len(indices) == 0:
         raise ConfigError("indices: give at least one frame index")
     gt = Path(gt)
+    if isinstance(png_scale_per_m, Mapping):
+        scales = dict(png_scale_per_m)
+    else:
+        scales = dict.fromkeys(preds, png_scale_per_m)
     out = []
     for i in indices:
         rgb, gt_m = _read_gt(gt, int(i))
-        preds_m = tuple(_read_pred(Path(p), int(i), png_scale_per_m) for p in preds.values())
+        preds_m = tuple(_read_pred(Path(p), int(i), scales.get(name)) for name, p in preds.items())
         out.append(FramePanels(gt_m=gt_m, preds_m=preds_m, rgb=rgb, label=f"frame {int(i)}"))
     return out

@@ -1,0 +1,432 @@
+"""A static HTML report of a score folder: one self-contained folder that works offline.
+
+``write_report(score_dir)`` reads what ``leaderboard score`` wrote (``metrics.csv``, and when present
+``bins.csv``, ``metrics.json`` / ``protocol.json`` and ``methods.json``) and writes ``index.html`` with:
+
+- the headline table (method, RMSE, MAE, iRMSE, iMAE, REL, d1-d3, shown in mm and 1/km) and every other column
+  of ``metrics.csv`` in a second table, the per-bin table from ``bins.csv``; all sortable by clicking a column
+  header (a small inline script, no CDN; the best value of each known metric column is bold);
+- the paper-layout comparison figure and, per chosen frame, native-resolution colour / depth / error-map PNGs,
+  when the ground truth and the prediction folders named in the score folder can be read (otherwise a note
+  says why, and the tables are still written);
+- the protocol as JSON and copies of the CSV/JSON inputs under ``data/``.
+
+Every link is relative to the report folder (no http(s) URLs). A sorted view can be linked:
+``index.html#sort=metrics:1:asc`` sorts table ``metrics`` by its column 1 (0-based) ascending on load.
+
+The folder is built under a temporary name beside the target and renamed into place; an existing report
+folder (one holding ``index.html``) is replaced, any other existing folder is refused.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from leaderboard.error_maps import DEFAULT_ERR_RANGE_MM, shared_depth_range
+from leaderboard.errors import ConfigError, InputFileError, LeaderboardError
+
+__all__ = ["write_report", "read_score_dir", "ScoreFolder"]
+
+#: Headline columns, in display order (the paper's table and NLSPN's metric set).
+HEADLINE = ("method", "rmse", "mae", "irmse", "imae", "rel", "d1", "d2", "d3")
+
+# Fallback metadata (unit, higher_is_better) used when leaderboard.metrics does not describe a column.
+_FALLBACK_INFO: dict[str, tuple[str, bool]] = {
+    "rmse": ("m", False),
+    "mae": ("m", False),
+    "irmse": ("1/m", False),
+    "imae": ("1/m", False),
+    "rel": ("fraction", False),
+    "sqrel": ("m", False),
+    "d1": ("fraction", True),
+    "d2": ("fraction", True),
+    "d3": ("fraction", True),
+}
+# How a unit is displayed: (multiplier, display unit, decimals).
+_DISPLAY = {"m": (1000.0, "mm", 1), "1/m": (1000.0, "1/km", 2), "fraction": (1.0, "", 4)}
+
+
+def _metric_info() -> dict[str, tuple[str, bool]]:
+    info = dict(_FALLBACK_INFO)
+    try:  # E's registry, when present: units and directions of every metric column
+        import importlib
+
+        for mod in ("leaderboard.metrics", "leaderboard.metrics.errors", "leaderboard.metrics.thresholds"):
+            try:
+                importlib.import_module(mod)
+            except ImportError:
+                continue
+        from leaderboard.metrics.base import METRIC_INFO
+    except ImportError:
+        return info
+    for name, mi in METRIC_INFO.items():
+        info[name] = (mi.unit, bool(mi.higher_is_better))
+    return info
+
+
+class ScoreFolder:
+    """What a score folder holds, read once.
+
+    Attributes:
+        path: the score folder.
+        metrics: `pandas.DataFrame` of ``metrics.csv`` (one row per method).
+        bins: DataFrame of ``bins.csv`` or None.
+        meta: dict of ``metrics.json`` (empty when absent).
+        protocol: the protocol dict (``protocol.json``, else ``metrics.json["protocol"]``, else empty).
+        methods: method name -> dict (``path``, ``format``, ``scale_per_m``, metadata) from ``methods.json``.
+        gt_path: the ground-truth path named in ``metrics.json`` / ``protocol.json``, or None.
+    """
+
+    def __init__(self, path: Path, metrics, bins, meta: dict, protocol: dict, methods: dict, gt_path: Path | None):
+        self.path, self.metrics, self.bins = path, metrics, bins
+        self.meta, self.protocol, self.methods, self.gt_path = meta, protocol, methods, gt_path
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputFileError(f"{path}: cannot read JSON ({exc})") from exc
+
+
+def _read_csv(path: Path):
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise InputFileError(f"{path}: cannot read CSV ({exc})") from exc
+
+
+def _resolve(p: Any, base: Path) -> Path | None:
+    if isinstance(p, Mapping):
+        p = p.get("path")
+    if not isinstance(p, str | os.PathLike) or not str(p):
+        return None
+    path = Path(p)
+    if not path.is_absolute() and not path.exists() and (base / path).exists():
+        path = base / path
+    return path
+
+
+def read_score_dir(score_dir: str | os.PathLike) -> ScoreFolder:
+    """Read a score folder written by ``leaderboard score`` (extra columns and files are tolerated).
+
+    Args:
+        score_dir: folder with at least ``metrics.csv`` (a ``method`` column, one row per method).
+
+    Returns:
+        A `ScoreFolder`.
+
+    Raises:
+        InputFileError: if the folder or ``metrics.csv`` is missing or unreadable, or it has no ``method`` column.
+    """
+    d = Path(score_dir)
+    if not (d / "metrics.csv").is_file():
+        raise InputFileError(f"{d}: no metrics.csv here; run `leaderboard score --gt GT --out {d}` first")
+    metrics = _read_csv(d / "metrics.csv")
+    if "method" not in metrics.columns:
+        raise InputFileError(f"{d / 'metrics.csv'}: needs a 'method' column, has {list(metrics.columns)}")
+    bins = _read_csv(d / "bins.csv") if (d / "bins.csv").is_file() else None
+    meta = _read_json(d / "metrics.json") if (d / "metrics.json").is_file() else {}
+    meta = meta if isinstance(meta, dict) else {}
+    if (d / "protocol.json").is_file():
+        protocol = _read_json(d / "protocol.json")
+    else:
+        protocol = meta.get("protocol", {})
+    protocol = protocol if isinstance(protocol, dict) else {}
+    raw_methods = _read_json(d / "methods.json") if (d / "methods.json").is_file() else {}
+    if isinstance(raw_methods, list):  # tolerate [{"name": ..., "path": ...}, ...]
+        raw_methods = {str(m.get("name", m.get("method", i))): m for i, m in enumerate(raw_methods)}
+    methods = {str(k): (v if isinstance(v, dict) else {"path": v}) for k, v in dict(raw_methods).items()}
+    gt_raw = meta.get("gt") or protocol.get("gt")
+    return ScoreFolder(d, metrics, bins, meta, protocol, methods, _resolve(gt_raw, d))
+
+
+# --- tables -----------------------------------------------------------------------------------------------------
+
+
+def _column_meta(col: str, info: Mapping[str, tuple[str, bool]]) -> tuple[str | None, bool | None, bool]:
+    """(unit, higher_is_better, exact) for a column: exact name, else the longest metric name it starts with."""
+    if col in info:
+        unit, hib = info[col]
+        return unit, hib, True
+    for name in sorted(info, key=len, reverse=True):
+        if col.startswith(name + "_"):
+            return info[name][0], None, False
+    return None, None, False
+
+
+def _fmt(v: Any, unit: str | None) -> tuple[str, str]:
+    """(text shown, raw value for sorting)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "", ""
+    if isinstance(v, bool | np.bool_):
+        return str(bool(v)), str(int(bool(v)))
+    if isinstance(v, int | np.integer):
+        return str(int(v)), str(int(v))
+    if isinstance(v, float | np.floating):
+        if unit in _DISPLAY:
+            mult, _, dec = _DISPLAY[unit]
+            return f"{float(v) * mult:.{dec}f}", repr(float(v))
+        return f"{float(v):.4g}", repr(float(v))
+    return str(v), str(v)
+
+
+def _html_table(df, table_id: str, info: Mapping[str, tuple[str, bool]], *, bold_best: bool = True) -> str:
+    cols = [str(c) for c in df.columns]
+    metas = [_column_meta(c, info) for c in cols]
+    heads = []
+    for i, (c, (unit, _, _)) in enumerate(zip(cols, metas, strict=True)):
+        shown = _DISPLAY[unit][1] if unit in _DISPLAY else (unit or "")
+        label = html.escape(c) + (f" <span class=unit>({html.escape(shown)})</span>" if shown else "")
+        heads.append(f'<th data-col="{i}" title="click to sort">{label}</th>')
+    best: dict[int, float] = {}
+    if bold_best and len(df) > 1:
+        for i, (c, (_, hib, exact)) in enumerate(zip(cols, metas, strict=True)):
+            if exact and hib is not None:
+                vals = np.asarray(df[c], dtype=float) if df[c].dtype.kind in "fiu" else None
+                if vals is not None and np.isfinite(vals).any():
+                    best[i] = float(np.nanmax(vals) if hib else np.nanmin(vals))
+    rows = []
+    for rec in df.itertuples(index=False):
+        cells = []
+        for i, (v, (unit, _, _)) in enumerate(zip(rec, metas, strict=True)):
+            text, raw = _fmt(v, unit)
+            is_best = i in best and raw != "" and float(raw) == best[i]
+            body = f"<b>{html.escape(text)}</b>" if is_best else html.escape(text)
+            cells.append(f'<td data-v="{html.escape(raw, quote=True)}">{body}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        f'<table class="sortable" id="{html.escape(table_id)}">\n<thead><tr>{"".join(heads)}</tr></thead>\n'
+        f"<tbody>\n" + "\n".join(rows) + "\n</tbody></table>"
+    )
+
+
+_SORT_JS = r"""
+(function () {
+  function key(td) { return td.getAttribute('data-v'); }
+  function isNum(s) { return s !== '' && !isNaN(Number(s)); }
+  function sortTable(table, col, dir) {
+    var tbody = table.tBodies[0];
+    var rows = Array.prototype.slice.call(tbody.rows);
+    var numeric = rows.every(function (r) { var k = key(r.cells[col]); return k === '' || isNum(k); });
+    rows.sort(function (a, b) {
+      var x = key(a.cells[col]), y = key(b.cells[col]);
+      if (x === '' && y !== '') return 1;   // empty cells last, whatever the direction
+      if (y === '' && x !== '') return -1;
+      var c = numeric ? Number(x) - Number(y) : x.localeCompare(y);
+      return dir === 'asc' ? c : -c;
+    });
+    rows.forEach(function (r) { tbody.appendChild(r); });
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, i) {
+      th.setAttribute('aria-sort', i === col ? (dir === 'asc' ? 'ascending' : 'descending') : 'none');
+    });
+    table.setAttribute('data-sorted', col + ':' + dir);
+  }
+  window.tofbenchSort = sortTable;
+  document.querySelectorAll('table.sortable').forEach(function (table) {
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, i) {
+      th.addEventListener('click', function () {
+        var asc = th.getAttribute('aria-sort') !== 'ascending';
+        sortTable(table, i, asc ? 'asc' : 'desc');
+      });
+    });
+  });
+  var m = /sort=([\w-]+):(\d+):(asc|desc)/.exec(window.location.hash);
+  if (m) {
+    var t = document.getElementById(m[1]);
+    if (t) sortTable(t, parseInt(m[2], 10), m[3]);
+  }
+})();
+"""
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
+table.sortable { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 14px; }
+table.sortable th, table.sortable td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
+table.sortable td:first-child, table.sortable th:first-child { text-align: left; }
+table.sortable th { background: #eee; cursor: pointer; user-select: none; }
+th[aria-sort=ascending]::after { content: " \\25B2"; } th[aria-sort=descending]::after { content: " \\25BC"; }
+.unit { font-weight: normal; color: #666; }
+img.fig { max-width: 100%; border: 1px solid #ddd; }
+table.panels td { vertical-align: top; text-align: center; font-size: 12px; padding: 2px; }
+table.panels img { width: 200px; image-rendering: pixelated; display: block; }
+.note { background: #fff4d6; padding: 0.5em; border-left: 4px solid #e0a800; }
+pre { background: #f6f6f6; padding: 0.5em; overflow-x: auto; font-size: 12px; }
+"""
+
+
+# --- figures ----------------------------------------------------------------------------------------------------
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "method"
+
+
+def _draw_figures(sf: ScoreFolder, tmp: Path, frames: Sequence[int], err_range_mm: float) -> str:
+    """Draw figures into ``tmp/figures``; return the HTML section (or a note saying why not)."""
+    from leaderboard.figures import comparison_figure, depth_png, error_map_png, load_frame_panels, rgb_png
+
+    names = [str(m) for m in sf.metrics["method"]]
+    preds = {n: _resolve(sf.methods.get(n), sf.path) for n in names}
+    missing = [n for n, p in preds.items() if p is None]
+    if sf.gt_path is None or missing or not names:
+        why = "no ground-truth path in metrics.json/protocol.json" if sf.gt_path is None else ""
+        why = why or f"methods.json gives no prediction folder for {missing}"
+        return f'<p class="note">Figures not drawn: {html.escape(why)}.</p>'
+    scales = {n: sf.methods.get(n, {}).get("scale_per_m") for n in names}
+    try:
+        panels = load_frame_panels(sf.gt_path, preds, list(frames), png_scale_per_m=scales)
+        fig_dir = tmp / "figures"
+        comparison_figure(panels, names, fig_dir / "comparison.png", err_range_mm=err_range_mm)
+        out = [
+            "<h2>Comparison figure</h2>",
+            '<img class="fig" src="figures/comparison.png" alt="comparison figure">',
+            "<h2>Error and depth maps (native resolution)</h2>",
+            f"<p>Signed error prediction - GT, seismic over &plusmn;{err_range_mm:g} mm: red = too far, "
+            "blue = too near, white = exact, black = no ground truth, grey = no prediction. "
+            "Depth in magma (dark = near), one range per frame.</p>",
+        ]
+        for fr, idx in zip(panels, frames, strict=True):
+            rng_m = shared_depth_range([fr.gt_m])
+            cells_d, cells_e = [], []
+            if fr.rgb is not None:
+                rgb_png(fr.rgb, fig_dir / f"f{idx}_color.png")
+                cells_d.append(("Color", f"figures/f{idx}_color.png"))
+                cells_e.append(("", ""))
+            depth_png(fr.gt_m, fig_dir / f"f{idx}_gt_depth.png", range_m=rng_m)
+            cells_d.append(("GT", f"figures/f{idx}_gt_depth.png"))
+            cells_e.append(("", ""))
+            for n, pred in zip(names, fr.preds_m, strict=True):
+                s = _slug(n)
+                depth_png(pred, fig_dir / f"f{idx}_{s}_depth.png", range_m=rng_m)
+                error_map_png(pred, fr.gt_m, fig_dir / f"f{idx}_{s}_error.png", range_mm=err_range_mm)
+                cells_d.append((n, f"figures/f{idx}_{s}_depth.png"))
+                cells_e.append((f"{n} error", f"figures/f{idx}_{s}_error.png"))
+            rows = []
+            for cells in (cells_d, cells_e):
+                tds = "".join(
+                    f'<td><img src="{html.escape(src)}" alt="{html.escape(cap)}">{html.escape(cap)}</td>'
+                    if src
+                    else "<td></td>"
+                    for cap, src in cells
+                )
+                rows.append(f"<tr>{tds}</tr>")
+            out.append(f'<h3>{html.escape(fr.label)}</h3>\n<table class="panels">{"".join(rows)}</table>')
+        return "\n".join(out)
+    except LeaderboardError as exc:
+        return f'<p class="note">Figures not drawn: {html.escape(str(exc))}</p>'
+
+
+# --- the report -------------------------------------------------------------------------------------------------
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Rename the finished folder into place, replacing an earlier report."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.replace(out, old / out.name)
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_report(
+    score_dir: str | os.PathLike,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    title: str = "tofbench leaderboard",
+    frames: Sequence[int] = (0,),
+    err_range_mm: float = DEFAULT_ERR_RANGE_MM,
+    figures: bool = True,
+) -> Path:
+    """Write the static HTML report of a score folder (see the module docstring).
+
+    Args:
+        score_dir: what ``leaderboard score --out`` wrote (``metrics.csv`` at least).
+        out_dir: the report folder; None = ``score_dir / "report"``. An earlier report there is replaced.
+        title: page title and heading.
+        frames: frame indices shown in the figures.
+        err_range_mm: half-width of the signed-error colour scale in mm.
+        figures: draw figures (needs the ground truth and prediction folders the score folder names).
+
+    Returns:
+        Path of the written ``index.html``.
+
+    Raises:
+        InputFileError: if ``metrics.csv`` is missing or unreadable.
+        ConfigError: if ``out_dir`` exists and is not a report folder, or ``err_range_mm`` is not positive.
+
+    Example:
+        >>> write_report("scores/")  # doctest: +SKIP
+        PosixPath('scores/report/index.html')
+    """
+    if not (math.isfinite(float(err_range_mm)) and float(err_range_mm) > 0):
+        raise ConfigError(f"err_range_mm: must be a positive number of millimetres, got {err_range_mm}")
+    sf = read_score_dir(score_dir)
+    out = Path(out_dir) if out_dir is not None else sf.path / "report"
+    if out.exists() and not (out.is_dir() and (out / "index.html").is_file()):
+        raise ConfigError(f"{out}: exists and is not a report folder (no index.html); choose another --out")
+    if out.resolve() == sf.path.resolve():
+        raise ConfigError(f"{out}: the report folder cannot be the score folder itself; use e.g. {out / 'report'}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        (tmp / "data").mkdir()
+        for name in ("metrics.csv", "bins.csv", "metrics.json", "protocol.json", "methods.json"):
+            if (sf.path / name).is_file():
+                shutil.copy2(sf.path / name, tmp / "data" / name)
+        info = _metric_info()
+        head_cols = [c for c in HEADLINE if c in sf.metrics.columns]
+        other_cols = ["method"] + [c for c in sf.metrics.columns if c not in head_cols]
+        parts = [
+            f"<h1>{html.escape(title)}</h1>",
+            f"<p>Scores from <code>{html.escape(sf.path.name)}</code>: {len(sf.metrics)} method(s). "
+            "Click a column header to sort. Lengths in mm, inverse depths in 1/km, fractions as 0..1; "
+            "the best value of each metric is bold. Data: "
+            + ", ".join(f'<a href="data/{n}">{n}</a>' for n in sorted(p.name for p in (tmp / "data").iterdir()))
+            + ".</p>",
+            "<h2>Headline metrics</h2>",
+            _html_table(sf.metrics[head_cols], "metrics", info),
+        ]
+        if len(other_cols) > 1:
+            parts += [
+                "<details><summary>All columns of metrics.csv</summary>",
+                _html_table(sf.metrics[other_cols], "metrics-all", info),
+                "</details>",
+            ]
+        if sf.bins is not None:
+            parts += ["<h2>Per depth bin</h2>", _html_table(sf.bins, "bins", info, bold_best=False)]
+        if figures:
+            parts.append(_draw_figures(sf, tmp, frames, float(err_range_mm)))
+        if sf.protocol:
+            parts += [
+                "<h2>Protocol</h2>",
+                f"<pre>{html.escape(json.dumps(sf.protocol, indent=2, sort_keys=True, default=str))}</pre>",
+            ]
+        page = (
+            '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+            + "\n".join(parts)
+            + f"\n<script>{_SORT_JS}</script>\n</body>\n</html>\n"
+        )
+        (tmp / "index.html").write_text(page, encoding="utf-8")
+        tmp.chmod(0o755)  # mkdtemp makes it private; a report is meant to be shared
+        _publish(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out / "index.html"
