@@ -1,0 +1,124 @@
+"""Export a dataset to flat folders of PNG images for tools that do not read HDF5.
+
+Layout (``index`` = global sample index, six digits)::
+
+    out_dir/rgb/{index:06d}.png      8-bit RGB
+    out_dir/depth/{index:06d}.png    16-bit ground-truth z-depth, millimetres (rounded), 0 = invalid
+    out_dir/sparse/{index:06d}.png   16-bit simulated ToF z-depth, millimetres (rounded), 0 = no measurement
+    out_dir/meta/{index:06d}.json    {"K": 3x3, "pose": 4x4 T_world_from_cam (m), "meta": {...}}
+    out_dir/intrinsics.txt           3x3 K, written when every sample shares one K
+    out_dir/export.json              depth_scale_per_m (1000), count, indices, source dataset
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from tofsim.errors import OutputError
+
+__all__ = ["export_folder", "depth_to_png16", "EXPORT_DEPTH_SCALE_PER_M"]
+
+#: PNG value per metre of exported depth (millimetres).
+EXPORT_DEPTH_SCALE_PER_M = 1000.0
+
+
+def depth_to_png16(depth_m: np.ndarray, *, depth_scale_per_m: float = EXPORT_DEPTH_SCALE_PER_M) -> np.ndarray:
+    """Metres -> uint16 PNG values, ROUNDED to the nearest step (half up), never truncated.
+
+    Args:
+        depth_m: (H, W) float depth in metres, 0 / NaN / negative where invalid.
+        depth_scale_per_m: value per metre (1000: millimetres).
+
+    Returns:
+        (H, W) uint16; 0 where invalid, where the rounded value is 0, or where it does not fit in 16 bits
+        (depth beyond 65.535 m at the mm scale).
+
+    Example:
+        >>> int(depth_to_png16(np.array([[1.2345]], np.float32))[0, 0])
+        1235
+    """
+    d = np.asarray(depth_m, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        v = np.floor(d * depth_scale_per_m + 0.5)
+        bad = ~np.isfinite(v) | (d <= 0) | (v > 65535)
+    return np.where(bad, 0, v).astype(np.uint16)
+
+
+def _write_png(path: Path, arr: np.ndarray) -> None:
+    from PIL import Image
+
+    Image.fromarray(arr).save(path, compress_level=1)
+
+
+def export_folder(dataset, out_dir: str | Path) -> Path:
+    """Write `dataset` (a `TofDataset` or any sequence of `Sample`) as flat PNG folders (see the module docstring).
+
+    Written into a temporary folder beside `out_dir` and renamed when complete, so `out_dir` appears whole or
+    not at all.
+
+    Args:
+        dataset: `tofsim.dataset.reader.TofDataset` (global indices name the files) or a sequence of samples
+            (their position names the files unless ``meta["index"]`` is set).
+        out_dir: the folder to create; it must not exist (or be empty).
+
+    Returns:
+        `out_dir` as a `Path`.
+
+    Raises:
+        OutputError: `out_dir` exists and is not empty, or cannot be written.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise OutputError(f"{out_dir}: already exists and is not empty; remove it or choose another folder")
+    if not out_dir.parent.is_dir():
+        raise OutputError(f"{out_dir.parent}: parent folder does not exist")
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        for sub in ("rgb", "depth", "sparse", "meta"):
+            (tmp / sub).mkdir(parents=True)
+        indices, k_first, same_k = [], None, True
+        for pos in range(len(dataset)):
+            sample = dataset[pos]
+            if hasattr(dataset, "global_index"):
+                index = dataset.global_index(pos)
+            else:
+                index = int(sample.meta.get("index", pos))
+            name = f"{index:06d}"
+            _write_png(tmp / "rgb" / f"{name}.png", np.asarray(sample.rgb, dtype=np.uint8))
+            _write_png(tmp / "depth" / f"{name}.png", depth_to_png16(sample.depth))
+            _write_png(tmp / "sparse" / f"{name}.png", depth_to_png16(sample.sparse))
+            K = np.asarray(sample.K, dtype=np.float64)  # noqa: N806
+            record = {"K": K.tolist(), "pose": np.asarray(sample.pose, dtype=np.float64).tolist(), "meta": sample.meta}
+            (tmp / "meta" / f"{name}.json").write_text(json.dumps(record, sort_keys=True, indent=1, default=str))
+            k_first = K if k_first is None else k_first
+            same_k = same_k and np.array_equal(K, k_first)
+            indices.append(index)
+        if k_first is not None and same_k:
+            np.savetxt(tmp / "intrinsics.txt", k_first, fmt="%.10e")
+        info = {
+            "count": len(indices),
+            "indices": indices,
+            "depth_scale_per_m": EXPORT_DEPTH_SCALE_PER_M,
+            "depth_kind": "z",
+            "invalid_value": 0,
+            "source": str(getattr(dataset, "path", "")),
+            "split": getattr(dataset, "split", None),
+        }
+        (tmp / "export.json").write_text(json.dumps(info, sort_keys=True, indent=2) + "\n")
+        if out_dir.exists():
+            out_dir.rmdir()  # empty, checked above
+        os.replace(tmp, out_dir)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OutputError(f"{out_dir}: cannot export ({e.strerror or e})") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir

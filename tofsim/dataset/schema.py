@@ -1,0 +1,68 @@
+"""Names and layout of a tofsim dataset on disk (see ``docs/dataset-format.md``): one place for every string.
+
+A dataset is a folder with HDF5 shards ``shard-00000.h5``, ... and ``manifest.json`` (written last).
+Each shard stacks its N samples along axis 0; the variable-length spot tables are stored flat with offsets.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "MANIFEST_NAME",
+    "SHARD_PATTERN",
+    "SPLIT_NAMES",
+    "DATASETS",
+    "FILTERS",
+    "shard_filename",
+]
+
+FORMAT_NAME = "tofsim-dataset"
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+SHARD_PATTERN = "shard-{shard_index:05d}.h5"
+SPLIT_NAMES = ("train", "val", "test")
+
+# HDF5 dataset names inside a shard.
+RGB = "rgb"  # (N, H, W, 3) uint8
+DEPTH = "depth"  # (N, H, W) float32 z-depth, m, 0 invalid
+SPARSE = "sparse"  # (N, H, W) float32 z-depth, m, 0 = no measurement
+MASK = "mask"  # (N, H, W) uint8 0/1 (sparse > 0)
+K = "K"  # (N, 3, 3) float64 px
+POSE = "pose"  # (N, 4, 4) float64 T_world_from_cam, m
+META = "meta"  # (N,) variable-length UTF-8 JSON string
+INDEX = "index"  # (N,) int64 global sample index
+SPOTS = "spots"  # (M,) SPOT_DTYPE, all samples' spot tables concatenated
+SPOT_OFFSETS = "spot_offsets"  # (N + 1,) int64: spots of sample j are spots[off[j]:off[j + 1]]
+
+#: HDF5 filter per dataset, chosen for write speed (a 640 x 480 frame must be written in a few ms): LZF on the
+#: mostly-zero sparse map and mask and on the spot table; none on colour (lossless LZF saves ~15 % on camera
+#: images at ~10 ms per frame) and on ground-truth depth (float32; LZF saves ~80 % on quantised sensor depth
+#: but little on rendered depth, at ~6 ms per frame). Every image is chunked one sample per chunk.
+FILTERS: dict[str, str | None] = {RGB: None, DEPTH: None, SPARSE: "lzf", MASK: "lzf", SPOTS: "lzf"}
+
+#: Every dataset in a shard with its per-dataset attributes (units, depth_kind, invalid value, meaning).
+DATASETS: dict[str, dict[str, str | int | float]] = {
+    RGB: {"units": "8-bit sRGB", "description": "colour in the depth camera's frame"},
+    DEPTH: {"units": "m", "depth_kind": "z", "invalid_value": 0.0, "description": "ground-truth z-depth"},
+    SPARSE: {"units": "m", "depth_kind": "z", "invalid_value": 0.0, "description": "simulated ToF z-depth at spots"},
+    MASK: {"units": "1", "description": "1 where sparse > 0 (bool stored as uint8)"},
+    K: {"units": "px", "description": "pinhole intrinsics, pixel centres at integer coordinates (OpenCV)"},
+    POSE: {"units": "m", "description": "T_world_from_cam (camera-to-world), OpenCV camera axes"},
+    META: {"units": "", "description": "per-sample JSON: scene_id, split, seed, preset, source_file, versions"},
+    INDEX: {"units": "", "description": "global sample index"},
+    SPOTS: {
+        "units": "u, v: px; range_m, z_m, sigma_m: m; amplitude: photo-electrons; status: tofsim.frame.SpotStatus",
+        "depth_kind": "range_m is range along the ray, z_m is z-depth",
+        "invalid_value": 0.0,
+        "description": "spot tables of all samples, concatenated",
+    },
+    SPOT_OFFSETS: {"units": "", "description": "spots of sample j are spots[offsets[j]:offsets[j + 1]]"},
+}
+
+
+def shard_filename(shard_index: int) -> str:
+    """File name of shard `shard_index` (``shard-00007.h5``); sorted names are shard order."""
+    if shard_index < 0:
+        raise ValueError(f"shard_index must be >= 0, got {shard_index}")
+    return SHARD_PATTERN.format(shard_index=int(shard_index))

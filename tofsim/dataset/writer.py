@@ -1,0 +1,185 @@
+"""Write one HDF5 shard of samples: atomically (temporary name, then `os.replace`) and reproducibly.
+
+The same samples and attributes always give the same bytes: object time stamps are off, the file format
+bounds are fixed (``libver`` earliest..v110), and datasets and attributes are created in a fixed order.
+The file is written under a temporary name in the target folder and renamed when complete, so a failure
+never leaves a partial shard under the final name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tofsim.checks import check_shape
+from tofsim.dataset import schema
+from tofsim.errors import OutputError, ShapeError
+from tofsim.frame import SPOT_DTYPE, Sample
+
+__all__ = ["write_shard", "to_json"]
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    raise TypeError(f"cannot store {type(obj).__name__} in JSON")
+
+
+def to_json(obj: Any) -> str:
+    """Deterministic JSON (sorted keys, numpy scalars/arrays and paths converted)."""
+    return json.dumps(obj, sort_keys=True, default=_json_default, ensure_ascii=False)
+
+
+def _attr_value(value: Any) -> Any:
+    if isinstance(value, (str, bool, int, float, np.generic)):
+        return value
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+        return value
+    return to_json(value)  # dicts, lists, None: a JSON string
+
+
+def _check_samples(samples: Sequence[Sample]) -> tuple[int, int]:
+    if len(samples) == 0:
+        raise ShapeError("write_shard: samples is empty; a shard holds at least one sample")
+    first = samples[0]
+    hw = check_shape(first.depth, ("H", "W"), name="samples[0].depth")
+    h, w = hw["H"], hw["W"]
+    for j, s in enumerate(samples):
+        check_shape(s.rgb, (h, w, 3), name=f"samples[{j}].rgb")
+        check_shape(s.depth, (h, w), name=f"samples[{j}].depth")
+        check_shape(s.sparse, (h, w), name=f"samples[{j}].sparse")
+        check_shape(s.mask, (h, w), name=f"samples[{j}].mask")
+        check_shape(s.K, (3, 3), name=f"samples[{j}].K")
+        check_shape(s.pose, (4, 4), name=f"samples[{j}].pose")
+        if np.asarray(s.rgb).dtype != np.uint8:
+            raise ShapeError(f"samples[{j}].rgb: expected dtype uint8, got {np.asarray(s.rgb).dtype}")
+        spots = np.asarray(s.spots)
+        if spots.ndim != 1 or spots.dtype.names != SPOT_DTYPE.names:
+            raise ShapeError(f"samples[{j}].spots: expected a 1-D SPOT_DTYPE table, got {spots.dtype} {spots.shape}")
+    return h, w
+
+
+def _global_indices(samples: Sequence[Sample], attrs: Mapping[str, Any]) -> np.ndarray:
+    if all("index" in s.meta for s in samples):
+        return np.array([int(s.meta["index"]) for s in samples], dtype=np.int64)
+    first = int(attrs.get("first_index", 0))
+    return np.arange(first, first + len(samples), dtype=np.int64)
+
+
+def _write_hdf5(path: Path, samples: Sequence[Sample], attrs: Mapping[str, Any]) -> None:
+    """Write the shard's HDF5 file at `path` (the caller handles atomicity)."""
+    import h5py
+
+    h, w = _check_samples(samples)
+    n = len(samples)
+    index = _global_indices(samples, attrs)
+    spots = [np.asarray(s.spots).astype(SPOT_DTYPE, copy=False) for s in samples]
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(t) for t in spots])
+    spots_flat = np.concatenate(spots) if offsets[-1] else np.zeros(0, dtype=SPOT_DTYPE)
+
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    fcpl.set_obj_track_times(False)  # no time stamps: identical input -> identical bytes
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(h5py.h5f.LIBVER_EARLIEST, h5py.h5f.LIBVER_V110)
+    fid = h5py.h5f.create(os.fsencode(path), h5py.h5f.ACC_TRUNC, fapl=fapl, fcpl=fcpl)
+    with h5py.File(fid) as f:
+        images = {
+            schema.RGB: ((h, w, 3), np.uint8, lambda s: np.asarray(s.rgb, dtype=np.uint8)),
+            schema.DEPTH: ((h, w), np.float32, lambda s: np.asarray(s.depth, dtype=np.float32)),
+            schema.SPARSE: ((h, w), np.float32, lambda s: np.asarray(s.sparse, dtype=np.float32)),
+            schema.MASK: ((h, w), np.uint8, lambda s: np.asarray(s.mask).astype(np.uint8)),
+        }
+        for key, (shape, dtype, get) in images.items():
+            filt = schema.FILTERS[key]
+            dset = f.create_dataset(
+                key, shape=(n, *shape), dtype=dtype, chunks=(1, *shape), compression=filt, track_times=False
+            )
+            for j, s in enumerate(samples):
+                dset[j] = get(s)
+        small = {
+            schema.K: np.stack([np.asarray(s.K, dtype=np.float64) for s in samples]),
+            schema.POSE: np.stack([np.asarray(s.pose, dtype=np.float64) for s in samples]),
+            schema.INDEX: index,
+            schema.SPOT_OFFSETS: offsets,
+        }
+        for key, arr in small.items():
+            f.create_dataset(key, data=arr, track_times=False)
+        meta = np.array([to_json(s.meta) for s in samples], dtype=object)
+        f.create_dataset(schema.META, data=meta, dtype=h5py.string_dtype("utf-8"), track_times=False)
+        if len(spots_flat):
+            chunk = (min(len(spots_flat), 1 << 14),)
+            f.create_dataset(
+                schema.SPOTS, data=spots_flat, chunks=chunk, compression=schema.FILTERS[schema.SPOTS], track_times=False
+            )
+        else:
+            f.create_dataset(schema.SPOTS, shape=(0,), dtype=SPOT_DTYPE, track_times=False)
+        for key in sorted(schema.DATASETS):
+            for attr, value in sorted(schema.DATASETS[key].items()):
+                f[key].attrs[attr] = value
+        root = {
+            "format": schema.FORMAT_NAME,
+            "format_version": schema.FORMAT_VERSION,
+            "count": n,
+            "first_index": int(index[0]),
+            "image_height_px": h,
+            "image_width_px": w,
+            "units": "m",
+            "depth_kind": "z",
+        }
+        root.update({k: _attr_value(v) for k, v in attrs.items()})
+        for key in sorted(root):
+            f.attrs[key] = root[key]
+
+
+def write_shard(path: Path, samples: Sequence[Sample], *, attrs: dict) -> dict:
+    """Write `samples` to the HDF5 shard `path`, atomically and reproducibly.
+
+    The file is built in memory, written to a temporary name in the same folder, flushed to disk and renamed
+    over `path`; on any error the temporary file is removed and `path` is untouched.
+
+    Args:
+        path: final shard path (e.g. ``out / schema.shard_filename(k)``); its folder must exist.
+        samples: `tofsim.frame.Sample` objects of one image size. Global indices come from ``meta["index"]``
+            when every sample has one, else ``attrs["first_index"] + j`` (default 0).
+        attrs: root attributes: seed, config_hash, versions, preset, ... (non-scalars stored as JSON).
+
+    Returns:
+        ``{"file": name, "count": n, "sha256": hex digest of the file, "first_index": global index of sample 0}``.
+
+    Raises:
+        ShapeError: empty input, mismatched image sizes, wrong dtypes or a spot table of another dtype.
+        OutputError: the folder is missing or not writable.
+    """
+    path = Path(path)
+    _check_samples(samples)
+    if not path.parent.is_dir():
+        raise OutputError(f"{path.parent}: output folder does not exist")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        _write_hdf5(tmp, samples, attrs)
+        digest = hashlib.sha256()
+        with open(tmp, "rb+") as fh:
+            for block in iter(lambda: fh.read(4 << 20), b""):
+                digest.update(block)
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write shard ({e.strerror or e})") from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    first = int(_global_indices(samples, attrs)[0])
+    return {"file": path.name, "count": len(samples), "sha256": digest.hexdigest(), "first_index": first}
