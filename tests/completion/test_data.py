@@ -1,0 +1,158 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from completion.data import (
+    AugmentConfig,
+    CompletionDataset,
+    augment_sample,
+    collate,
+    make_inputs,
+    to_batch,
+    toy_samples,
+)
+from completion.errors import ConfigError, ShapeError
+from completion.prefill import nearest_fill
+from tofsim.camera import Intrinsics, backproject
+
+
+@pytest.fixture
+def samples(rng):
+    out = toy_samples(3, height_px=32, width_px=48, rng=rng)
+    # an off-centre principal point, so that forgetting to update cx after a flip would show
+    for s in out:
+        s.K[0, 2], s.K[1, 2] = 19.0, 13.5
+    return out
+
+
+def _points(depth, K):  # noqa: N803
+    return backproject(depth, Intrinsics.from_K(K, depth.shape[1], depth.shape[0]))
+
+
+def _plane_fit(points, valid):
+    """Least-squares plane n . X = d through the valid points (float64): returns (n, d, max residual)."""
+    p = points[valid]
+    c = p.mean(axis=0)
+    n = np.linalg.svd(p - c)[2][-1]
+    return n, float(n @ c), float(np.abs((p - c) @ n).max())
+
+
+def test_make_inputs_shapes_values_and_prefill(samples):
+    s = samples[0]
+    x = make_inputs(s)
+    assert {k: v.shape for k, v in x.items()} == {
+        "rgb": (3, 32, 48), "sparse": (1, 32, 48), "mask": (1, 32, 48), "prefill": (1, 32, 48),
+        "dist": (1, 32, 48), "K": (3, 3), "depth": (1, 32, 48),
+    }  # fmt: skip
+    assert all(v.dtype == np.float32 for v in x.values())
+    assert np.array_equal(x["rgb"][1], s.rgb[..., 1] / np.float32(255))
+    fill, dist = nearest_fill(s.sparse, s.mask)
+    assert np.array_equal(x["prefill"][0], fill) and np.array_equal(x["dist"][0], dist)
+    assert set(np.unique(x["mask"])) == {0.0, 1.0}
+    assert np.array_equal(x["depth"][0], s.depth)
+
+
+def test_flip_and_crop_keep_the_3d_plane(samples):
+    s = samples[1]
+    valid = s.depth > 0
+    n0, d0, res0 = _plane_fit(_points(s.depth, s.K), valid)
+    assert res0 < 1e-5
+    cfg = AugmentConfig(hflip_prob=1.0, crop_hw_px=(20, 30), brightness=0, contrast=0, saturation=0)
+    a = augment_sample(s, cfg, rng=np.random.default_rng(5))
+    assert a.depth.shape == (20, 30) and a.rgb.shape == (20, 30, 3)
+    pts = _points(a.depth, a.K)
+    mirrored = pts * np.array([-1.0, 1.0, 1.0])  # a horizontal flip mirrors x
+    ok = a.depth > 0
+    # every augmented point lies on the original plane (within float32 rounding of depth)
+    assert np.abs(mirrored[ok] @ n0 - d0).max() < 1e-5
+    # same points, not just the same plane: the crop is a window of the flipped original
+    x0 = int(round((47 - s.K[0, 2]) - a.K[0, 2]))  # cx' = (W - 1 - cx) - x0
+    y0 = int(round(s.K[1, 2] - a.K[1, 2]))
+    orig = _points(s.depth, s.K)[y0 : y0 + 20, ::-1][:, x0 : x0 + 30]
+    assert np.allclose(mirrored, orig, atol=1e-12)
+    # and the intrinsics really had to change: the un-updated K puts the points off the plane
+    wrong = _points(a.depth, s.K) * np.array([-1.0, 1.0, 1.0])
+    assert np.abs(wrong[ok] @ n0 - d0).max() > 1e-2
+
+
+def test_crop_recomputes_prefill_from_the_cropped_spots(samples):
+    s = dataclasses.replace(samples[0])
+    ds = CompletionDataset([s], augment=AugmentConfig(hflip_prob=0, crop_hw_px=(10, 40), brightness=0, contrast=0,
+                                                      saturation=0), seed=3)  # fmt: skip
+    item = ds[0]
+    sparse = item["sparse"][0].numpy()
+    fill, dist = nearest_fill(sparse, sparse > 0)
+    assert np.array_equal(item["prefill"][0].numpy(), fill)
+    assert np.array_equal(item["dist"][0].numpy(), dist)
+    x0, y0 = s.K[0, 2] - float(item["K"][0, 2]), s.K[1, 2] - float(item["K"][1, 2])
+    assert x0 == int(x0) and y0 == int(y0) and 0 <= x0 <= 8 and 0 <= y0 <= 22
+    x0, y0 = int(x0), int(y0)
+    assert np.array_equal(sparse, s.sparse[y0 : y0 + 10, x0 : x0 + 40])
+    # spots outside the crop no longer count: the distances differ from the crop of the full distance map
+    _, full_dist = nearest_fill(s.sparse, s.mask)
+    assert (dist >= full_dist[y0 : y0 + 10, x0 : x0 + 40]).all()
+    assert not np.array_equal(dist, full_dist[y0 : y0 + 10, x0 : x0 + 40])
+
+
+def test_colour_jitter_touches_only_rgb(samples):
+    s = samples[2]
+    cfg = AugmentConfig(hflip_prob=0.0, brightness=0.5, contrast=0.5, saturation=0.5)
+    a = augment_sample(s, cfg, rng=np.random.default_rng(1))
+    assert a.rgb.dtype == np.uint8 and not np.array_equal(a.rgb, s.rgb)
+    for key in ("depth", "sparse", "mask", "K"):
+        assert np.array_equal(getattr(a, key), getattr(s, key))
+
+
+def test_augmentation_depends_only_on_seed_epoch_index(samples):
+    cfg = AugmentConfig(hflip_prob=0.5, crop_hw_px=(16, 24))
+    a = CompletionDataset(samples, augment=cfg, seed=7)
+    b = CompletionDataset(samples, augment=cfg, seed=7)
+    forward = [a[i] for i in range(3)]
+    backward = [b[i] for i in reversed(range(3))][::-1]  # other order, same result
+    for x, y in zip(forward, backward, strict=True):
+        assert all(torch.equal(x[k], y[k]) for k in x)
+    epochs = []
+    for epoch in range(4):
+        a.set_epoch(epoch)
+        epochs.append(a[0]["rgb"])
+    assert any(not torch.equal(epochs[0], e) for e in epochs[1:])
+    assert not torch.equal(CompletionDataset(samples, augment=cfg, seed=8)[0]["rgb"], forward[0]["rgb"])
+
+
+def test_collate_and_to_batch(samples):
+    ds = CompletionDataset(samples, indices=[2, 0])
+    batch = collate([ds[0], ds[1]])
+    assert batch["rgb"].shape == (2, 3, 32, 48) and batch["K"].shape == (2, 3, 3)
+    assert batch["index"].tolist() == [2, 0]
+    one = to_batch(samples[0])
+    assert one["depth"].shape == (1, 1, 32, 48) and torch.equal(one["depth"][0], batch["depth"][1])
+
+
+def test_sample_without_ground_truth_gets_zero_depth(samples):
+    s = dataclasses.replace(samples[0], depth=None)
+    assert not make_inputs(s)["depth"].any()
+
+
+def test_bad_samples_and_configs(samples):
+    s = samples[0]
+    with pytest.raises(ShapeError, match=r"rgb: expected \(H, W, 3\) uint8"):
+        make_inputs(dataclasses.replace(s, rgb=s.rgb[..., :2]))
+    with pytest.raises(ShapeError, match="rgb: expected"):
+        make_inputs(dataclasses.replace(s, rgb=s.rgb.astype(np.float32)))
+    with pytest.raises(ShapeError, match=r"sparse: expected shape \(32, 48\)"):
+        make_inputs(dataclasses.replace(s, sparse=s.sparse[:10]))
+    with pytest.raises(ShapeError, match="K: expected a finite"):
+        make_inputs(dataclasses.replace(s, K=np.eye(4)))
+    with pytest.raises(ShapeError, match="expected a tofsim Sample"):
+        CompletionDataset([{"rgb": s.rgb}])[0]
+    small = toy_samples(1, height_px=16, width_px=24, rng=np.random.default_rng(0))[0]
+    with pytest.raises(ShapeError, match="different sizes"):
+        collate([make_inputs(s), make_inputs(small)])
+    with pytest.raises(ConfigError, match="larger than the image"):
+        augment_sample(small, AugmentConfig(crop_hw_px=(20, 20)), rng=np.random.default_rng(0))
+    with pytest.raises(ConfigError, match="hflip_prob"):
+        AugmentConfig(hflip_prob=2.0)
+    with pytest.raises(ConfigError, match="crop_hw_px"):
+        AugmentConfig(crop_hw_px=(0, 5))
