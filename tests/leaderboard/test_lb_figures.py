@@ -173,3 +173,90 @@ def test_load_frame_panels_from_npy_folders(tmp_path, rng):
         load_frame_panels(tmp_path / "nope", {"a": a_dir}, [0])
     with pytest.raises(ConfigError, match="at least one method"):
         load_frame_panels(gt_dir, {}, [0])
+
+
+# --- the `figure` command -----------------------------------------------------------------------------------------
+
+
+def _figure_app():
+    import typer
+
+    from leaderboard.cli_figures import figure_command
+
+    app = typer.Typer()
+    app.command("figure")(figure_command)
+    app.command("noop")(lambda: None)  # a second command keeps typer from collapsing to a single command
+    return app
+
+
+@pytest.fixture
+def npy_case(tmp_path, rng):
+    gt_dir = tmp_path / "gt"
+    gt_dir.mkdir()
+    offsets = {"float32": 0.0, "W8A8": 0.5}
+    for n in offsets:
+        (tmp_path / n).mkdir()
+    for i in range(4):
+        gt = rng.uniform(1, 3, (H, W)).astype(np.float32)
+        np.save(gt_dir / f"{i:06d}.npy", gt)
+        for n, off in offsets.items():
+            np.save(tmp_path / n / f"{i:06d}.npy", gt + off)
+    return tmp_path
+
+
+def test_figure_cli_with_pred_options(npy_case):
+    from typer.testing import CliRunner
+
+    out = npy_case / "fig.png"
+    args = ["figure", "--gt", str(npy_case / "gt"), "--pred", f"float32={npy_case / 'float32'}"]
+    args += ["--pred", f"W8A8={npy_case / 'W8A8'}", "--frames", "0,3", "--out", str(out), "--err-range-mm", "250"]
+    res = CliRunner().invoke(_figure_app(), args)
+    assert res.exit_code == 0, res.output
+    assert "2 frame(s) x 2 method(s)" in res.stdout and str(out) in res.stdout
+    img = np.asarray(Image.open(out).convert("RGB"))
+    assert (np.abs(img.astype(int) - DARK_RED).max(axis=2) == 0).sum() > 100  # W8A8's +500 mm > 250 mm range
+
+
+def test_figure_cli_with_methods_file_and_scores(npy_case):
+    import json
+
+    from typer.testing import CliRunner
+
+    (npy_case / "methods.toml").write_text('[float32]\npath = "float32"\n\n[W8A8]\npath = "W8A8"\nbits = 8\n')
+    (npy_case / "methods.yaml").write_text("methods:\n  - name: float32\n    path: float32\n")
+    runner = CliRunner()
+    for mf in ("methods.toml", "methods.yaml"):
+        out = npy_case / f"{mf}.png"
+        res = runner.invoke(
+            _figure_app(), ["figure", "--gt", str(npy_case / "gt"), "--methods", str(npy_case / mf), "--out", str(out)]
+        )
+        assert res.exit_code == 0, res.output
+        assert out.is_file()
+    sd = npy_case / "scores"
+    sd.mkdir()
+    (sd / "metrics.csv").write_text("method,rmse\nW8A8,0.5\nfloat32,0.0\n")
+    (sd / "metrics.json").write_text(json.dumps({"gt": str(npy_case / "gt")}))
+    (sd / "methods.json").write_text(json.dumps({n: {"path": str(npy_case / n)} for n in ("float32", "W8A8")}))
+    res = runner.invoke(_figure_app(), ["figure", "--scores", str(sd), "--out", str(npy_case / "s.png")])
+    assert res.exit_code == 0, res.output
+    assert "(W8A8, float32)" in res.stdout  # methods in the order of metrics.csv
+
+
+def test_figure_cli_errors_are_one_line_exit_2(npy_case):
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    gt = ["--gt", str(npy_case / "gt"), "--out", str(npy_case / "f.png")]
+    cases = [
+        (gt, "exactly one way"),
+        (gt + ["--pred", "nonsense"], "expected NAME=PATH"),
+        (gt + ["--pred", f"a={npy_case / 'float32'}", "--frames", "9"], "frame 9 requested"),
+        (gt + ["--pred", f"a={npy_case / 'float32'}", "--frames", "1,x"], "--frames"),
+        (gt + ["--methods", str(npy_case / "nope.toml")], "methods file not found"),
+        (["--pred", f"a={npy_case / 'float32'}", "--out", str(npy_case / "f.png")], "--gt"),
+    ]
+    for args, msg in cases:
+        res = runner.invoke(_figure_app(), ["figure", *args])
+        assert res.exit_code == 2, (args, res.output)
+        assert msg in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert runner.invoke(_figure_app(), ["figure", "--help"]).exit_code == 0
