@@ -73,15 +73,15 @@ def _print_dataset_summary(out: Path, seconds: float) -> None:
     from tofsim.dataset.manifest import read_manifest
 
     manifest = read_manifest(out)
-    n = int(manifest.get("n_samples", manifest.get("count", 0)))
+    n = int(manifest["count"])
     shards = manifest.get("shards", [])
     rate = n / max(seconds, 1e-9)
     typer.echo(f"wrote {n} samples in {len(shards)} shard(s) to {out}  ({seconds:.1f} s, {rate:.1f} frames/s)")
-    hash_, seed, sensor = manifest.get("config_hash"), manifest.get("seed"), manifest.get("sensor_preset")
+    hash_, seed, sensor = manifest.get("config_hash", "")[:16], manifest.get("seed"), manifest.get("preset")
     typer.echo(f"config hash {hash_}, seed {seed}, sensor {sensor}")
-    counts = manifest.get("split_counts")
-    if counts:
-        typer.echo("splits: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    splits = manifest.get("splits") or {}
+    if splits:
+        typer.echo("splits (by scene): " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()))
     typer.echo(f"next: tofsim info {out}   |   tofsim preview {out} --out preview.png")
 
 

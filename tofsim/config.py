@@ -30,8 +30,6 @@ Example TOML file for ``tofsim generate --config FILE``::
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -252,9 +250,11 @@ def _check_common(cfg: Any, where: str) -> None:
     if cfg.shard_size < 1:
         raise ConfigError(f"{where}.shard_size: must be >= 1, got {cfg.shard_size}")
     fractions = cfg.split_fractions
-    if not fractions or any(
-        not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0 for v in fractions.values()
-    ):
+    if not isinstance(fractions, Mapping) or sorted(fractions) != sorted(DEFAULT_SPLIT_FRACTIONS):
+        raise ConfigError(
+            f"{where}.split_fractions: expected the keys {', '.join(DEFAULT_SPLIT_FRACTIONS)}, got {fractions!r}"
+        )
+    if any(not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0 for v in fractions.values()):
         raise ConfigError(f"{where}.split_fractions: expected non-negative numbers per split, got {fractions!r}")
     if abs(sum(fractions.values()) - 1.0) > 1e-6:
         raise ConfigError(f"{where}.split_fractions: fractions must sum to 1, got {fractions!r}")
@@ -524,7 +524,7 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 
 
 def config_hash(config: Any) -> str:
-    """A short stable hash (16 hex digits of SHA-256) of a config's canonical JSON (`to_dict()`, sorted keys)."""
-    plain = config.to_dict() if hasattr(config, "to_dict") else _to_plain(config)
-    text = json.dumps(plain, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    """SHA-256 (hex) of a config's deterministic JSON (`to_dict()`, sorted keys); the manifest stores the same."""
+    from tofsim.dataset.manifest import config_hash as hash_of_dict
+
+    return hash_of_dict(config.to_dict() if hasattr(config, "to_dict") else _to_plain(config))

@@ -33,6 +33,9 @@ from tofsim.errors import ConfigError, OutputError, TofsimError
 from tofsim.frame import Sample
 from tofsim.rng import sample_rng
 
+#: Split names, in the order `tofsim.dataset.manifest.split_by_scene` takes their fractions.
+SPLIT_NAMES = ("train", "val", "test")
+
 __all__ = ["generate", "convert", "ProgressFn", "PROGRESS_DIR", "scene_index_of"]
 
 #: ``progress(samples_done, samples_total)``, called once at start and after every finished shard.
@@ -53,7 +56,12 @@ def scene_index_of(sample_index: int, frames_per_scene: int) -> int:
 def _tofsim_version() -> str:
     import tofsim
 
-    return tofsim.__version__
+    version = getattr(tofsim, "__version__", None)
+    if version is None:  # a namespace-package import (stale editable install): ask the distribution
+        from importlib.metadata import version as dist_version
+
+        version = dist_version("tofbench")
+    return version
 
 
 def _sensor_name(sensor: Any) -> str | None:
@@ -82,6 +90,7 @@ class _Plan:
     source: Any = None  # FrameSource (convert)
     source_indices: tuple[int, ...] = ()  # per sample (convert)
     source_root: str | None = None  # the source path given to convert
+    image_size: tuple[int, int] | None = None  # (H, W)
 
     @property
     def n_shards(self) -> int:
@@ -193,7 +202,10 @@ def _convert_samples(plan: _Plan, indices: range) -> Iterator[Sample]:
         j = plan.source_indices[i]
         frame = plan.source.load(j)
         out = simulate(frame, cfg.sensor, rng=sample_rng(cfg.seed, i, "noise"))
-        yield _sample_from(frame, out, frame.pose, _meta(plan, i, source_file=str(plan.source.name(j))))
+        source_file = str(frame.meta.get("source_file", plan.source.name(j)))
+        yield _sample_from(
+            frame, out, frame.pose, _meta(plan, i, source_file=source_file, source_name=plan.source.name(j))
+        )
 
 
 def _run_shard(plan: _Plan, shard_index: int) -> dict[str, Any]:
@@ -440,54 +452,45 @@ def _discard(out_dir: Path, plan: _Plan, written: list[Path], created: bool) -> 
             with contextlib.suppress(OSError):
                 _progress_path(out_dir, k).unlink()
     _remove_stale_temporaries(out_dir)
+    with contextlib.suppress(OSError):
+        (out_dir / PROGRESS_DIR).rmdir()  # only if empty: records of an earlier interrupted run stay
 
 
 def _manifest(plan: _Plan, shard_records: list[dict[str, Any]]) -> dict[str, Any]:
+    from tofsim.dataset.manifest import make_manifest
+
+    splits = {name: [i for i, s in enumerate(plan.splits) if s == name] for name in plan.config.split_fractions}
     scenes = list(dict.fromkeys(plan.scene_ids))
     split_of_scene = dict(zip(plan.scene_ids, plan.splits, strict=True))
-    split_names = list(dict.fromkeys(list(plan.config.split_fractions) + list(plan.splits)))
-    splits = {name: [s for s in scenes if split_of_scene[s] == name] for name in split_names}
-    counts = {name: sum(1 for s in plan.splits if s == name) for name in split_names}
-    return {
+    extra = {
         "kind": plan.kind,
-        "tofsim_version": plan.version,
-        "config": plan.config.to_dict(),
-        "config_hash": plan.config_hash,
-        "seed": int(plan.config.seed),
-        "sensor_preset": _sensor_name(plan.config.sensor),
-        "count": plan.n_samples,
-        "n_samples": plan.n_samples,
         "n_scenes": len(scenes),
         "shard_size": plan.shard_size,
-        "shards": [
-            {
-                "file": r["file"],
-                "count": int(r["count"]),
-                "sha256": r["sha256"],
-                "first_index": int(r["first_index"]),
-                "shard_index": int(r["shard_index"]),
-            }
-            for r in shard_records
-        ],
-        "splits": splits,
-        "split_counts": counts,
+        "split_scenes": {name: [s for s in scenes if split_of_scene[s] == name] for name in splits},
         "source": plan.source_root,
     }
+    shards = [{k: r[k] for k in ("file", "count", "sha256", "first_index", "shard_index")} for r in shard_records]
+    return make_manifest(
+        shards,
+        config=plan.config.to_dict(),
+        splits=splits,
+        seed=int(plan.config.seed),
+        preset=_sensor_name(plan.config.sensor),
+        image_size=plan.image_size,
+        extra=extra,
+    )
 
 
 def _assign_splits(scene_ids: Sequence[str], fractions: dict[str, float], seed: int) -> tuple[str, ...]:
     """Per-sample split names from `split_by_scene` (all frames of a scene share one split)."""
     from tofsim.dataset.manifest import split_by_scene
 
-    unique = list(dict.fromkeys(scene_ids))
-    result = split_by_scene(unique, fractions, seed)
-    if isinstance(result, dict) and all(k in unique for k in result):  # scene -> split
-        of_scene = {str(k): str(v) for k, v in result.items()}
-    elif isinstance(result, dict):  # split -> scenes
-        of_scene = {str(s): str(name) for name, members in result.items() for s in members}
-    else:  # one split per given scene id
-        of_scene = {s: str(v) for s, v in zip(unique, result, strict=True)}
-    return tuple(of_scene[s] for s in scene_ids)
+    result = split_by_scene(list(scene_ids), tuple(fractions[name] for name in SPLIT_NAMES), seed)
+    split_of = [""] * len(scene_ids)
+    for name, positions in result.items():
+        for i in positions:
+            split_of[i] = name
+    return tuple(split_of)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -542,8 +545,37 @@ def generate(
         scene_ids=scene_ids,
         splits=_assign_splits(scene_ids, config.split_fractions, config.seed),
         version=_tofsim_version(),
+        image_size=(config.camera.height_px, config.camera.width_px),
     )
     return _execute(plan, workers=workers, scheduler=scheduler, progress=progress)
+
+
+def _intrinsics_for(src: Any, config: ConvertConfig) -> Any:
+    """Intrinsics from `config.intrinsics_path`, sized like the source's first frame.
+
+    Raises:
+        InputFileError: missing or malformed file. ShapeError: NaN entries.
+    """
+    from PIL import Image
+
+    from tofsim.sources import open_source
+    from tofsim.sources.intrinsics_file import read_intrinsics_file
+
+    path = Path(config.intrinsics_path)
+    read_intrinsics_file(path, width_px=1, height_px=1)  # validate the numbers before anything else
+    try:  # the source's own intrinsics (file or per-kind default) give the size of its frames
+        probe = open_source(src, kind=config.kind, depth_scale_per_m=config.depth_scale_per_m)
+        height_px, width_px = probe.load(0).shape
+    except TofsimError:  # no intrinsics of its own: read the size of the first depth image
+        placeholder = read_intrinsics_file(path, width_px=1, height_px=1)
+        probe = open_source(src, kind=config.kind, depth_scale_per_m=config.depth_scale_per_m, intrinsics=placeholder)
+        first = getattr(probe, "items", [None])[0]
+        try:
+            with Image.open(first[0]) as image:
+                width_px, height_px = image.size
+        except (TypeError, IndexError, OSError):
+            raise ConfigError(f"{src}: cannot tell the image size to go with --intrinsics {path}") from None
+    return read_intrinsics_file(path, width_px=width_px, height_px=height_px)
 
 
 def convert(
@@ -580,15 +612,16 @@ def convert(
     config = ConvertConfig() if config is None else config
     if not isinstance(config, ConvertConfig):
         raise ConfigError(f"config: expected a ConvertConfig, got {type(config).__name__}")
-    source = open_source(
-        src, kind=config.kind, depth_scale_per_m=config.depth_scale_per_m, intrinsics=config.intrinsics_path
-    )
+    intrinsics = None
+    if config.intrinsics_path is not None:
+        intrinsics = _intrinsics_for(src, config)
+    source = open_source(src, kind=config.kind, depth_scale_per_m=config.depth_scale_per_m, intrinsics=intrinsics)
     indices = tuple(range(0, len(source), config.frame_stride))
     if config.max_frames is not None:
         indices = indices[: config.max_frames]
     if not indices:
         raise ConfigError(f"{src}: no frames to convert")
-    source.load(indices[0])  # fail early (bad intrinsics, wrong depth type) before writing anything
+    first = source.load(indices[0])  # fail early (bad intrinsics, wrong depth type) before writing anything
     scene_ids = tuple(str(source.scene_id(j)) for j in indices)
     plan = _Plan(
         kind="convert",
@@ -603,5 +636,6 @@ def convert(
         source=source,
         source_indices=indices,
         source_root=str(src),
+        image_size=tuple(first.shape),
     )
     return _execute(plan, workers=workers, scheduler=scheduler, progress=progress)

@@ -1,0 +1,242 @@
+"""Throughput of tofsim generation: full `sds` frames at 640x480, vs a bare Open3D raycast, and on Dask.
+
+Measures, in one run:
+  (a) frames/s of the whole in-process pipeline for full `sds` frames at 640 x 480 (room rendering, spots,
+      sensor noise, compressed HDF5 shard write), via `tofsim.pipeline.generate`;
+  (b) the ratio of that per-frame time to one bare Open3D ``RaycastingScene.cast_rays`` of the same frame's
+      640 x 480 pixel rays on the same room (rays prepared outside the timing);
+  (c) the speed-up of 2 Dask worker processes over 1 on the same job (clusters started before the timing,
+      so start-up is reported separately and not counted).
+
+Usage:
+    python benchmarks/sim_throughput.py [--frames 96] [--dask-frames 96] [--json bench-out/sim_throughput.json]
+
+Targets (issue 2): ratio_vs_raycast <= 1.5, frames_per_s >= 50, dask_speedup_2_vs_1 >= 1.8. Figures depend on
+the machine and on its load (the load average before and after is recorded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tofsim.config import get_generate_preset
+from tofsim.pipeline import _WORKER_ENV, generate
+from tofsim.rng import sample_rng
+
+TARGETS = {"frames_per_s": 50.0, "ratio_vs_raycast": 1.5, "dask_speedup_2_vs_1": 1.8}
+
+
+def _loadavg() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def measure_pipeline(n_frames: int, seed: int) -> dict:
+    """(a): the whole pipeline in-process, one room shared by all frames (its build counted once)."""
+    cfg = get_generate_preset("sds").replace(
+        n_frames=n_frames, frames_per_scene=n_frames, shard_size=min(32, n_frames), seed=seed
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        generate(cfg, Path(tmp) / "ds")
+        seconds = time.perf_counter() - start
+    return {"frames": n_frames, "seconds": seconds, "frames_per_s": n_frames / seconds, "config": cfg}
+
+
+def measure_stages(cfg, n_frames: int) -> dict:
+    """Per-frame times of each stage on scene 0 (render, sensor, write) and of a bare cast_rays of its rays."""
+    import open3d as o3d
+    from tofsim.scene.cameras import sample_camera_poses
+    from tofsim.scene.procedural import generate_room
+    from tofsim.sensor import simulate
+
+    from tofsim.dataset.writer import write_shard
+    from tofsim.pipeline import _Plan, _sample_from
+    from tofsim.render import Renderer
+
+    intr = cfg.camera.intrinsics()
+    t0 = time.perf_counter()
+    scene = generate_room(cfg.room, rng=sample_rng(cfg.seed, 0, "scene"))
+    t_room = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    renderer = Renderer(scene)
+    t_bvh = time.perf_counter() - t0
+    poses = sample_camera_poses(scene, intr, n_frames, rng=sample_rng(cfg.seed, 0, "camera"))
+
+    # Bare Open3D: its own RaycastingScene of the same triangles, the same pixel rays (z = 1 directions).
+    raycaster = o3d.t.geometry.RaycastingScene()
+    raycaster.add_triangles(
+        o3d.core.Tensor(np.asarray(scene.vertices, dtype=np.float32)),
+        o3d.core.Tensor(np.asarray(scene.triangles, dtype=np.uint32)),
+    )
+    v, u = np.mgrid[0 : intr.height_px, 0 : intr.width_px].astype(np.float32)
+    dirs_cam = np.stack([(u - intr.cx_px) / intr.fx_px, (v - intr.cy_px) / intr.fy_px, np.ones_like(u)], -1)
+    dirs_cam = dirs_cam.reshape(-1, 3)
+    ray_sets = []
+    for pose in poses:
+        rays = np.empty((dirs_cam.shape[0], 6), dtype=np.float32)
+        rays[:, :3] = pose[:3, 3]
+        rays[:, 3:] = dirs_cam @ pose[:3, :3].T.astype(np.float32)
+        ray_sets.append(o3d.core.Tensor.from_numpy(rays))
+    raycaster.cast_rays(ray_sets[0])  # warm-up
+    cast, render, sense, write = [], [], [], []
+    samples = []
+    plan = _Plan(
+        kind="generate", config=cfg, config_hash="bench", out_dir="", n_samples=n_frames, shard_size=n_frames,
+        scene_ids=("room-00000",) * n_frames, splits=("train",) * n_frames, version="bench",
+    )  # fmt: skip
+    from tofsim.pipeline import _meta
+
+    for i, (pose, rays) in enumerate(zip(poses, ray_sets, strict=True)):
+        t0 = time.perf_counter()
+        ans = raycaster.cast_rays(rays)
+        ans["t_hit"].numpy()
+        cast.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        frame = renderer.render(intr, pose)
+        render.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        out = simulate(frame, cfg.sensor, rng=sample_rng(cfg.seed, i, "noise"))
+        sense.append(time.perf_counter() - t0)
+        samples.append(_sample_from(frame, out, pose, _meta(plan, i)))
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        write_shard(Path(tmp) / "shard-00000.h5", samples, attrs={"seed": cfg.seed})
+        write.append((time.perf_counter() - t0) / n_frames)
+        shard_bytes = (Path(tmp) / "shard-00000.h5").stat().st_size
+    med = statistics.median
+    return {
+        "frames": n_frames,
+        "triangles": int(scene.n_triangles),
+        "room_build_s": t_room,
+        "raycaster_build_s": t_bvh,
+        "bare_cast_rays_s_per_frame": med(cast),
+        "render_s_per_frame": med(render),
+        "sensor_s_per_frame": med(sense),
+        "hdf5_write_s_per_frame": write[0],
+        "shard_bytes_per_frame": shard_bytes / n_frames,
+        "valid_spots_mean": float(
+            np.mean([int(np.count_nonzero(s.spots["status"] == 0)) for s in samples])  # SpotStatus.VALID
+        ),
+        "spots_per_frame": int(len(samples[0].spots)),
+    }
+
+
+def measure_dask(n_frames: int, shard_size: int, seed: int) -> dict:
+    """(c): the same job on a local cluster of 1 and of 2 single-threaded worker processes."""
+    from distributed import Client, LocalCluster
+
+    cfg = get_generate_preset("sds").replace(
+        n_frames=n_frames, frames_per_scene=shard_size, shard_size=shard_size, seed=seed
+    )
+    result: dict = {"frames": n_frames, "shard_size": shard_size}
+    hashes = {}
+    for n_workers in (1, 2):
+        t0 = time.perf_counter()
+        with LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
+            silence_logs=logging.ERROR, env=dict(_WORKER_ENV),
+        ) as cluster, Client(cluster) as client:  # fmt: skip
+            client.wait_for_workers(n_workers)
+            startup = time.perf_counter() - t0
+            with tempfile.TemporaryDirectory() as tmp:
+                t0 = time.perf_counter()
+                out = generate(cfg, Path(tmp) / "ds", scheduler=cluster.scheduler_address)
+                seconds = time.perf_counter() - t0
+                manifest = json.loads((out / "manifest.json").read_text())
+                hashes[n_workers] = [s["sha256"] for s in manifest["shards"]]
+        result[f"workers_{n_workers}"] = {
+            "startup_s": startup,
+            "seconds": seconds,
+            "frames_per_s": n_frames / seconds,
+        }
+    result["identical_shards_1_vs_2"] = hashes[1] == hashes[2]
+    result["dask_speedup_2_vs_1"] = result["workers_1"]["seconds"] / result["workers_2"]["seconds"]
+    return result
+
+
+def _report(figures: dict, stages: dict, dask: dict | None, per_frame_s: float, ratio: float) -> None:
+    ms = 1e3
+    lines = [
+        f"(a) full sds frame 640x480 (render + spots + noise + HDF5): {figures['frames_per_s']:.1f} frames/s "
+        f"({per_frame_s * ms:.1f} ms/frame; target >= {TARGETS['frames_per_s']:.0f})",
+        f"    stages per frame: render {stages['render_s_per_frame'] * ms:.1f} ms, "
+        f"sensor {stages['sensor_s_per_frame'] * ms:.1f} ms, HDF5 {stages['hdf5_write_s_per_frame'] * ms:.1f} ms; "
+        f"{stages['spots_per_frame']} spots, {stages['valid_spots_mean']:.0f} valid",
+        f"(b) ratio to a bare Open3D cast_rays of the same rays ({stages['bare_cast_rays_s_per_frame'] * ms:.1f} ms): "
+        f"{ratio:.2f}x (target <= {TARGETS['ratio_vs_raycast']})",
+    ]
+    if dask is not None:
+        w1, w2 = dask["workers_1"], dask["workers_2"]
+        lines += [
+            f"(c) Dask 2 workers vs 1 on {dask['frames']} frames: {dask['dask_speedup_2_vs_1']:.2f}x "
+            f"(1: {w1['seconds']:.1f} s, 2: {w2['seconds']:.1f} s; target >= {TARGETS['dask_speedup_2_vs_1']})",
+            f"    start-up {w1['startup_s']:.1f} / {w2['startup_s']:.1f} s not counted; "
+            f"identical shards: {dask['identical_shards_1_vs_2']}",
+        ]
+    m = figures["machine"]
+    lines.append(
+        f"machine: {m['cpu_count']} CPUs, load average before {m['loadavg_before']}, after {m['loadavg_after']}"
+    )
+    print("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=96, help="frames for (a) and (b)")
+    parser.add_argument("--dask-frames", type=int, default=96, help="frames for (c)")
+    parser.add_argument("--dask-shard-size", type=int, default=8, help="frames per shard (and per room) in (c)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip-dask", action="store_true", help="skip (c)")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures to this JSON file")
+    args = parser.parse_args(argv)
+
+    load_before = _loadavg()
+    t_start = time.perf_counter()
+    pipe = measure_pipeline(args.frames, args.seed)
+    stages = measure_stages(pipe.pop("config"), min(args.frames, 32))
+    per_frame_s = 1.0 / pipe["frames_per_s"]
+    ratio = per_frame_s / stages["bare_cast_rays_s_per_frame"]
+    dask = None if args.skip_dask else measure_dask(args.dask_frames, args.dask_shard_size, args.seed)
+    figures = {
+        "frames_per_s": pipe["frames_per_s"],
+        "ratio_vs_raycast": ratio,
+        "dask_speedup_2_vs_1": None if dask is None else dask["dask_speedup_2_vs_1"],
+        "targets": TARGETS,
+        "pipeline": pipe,
+        "stages": stages,
+        "dask": dask,
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": sys.version.split()[0],
+            "loadavg_before": load_before,
+            "loadavg_after": _loadavg(),
+        },
+        "total_s": time.perf_counter() - t_start,
+    }
+    _report(figures, stages, dask, per_frame_s, ratio)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.json.with_name(args.json.name + ".tmp")
+        tmp.write_text(json.dumps(figures, indent=1, default=str))
+        os.replace(tmp, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
