@@ -363,13 +363,6 @@ def rgb_png(rgb: np.ndarray, out_path: str | os.PathLike) -> Path:
 # --- loading frames from disk -------------------------------------------------------------------------------------
 
 
-def _npy_files(folder: Path) -> list[Path]:
-    files = sorted(p for p in folder.iterdir() if p.suffix in (".npy", ".npz"))
-    if not files:
-        raise InputFileError(f"{folder}: no .npy/.npz depth files found (expected {{index:06d}}.npy in metres)")
-    return files
-
-
 def _read_npy(path: Path) -> np.ndarray:
     try:
         if path.suffix == ".npz":
@@ -405,42 +398,44 @@ def _depth_files(folder: Path) -> list[Path]:
     return files
 
 
-def _read_pred(folder: Path, index: int, png_scale_per_m: float | None) -> np.ndarray:
-    if not folder.is_dir():
-        raise InputFileError(f"{folder}: prediction folder does not exist")
-    files = _depth_files(folder)
-    if not 0 <= index < len(files):
-        raise InputFileError(f"{folder}: frame {index} requested but the folder has {len(files)} depth files")
-    path = files[index]
+def _read_depth_file(path: Path, png_scale_per_m: float | None) -> np.ndarray:
     if path.suffix in (".npy", ".npz"):
         return _read_npy(path)
     reader = _io_reader()
     if reader is None:
-        raise InputFileError(f"{path}: only .npy/.npz predictions can be read here (no leaderboard.io reader)")
+        raise InputFileError(f"{path}: only .npy/.npz depth files can be read here (no leaderboard.io reader)")
     try:
         kwargs = {} if png_scale_per_m is None else {"scale_per_m": png_scale_per_m}
         return np.asarray(reader(path, **kwargs), dtype=np.float32)
     except LeaderboardError:
         raise
     except Exception as exc:  # a reader with another signature: report, don't guess
-        raise InputFileError(f"{path}: cannot read prediction ({exc})") from exc
+        raise InputFileError(f"{path}: cannot read depth file ({exc})") from exc
+
+
+def _nth_file(folder: Path, index: int, what: str) -> Path:
+    if not folder.is_dir():
+        raise InputFileError(f"{folder}: {what} folder does not exist")
+    files = _depth_files(folder)
+    if not 0 <= index < len(files):
+        raise InputFileError(f"{folder}: frame {index} requested but the folder has {len(files)} depth files")
+    return files[index]
+
+
+def _read_pred(folder: Path, index: int, png_scale_per_m: float | None) -> np.ndarray:
+    return _read_depth_file(_nth_file(folder, index, "prediction"), png_scale_per_m)
 
 
 def _read_gt(gt: Path, index: int) -> tuple[np.ndarray | None, np.ndarray]:
-    """(rgb or None, depth_m) of frame ``index`` from a tofsim dataset or a folder of .npy depth files."""
-    if gt.is_dir() and any(gt.glob("*.np[yz]")) and not (gt / "manifest.json").exists():
-        files = _npy_files(gt)
-        if not 0 <= index < len(files):
-            raise InputFileError(f"{gt}: frame {index} requested but the folder has {len(files)} depth files")
-        return None, _read_npy(files[index])
+    """(rgb or None, depth_m) of frame ``index`` from a tofsim dataset or a folder of depth files."""
     if not gt.exists():
         raise InputFileError(f"{gt}: ground truth not found (a tofsim dataset or a folder of .npy depth files)")
+    if gt.is_dir() and not (gt / "manifest.json").exists():
+        return None, _read_depth_file(_nth_file(gt, index, "ground-truth"), None)
     try:
         import tofsim
 
-        ds = tofsim.open_dataset(gt)  # type: ignore[attr-defined]
-    except AttributeError as exc:
-        raise InputFileError(f"{gt}: tofsim.open_dataset is not available to read this dataset") from exc
+        ds = tofsim.open_dataset(gt)
     except Exception as exc:
         raise InputFileError(f"{gt}: cannot open as a tofsim dataset ({exc})") from exc
     if not 0 <= index < len(ds):

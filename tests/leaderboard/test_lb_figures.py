@@ -260,3 +260,43 @@ def test_figure_cli_errors_are_one_line_exit_2(npy_case):
         assert res.exit_code == 2, (args, res.output)
         assert msg in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert runner.invoke(_figure_app(), ["figure", "--help"]).exit_code == 0
+
+
+def test_load_frame_panels_from_a_tofsim_dataset(tmp_path, monkeypatch, rng):
+    import types
+
+    import tofsim
+
+    ds_dir = tmp_path / "ds"
+    ds_dir.mkdir()
+    (ds_dir / "manifest.json").write_text("{}")
+    samples = [
+        types.SimpleNamespace(
+            rgb=rng.integers(0, 256, (H, W, 3), dtype=np.uint8), depth=rng.uniform(1, 3, (H, W)).astype(np.float32)
+        )
+        for _ in range(2)
+    ]
+    opened = []
+
+    def fake_open(path):
+        opened.append(path)
+        return samples
+
+    monkeypatch.setattr(tofsim, "open_dataset", fake_open)
+    pred_dir = tmp_path / "p"
+    pred_dir.mkdir()
+    for i, s in enumerate(samples):
+        np.save(pred_dir / f"{i:06d}.npy", s.depth + 0.5)
+    (fr,) = load_frame_panels(ds_dir, {"m": pred_dir}, [1])
+    assert opened == [ds_dir]
+    np.testing.assert_array_equal(fr.rgb, samples[1].rgb)
+    np.testing.assert_array_equal(fr.gt_m, samples[1].depth)
+    with pytest.raises(InputFileError, match="dataset has 2 samples"):
+        load_frame_panels(ds_dir, {"m": pred_dir}, [2])
+
+    def broken_open(path):
+        raise OSError("bad shard")
+
+    monkeypatch.setattr(tofsim, "open_dataset", broken_open)
+    with pytest.raises(InputFileError, match="cannot open as a tofsim dataset"):
+        load_frame_panels(ds_dir, {"m": pred_dir}, [0])
