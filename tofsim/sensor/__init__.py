@@ -1,0 +1,13 @@
+"""Spot ToF sensor model: dense frame (depth, albedo, normals, intrinsics) -> spot table + sparse depth map.
+
+Public API: `SensorConfig`, `SENSOR_PRESETS`, `get_sensor_preset`, `simulate`, `Sensor`, `SensorOutput`.
+Equations: ``docs/sensor-model.md``.
+"""
+
+from __future__ import annotations
+
+from tofsim.sensor.config import SensorConfig
+from tofsim.sensor.presets import SENSOR_PRESETS, get_sensor_preset
+from tofsim.sensor.simulate import Sensor, SensorOutput, simulate
+
+__all__ = ["SENSOR_PRESETS", "Sensor", "SensorConfig", "SensorOutput", "get_sensor_preset", "simulate"]
