@@ -1,0 +1,468 @@
+"""Training: seeded, resumable, best-on-validation, CPU by default, CUDA + mixed precision when present.
+
+A run folder holds::
+
+    config.json     resolved TrainConfig (+ its sha256, model config with defaults, dataset sizes, versions)
+    last.pt         model, optimizer, scheduler, AMP scaler, epochs done, RNG states, config (resume from here)
+    best.pt         model with the lowest validation RMSE so far (what `load_model(RUN)` picks)
+    metrics.csv     one row per epoch (the same rows as metrics.jsonl)
+    metrics.jsonl
+
+Determinism: the model is initialised under ``torch.manual_seed(seed)`` inside ``torch.random.fork_rng`` (the
+caller's RNG state is left alone), each epoch's order comes from a sampler seeded by (seed, epoch), augmentation
+from (seed, epoch, sample index), and the global torch RNG state is saved in ``last.pt`` and restored on resume, so
+a resumed run ends with exactly the weights of an uninterrupted one (on the same machine and device).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tomllib
+import torch
+from torch import nn
+
+from completion import checkpoint as ckpt
+from completion import ddp
+from completion.data import AugmentConfig, CompletionDataset, collate, validate_sample
+from completion.errors import CompletionError, ConfigError, InputFileError
+from completion.losses import LossConfig, geometry_loss
+
+__all__ = ["TrainConfig", "TrainResult", "evaluate", "fit", "train"]
+
+#: Options that may differ between a run and its resumption (they do not change the result on one machine).
+RESUME_MAY_CHANGE = ("epochs", "num_workers", "device", "data", "cpu_threads")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """Everything that defines a training run (saved as ``config.json``).
+
+    Attributes:
+        data: tofsim dataset folder (``tofsim.open_dataset``).
+        model: registered model name (``completion models`` lists them).
+        model_cfg: keyword arguments for the model (e.g. ``{"base_width": 8}``).
+        epochs: total number of epochs (raising it on resume extends the run; the cosine follows the new total).
+        batch_size: samples per step (per process under DDP).
+        lr: peak AdamW learning rate.
+        min_lr_ratio: the cosine schedule decays per step from ``lr`` to ``lr * min_lr_ratio``.
+        weight_decay: AdamW weight decay.
+        grad_clip_norm: clip the gradient norm at this value; 0 disables.
+        crop_hw_px: (height, width) random training crop, or None for full images.
+        hflip_prob: probability of a horizontal flip.
+        color_jitter: brightness, contrast and saturation jitter strength (0 disables).
+        loss: the geometry-preserving loss config.
+        seed: seed of initialisation, order and augmentation (0 is a seed).
+        device: ``"auto"`` (CUDA if available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        amp: use float16 autocast and a gradient scaler on CUDA (ignored on CPU).
+        num_workers: DataLoader worker processes (results do not depend on it).
+        cpu_threads: torch intra-op CPU threads during the run (restored afterwards); None keeps torch's setting.
+        train_split, val_split: split names of the dataset; a dataset without splits trains and validates on
+            all samples; an empty validation split validates on the training samples.
+        max_train_samples, max_val_samples: use only the first N samples of a split (None = all).
+    """
+
+    data: str = ""
+    model: str = "tofnet"
+    model_cfg: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 20
+    batch_size: int = 8
+    lr: float = 2e-3
+    min_lr_ratio: float = 0.01
+    weight_decay: float = 1e-4
+    grad_clip_norm: float = 1.0
+    crop_hw_px: tuple[int, int] | None = None
+    hflip_prob: float = 0.5
+    color_jitter: float = 0.1
+    loss: LossConfig = field(default_factory=LossConfig)
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    num_workers: int = 0
+    cpu_threads: int | None = None
+    train_split: str = "train"
+    val_split: str = "val"
+    max_train_samples: int | None = None
+    max_val_samples: int | None = None
+
+    def __post_init__(self) -> None:
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr}
+        for name, value in positive.items():
+            if not value > 0:
+                raise ConfigError(f"{name} must be > 0, got {value}")
+        if self.cpu_threads is not None and self.cpu_threads < 1:
+            raise ConfigError(f"cpu_threads must be >= 1 or None, got {self.cpu_threads}")
+        if self.num_workers < 0 or self.grad_clip_norm < 0 or not 0 <= self.min_lr_ratio <= 1:
+            raise ConfigError("num_workers and grad_clip_norm must be >= 0 and min_lr_ratio in [0, 1]")
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise ConfigError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        if isinstance(self.loss, dict):
+            object.__setattr__(self, "loss", LossConfig.from_dict(self.loss))
+        if self.crop_hw_px is not None:
+            object.__setattr__(self, "crop_hw_px", tuple(int(c) for c in self.crop_hw_px))
+        object.__setattr__(self, "model_cfg", dict(self.model_cfg))
+        self.augment_config()  # validates hflip_prob, color_jitter, crop
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Build from a plain dict (TOML, JSON), rejecting unknown keys.
+
+        Raises:
+            ConfigError: for an unknown key (listing the valid ones) or a bad value.
+        """
+        valid = [f.name for f in fields(cls)]
+        unknown = sorted(set(values) - set(valid))
+        if unknown:
+            raise ConfigError(f"unknown training option(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+        try:
+            return cls(**values)
+        except TypeError as err:
+            raise ConfigError(f"bad training config: {err}") from None
+
+    @classmethod
+    def from_toml(cls, path: str | Path, **overrides: Any) -> TrainConfig:
+        """Read a TOML file (top-level keys as fields, ``[loss]`` and ``[model_cfg]`` tables), then apply overrides.
+
+        Raises:
+            InputFileError: if the file is missing or not valid TOML.
+            ConfigError: for an unknown key or a bad value.
+        """
+        path = Path(path)
+        try:
+            values = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise InputFileError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as err:
+            raise InputFileError(f"{path} is not valid TOML: {err}") from None
+        return cls.from_dict(values | overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (round-trips through `from_dict`)."""
+        d = dataclasses.asdict(self)
+        d["crop_hw_px"] = list(self.crop_hw_px) if self.crop_hw_px is not None else None
+        return d
+
+    def sha256(self) -> str:
+        """Hash of the resolved config (sorted JSON)."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
+    def augment_config(self) -> AugmentConfig:
+        """The training augmentation this config asks for."""
+        j = self.color_jitter
+        return AugmentConfig(
+            hflip_prob=self.hflip_prob, crop_hw_px=self.crop_hw_px, brightness=j, contrast=j, saturation=j
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainResult:
+    """What `fit` returns: the run folder, the trained model (last epoch) and the per-epoch rows."""
+
+    run_dir: Path
+    model: nn.Module
+    history: list[dict[str, Any]]
+    best_val_rmse_m: float
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# small helpers
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _write_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+    _atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    buf = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    _atomic_write_text(run_dir / "metrics.csv", buf.getvalue())
+
+
+def _read_metrics(run_dir: Path, epochs_done: int) -> list[dict[str, Any]]:
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in rows if r["epoch"] <= epochs_done]
+
+
+def _resolve_device(name: str, info: ddp.DistInfo) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {name!r} asked for but CUDA is not available; use device 'cpu' or 'auto'")
+        if name == "cuda":
+            return torch.device("cuda", info.local_rank if info.enabled else torch.cuda.current_device())
+    return torch.device(name)
+
+
+def _split_indices(ds: Any, split: str, limit: int | None) -> list[int]:
+    splits = getattr(ds, "splits", None)
+    if splits is None:
+        idx = list(range(len(ds)))
+    else:
+        idx = [int(i) for i in splits.get(split, [])]
+    return idx if limit is None else idx[:limit]
+
+
+def _open_data(config: TrainConfig, dataset: Any) -> tuple[Any, list[int], list[int], str]:
+    if dataset is None:
+        if not config.data:
+            raise ConfigError("no training data: set `data` to a tofsim dataset folder (--data DIR)")
+        import tofsim
+
+        dataset = tofsim.open_dataset(config.data)
+    train_idx = _split_indices(dataset, config.train_split, config.max_train_samples)
+    if not train_idx:
+        raise CompletionError(f"the dataset has no samples in split {config.train_split!r}")
+    val_idx = _split_indices(dataset, config.val_split, config.max_val_samples)
+    val_source = config.val_split
+    if not val_idx:
+        val_idx, val_source = train_idx[: config.max_val_samples], config.train_split
+    h, w = validate_sample(dataset[train_idx[0]], name=f"sample {train_idx[0]}")
+    if config.crop_hw_px is not None and (config.crop_hw_px[0] > h or config.crop_hw_px[1] > w):
+        raise ConfigError(f"crop_hw_px {config.crop_hw_px} is larger than the images ({h}, {w})")
+    return dataset, train_idx, val_idx, val_source
+
+
+def _lr_lambda(total_steps: int, min_ratio: float) -> Callable[[int], float]:
+    def f(step: int) -> float:
+        t = min(step, total_steps) / max(total_steps, 1)
+        return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+    return f
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, loader: Sequence | torch.utils.data.DataLoader, device: torch.device
+) -> dict[str, float]:
+    """Pooled depth errors over all valid ground-truth pixels of `loader`.
+
+    Returns:
+        dict with ``rmse_m``, ``mae_m`` (float64 sums over pixels) and ``pixels`` (count).
+    """
+    was_training = model.training
+    model.eval()
+    sq, ab, n = 0.0, 0.0, 0
+    for batch in loader:
+        batch = {k: v.to(device) for k, v in batch.items()}
+        pred = model(batch).double()
+        gt = batch["depth"].double()
+        valid = gt > 0
+        err = (pred - gt)[valid]
+        sq += float((err * err).sum())
+        ab += float(err.abs().sum())
+        n += int(valid.sum())
+    model.train(was_training)
+    return {"rmse_m": math.sqrt(sq / n) if n else float("nan"), "mae_m": ab / n if n else float("nan"), "pixels": n}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def fit(
+    config: TrainConfig,
+    out_dir: str | Path,
+    *,
+    dataset: Any = None,
+    resume: bool = False,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> TrainResult:
+    """Train `config.model` and return the run folder, the final model and the history.
+
+    Args:
+        config: the run's config.
+        out_dir: run folder (created; must not already hold a run unless `resume`).
+        dataset: optional indexable of `tofsim.frame.Sample` (with optional ``.splits``) instead of ``config.data``.
+        resume: continue from ``out_dir/last.pt`` (config must match except for `RESUME_MAY_CHANGE`).
+        progress: called with ``{"event": "start" | "step" | "epoch", ...}`` (rank 0 only); may raise to stop
+            (checkpoints of finished epochs stay valid).
+
+    Returns:
+        A `TrainResult`.
+
+    Raises:
+        ConfigError: bad config, unknown model, a model without trainable parameters, or a resume whose config
+            differs from the saved one.
+        InputFileError: resume without ``last.pt``.
+        CompletionError: ``out_dir`` already holds a run (without `resume`), an empty training split.
+        ShapeError: samples that break the contract.
+    """
+    out_dir = Path(out_dir)
+    on_cuda = config.device.startswith("cuda") or (config.device == "auto" and torch.cuda.is_available())
+    device_type = "cuda" if on_cuda else "cpu"
+    info = ddp.init_from_env(device_type)
+    try:
+        return _fit(config, out_dir, dataset, resume, progress if info.is_main else None, info)
+    finally:
+        ddp.shutdown(info)
+
+
+def _fit(config, out_dir, dataset, resume, progress, info) -> TrainResult:  # noqa: C901, PLR0915
+    device = _resolve_device(config.device, info)
+    use_amp = config.amp and device.type == "cuda"
+    last_path = out_dir / "last.pt"
+    if resume and not last_path.is_file():
+        raise InputFileError(f"nothing to resume: {last_path} not found")
+    if not resume and last_path.exists():
+        raise CompletionError(f"{out_dir} already holds a run (last.pt); pass resume to continue or pick a new folder")
+    state = ckpt.load_checkpoint(last_path) if resume else None
+    if state is not None:
+        saved = TrainConfig.from_dict(state["train_config"])
+        diff = [
+            f.name for f in fields(TrainConfig)
+            if f.name not in RESUME_MAY_CHANGE and getattr(saved, f.name) != getattr(config, f.name)
+        ]  # fmt: skip
+        if diff:
+            raise ConfigError(f"cannot resume {out_dir}: config differs from the saved run in {', '.join(diff)}")
+
+    dataset, train_idx, val_idx, val_source = _open_data(config, dataset)
+    train_ds = CompletionDataset(dataset, indices=train_idx, augment=config.augment_config(), seed=config.seed)
+    val_ds = CompletionDataset(dataset, indices=val_idx, augment=None)
+    sampler = ddp.make_sampler(train_ds, info, seed=config.seed, shuffle=True)
+    loader_gen = torch.Generator()
+    loader = torch.utils.data.DataLoader(
+        train_ds, batch_size=config.batch_size, sampler=sampler, collate_fn=collate,
+        num_workers=config.num_workers, generator=loader_gen, pin_memory=device.type == "cuda",
+    )  # fmt: skip
+    val_loader = torch.utils.data.DataLoader(
+        val_ds, batch_size=config.batch_size, shuffle=False, collate_fn=collate, num_workers=config.num_workers,
+        generator=torch.Generator().manual_seed(config.seed),
+    )  # fmt: skip
+
+    det_before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    threads_before = torch.get_num_threads()
+    if config.cpu_threads is not None:
+        torch.set_num_threads(config.cpu_threads)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    cuda_devices = [device.index or 0] if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=cuda_devices):
+            torch.manual_seed(config.seed)
+            model = ckpt.create_model(config.model, config.model_cfg).to(device)
+            if not any(p.requires_grad for p in model.parameters()):
+                raise ConfigError(f"model {config.model!r} has no trainable parameters (a baseline): nothing to train")
+            optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+            total_steps = config.epochs * len(loader)
+            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(total_steps, config.min_lr_ratio))
+            scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+            start_epoch, best = 0, math.inf
+            if state is not None:
+                model.load_state_dict(state["model_state"])
+                optimizer.load_state_dict(state["optimizer"])
+                scheduler.load_state_dict(state["scheduler"])
+                scaler.load_state_dict(state["scaler"])
+                start_epoch, best = int(state["epoch"]), float(state["best_val_rmse_m"])
+                torch.set_rng_state(state["rng"]["torch"])
+                if device.type == "cuda" and state["rng"].get("cuda") is not None:
+                    torch.cuda.set_rng_state(state["rng"]["cuda"], device)
+            rows = _read_metrics(out_dir, start_epoch) if state is not None else []
+            if info.is_main:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                run_info = {
+                    "train_config": config.to_dict(),
+                    "config_sha256": config.sha256(),
+                    "model": {"name": model.name, "config": dict(getattr(model, "config", {}))},
+                    "dataset": {"path": str(config.data), "train_count": len(train_idx), "val_count": len(val_idx),
+                                "val_source": val_source},
+                    "device": str(device), "amp": use_amp, "world_size": info.world_size,
+                    "torch_version": torch.__version__, "resumed_at_epoch": start_epoch if state is not None else None,
+                }  # fmt: skip
+                _atomic_write_text(out_dir / "config.json", json.dumps(run_info, indent=2) + "\n")
+            ddp.barrier(info)
+            net = ddp.wrap_model(model, info, device)
+            if progress is not None:
+                progress({"event": "start", "epochs": config.epochs, "start_epoch": start_epoch,
+                          "steps_per_epoch": len(loader), "device": str(device)})  # fmt: skip
+
+            for epoch in range(start_epoch, config.epochs):
+                t0 = time.perf_counter()
+                train_ds.set_epoch(epoch)
+                sampler.set_epoch(epoch)
+                loader_gen.manual_seed(config.seed * 1_000_003 + epoch)
+                model.train()
+                sums = np.zeros(5)  # loss, depth, grad, normal, samples
+                for step, batch in enumerate(loader):
+                    batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+                    with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+                        pred = net(batch)
+                    loss, terms = geometry_loss(pred, batch["depth"], batch["K"], config.loss)
+                    optimizer.zero_grad(set_to_none=True)
+                    scaler.scale(loss).backward()
+                    if config.grad_clip_norm > 0:
+                        scaler.unscale_(optimizer)
+                        nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip_norm)
+                    scaler.step(optimizer)
+                    scaler.update()
+                    scheduler.step()
+                    n = len(batch["index"])
+                    sums += np.array([loss.item(), *(terms[k].item() for k in ("depth", "grad", "normal")), 1.0]) * n
+                    if progress is not None:
+                        progress({"event": "step", "epoch": epoch + 1, "step": step + 1, "loss": loss.item()})
+                sums = np.array(ddp.all_reduce_sum(sums.tolist(), info, device))
+                row: dict[str, Any] = {"epoch": epoch + 1, "steps": (epoch + 1) * len(loader),
+                                       "lr": optimizer.param_groups[0]["lr"]}  # fmt: skip
+                for i, k in enumerate(("loss", "depth", "grad", "normal")):
+                    row[f"train_{k}"] = sums[i] / max(sums[4], 1.0)
+                if info.is_main:
+                    val = evaluate(model, val_loader, device)
+                    row.update(val_rmse_m=val["rmse_m"], val_mae_m=val["mae_m"], val_pixels=val["pixels"])
+                    improved = val["rmse_m"] < best
+                    best = min(best, val["rmse_m"])
+                    row.update(best_val_rmse_m=best, time_s=time.perf_counter() - t0)
+                    rows.append(row)
+                    _write_metrics(out_dir, rows)
+                    meta = {"epoch": epoch + 1, "metrics": row, "train_config": config.to_dict()}
+                    if improved:
+                        ckpt.save_checkpoint({**ckpt.model_payload(model), **meta}, out_dir / "best.pt")
+                    rng = {"torch": torch.get_rng_state(),
+                           "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}  # fmt: skip
+                    ckpt.save_checkpoint(
+                        {**ckpt.model_payload(model), **meta, "optimizer": optimizer.state_dict(),
+                         "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                         "best_val_rmse_m": best, "rng": rng},
+                        last_path,
+                    )  # fmt: skip
+                ddp.barrier(info)
+                if progress is not None:
+                    progress({"event": "epoch", **row})
+    finally:
+        torch.use_deterministic_algorithms(det_before[0], warn_only=det_before[1])
+        torch.set_num_threads(threads_before)
+    model.eval()
+    return TrainResult(run_dir=out_dir, model=model, history=rows, best_val_rmse_m=best)
+
+
+def train(
+    config: TrainConfig,
+    out_dir: str | Path,
+    *,
+    dataset: Any = None,
+    resume: bool = False,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> Path:
+    """Train and return the run folder (see `fit` for arguments, files written and errors)."""
+    return fit(config, out_dir, dataset=dataset, resume=resume, progress=progress).run_dir
