@@ -72,11 +72,11 @@ def _entries(raw: Any) -> list[tuple[str, Mapping[str, Any]]]:
     raise ConfigError("methods file: expected a table of methods (name -> {path = ...}) or a list of them")
 
 
-def read_methods_file(path: str | os.PathLike) -> tuple[dict[str, Path], dict[str, float | None]]:
-    """Method name -> prediction folder (and PNG ``scale_per_m``) from a TOML or YAML methods file.
+def read_methods_file(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """Method name -> its entry (``path``, ``format``, ``scale_per_m``, ``key``, metadata) from a TOML or YAML file.
 
-    Relative paths are taken relative to the file's folder. The scoring side (`leaderboard.io`) may accept more
-    keys; only ``path`` and ``scale_per_m`` matter for figures.
+    Accepts ``[name] path = ...`` tables, a ``methods = [{name = ..., path = ...}]`` list, or the YAML
+    equivalents. Relative paths are taken relative to the file's folder.
 
     Raises:
         InputFileError: if the file is missing or cannot be parsed.
@@ -100,16 +100,17 @@ def read_methods_file(path: str | os.PathLike) -> tuple[dict[str, Path], dict[st
         raise
     except Exception as exc:  # TOMLDecodeError, yaml.YAMLError, OSError, UnicodeDecodeError
         raise InputFileError(f"{p}: cannot parse methods file ({exc})") from exc
-    paths, scales = {}, {}
+    specs: dict[str, dict[str, Any]] = {}
     for name, m in _entries(raw):
         if "path" not in m:
             raise ConfigError(f"{p}: method {name!r} has no 'path'")
         mp = Path(str(m["path"]))
-        paths[name] = mp if mp.is_absolute() else p.parent / mp
-        scales[name] = m.get("scale_per_m", m.get("png_scale"))
-    if not paths:
+        specs[name] = {**m, "path": mp if mp.is_absolute() else p.parent / mp}
+        if m.get("list_file") and not Path(str(m["list_file"])).is_absolute():
+            specs[name]["list_file"] = p.parent / str(m["list_file"])
+    if not specs:
         raise ConfigError(f"{p}: no methods listed")
-    return paths, scales
+    return specs
 
 
 def _parse_range(text: str | None) -> tuple[float, float] | None:
@@ -130,7 +131,7 @@ def _fail(exc: LeaderboardError) -> typer.Exit:
 def figure_command(
     out: Annotated[Path, typer.Option("--out", help="figure to write (.png, .pdf or .svg)")],
     gt: Annotated[
-        Path | None, typer.Option("--gt", help="tofsim dataset or folder of .npy GT depth (default: from --scores)")
+        Path | None, typer.Option("--gt", help="tofsim dataset or folder of GT depth files (default: from --scores)")
     ] = None,
     pred: Annotated[
         list[str] | None, typer.Option("--pred", help="NAME=PATH prediction folder; repeat, in display order")
@@ -150,6 +151,9 @@ def figure_command(
     png_scale: Annotated[
         float | None, typer.Option("--png-scale", help="scale_per_m of 16-bit PNG predictions (256 NLSPN)")
     ] = None,
+    gt_scale_per_m: Annotated[
+        float | None, typer.Option("--gt-scale-per-m", help="scale_per_m of a 16-bit PNG ground-truth folder")
+    ] = None,
 ) -> None:
     """Draw the paper-layout comparison figure: Color | GT | each method, then the error maps."""
     from leaderboard.figures import comparison_figure, load_frame_panels
@@ -158,29 +162,26 @@ def figure_command(
         sources = sum(x is not None and x != [] for x in (pred, methods, scores))
         if sources != 1:
             raise ConfigError("give the methods exactly one way: --pred NAME=PATH ..., --methods FILE or --scores DIR")
-        scales: dict[str, float | None] | float | None = png_scale
+        sf = None
+        preds: dict[str, Any]
         if pred:
             preds = parse_pred_options(pred)
         elif methods is not None:
-            preds, file_scales = read_methods_file(methods)
-            scales = {n: (png_scale if png_scale is not None else s) for n, s in file_scales.items()}
+            preds = read_methods_file(methods)
         else:
             from leaderboard.report import read_score_dir
 
             sf = read_score_dir(scores)
-            names = [str(m) for m in sf.metrics["method"]]
-            preds = {}
-            for n in names:
-                entry = sf.methods.get(n, {})
-                if not entry.get("path"):
-                    raise InputFileError(f"{scores}: methods.json gives no prediction folder for {n!r}")
-                preds[n] = Path(entry["path"])
-            scales = {n: sf.methods.get(n, {}).get("scale_per_m", png_scale) for n in names}
+            preds, missing = sf.prediction_specs()
+            if missing:
+                raise InputFileError(f"{scores}: methods.json gives no prediction folder for {missing}")
             gt = gt if gt is not None else sf.gt_path
         if gt is None:
-            raise ConfigError("--gt: give the ground truth (a tofsim dataset or a folder of .npy depth files)")
+            raise ConfigError("--gt: give the ground truth (a tofsim dataset or a folder of depth files)")
         idx = parse_frames(frames)
-        panels = load_frame_panels(gt, preds, idx, png_scale_per_m=scales)
+        if gt_scale_per_m is None and sf is not None and gt == sf.gt_path:
+            gt_scale_per_m = sf.gt_scale_per_m
+        panels = load_frame_panels(gt, preds, idx, png_scale_per_m=png_scale, gt_scale_per_m=gt_scale_per_m)
         path = comparison_figure(
             panels,
             list(preds),

@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,7 +38,7 @@ from leaderboard.error_maps import (
     signed_error_rgb,
     valid_depth,
 )
-from leaderboard.errors import ConfigError, InputFileError, LeaderboardError, ShapeError
+from leaderboard.errors import ConfigError, InputFileError, ShapeError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -363,127 +363,96 @@ def rgb_png(rgb: np.ndarray, out_path: str | os.PathLike) -> Path:
 # --- loading frames from disk -------------------------------------------------------------------------------------
 
 
-def _read_npy(path: Path) -> np.ndarray:
-    try:
-        if path.suffix == ".npz":
-            with np.load(path) as z:
-                key = "depth" if "depth" in z.files else z.files[0]
-                arr = z[key]
-        else:
-            arr = np.load(path)
-    except (OSError, ValueError) as exc:
-        raise InputFileError(f"{path}: cannot read depth array ({exc})") from exc
-    arr = np.asarray(arr, dtype=np.float32)
-    if arr.ndim == 3 and arr.shape[0] == 1:
-        arr = arr[0]
-    if arr.ndim != 2:
-        raise InputFileError(f"{path}: expected an (H, W) depth map in metres, got shape {arr.shape}")
-    return arr
+def _prediction_source(name: str, spec: Any, scale_per_m: float | None):
+    """A resolved `leaderboard.io.PredictionSource` from a path or a ``methods.json``-style dict."""
+    from leaderboard.io import PRED_FORMATS, PredictionSource
 
-
-def _io_reader():
-    """E's readers (`leaderboard.io.read_depth`) when present, else None (then .npy/.npz only)."""
-    try:
-        from leaderboard import io as lb_io
-    except ImportError:
-        return None
-    return getattr(lb_io, "read_depth", None)
-
-
-def _depth_files(folder: Path) -> list[Path]:
-    exts = {".npy", ".npz", ".png", ".exr", ".h5", ".hdf5"}
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in exts)
-    if not files:
-        raise InputFileError(f"{folder}: no depth files (.npy, .npz, .png, .exr, .h5) found")
-    return files
-
-
-def _read_depth_file(path: Path, png_scale_per_m: float | None) -> np.ndarray:
-    if path.suffix in (".npy", ".npz"):
-        return _read_npy(path)
-    reader = _io_reader()
-    if reader is None:
-        raise InputFileError(f"{path}: only .npy/.npz depth files can be read here (no leaderboard.io reader)")
-    try:
-        kwargs = {} if png_scale_per_m is None else {"scale_per_m": png_scale_per_m}
-        return np.asarray(reader(path, **kwargs), dtype=np.float32)
-    except LeaderboardError:
-        raise
-    except Exception as exc:  # a reader with another signature: report, don't guess
-        raise InputFileError(f"{path}: cannot read depth file ({exc})") from exc
-
-
-def _nth_file(folder: Path, index: int, what: str) -> Path:
-    if not folder.is_dir():
-        raise InputFileError(f"{folder}: {what} folder does not exist")
-    files = _depth_files(folder)
-    if not 0 <= index < len(files):
-        raise InputFileError(f"{folder}: frame {index} requested but the folder has {len(files)} depth files")
-    return files[index]
-
-
-def _read_pred(folder: Path, index: int, png_scale_per_m: float | None) -> np.ndarray:
-    return _read_depth_file(_nth_file(folder, index, "prediction"), png_scale_per_m)
-
-
-def _read_gt(gt: Path, index: int) -> tuple[np.ndarray | None, np.ndarray]:
-    """(rgb or None, depth_m) of frame ``index`` from a tofsim dataset or a folder of depth files."""
-    if not gt.exists():
-        raise InputFileError(f"{gt}: ground truth not found (a tofsim dataset or a folder of .npy depth files)")
-    if gt.is_dir() and not (gt / "manifest.json").exists():
-        return None, _read_depth_file(_nth_file(gt, index, "ground-truth"), None)
-    try:
-        import tofsim
-
-        ds = tofsim.open_dataset(gt)
-    except Exception as exc:
-        raise InputFileError(f"{gt}: cannot open as a tofsim dataset ({exc})") from exc
-    if not 0 <= index < len(ds):
-        raise InputFileError(f"{gt}: frame {index} requested but the dataset has {len(ds)} samples")
-    s = ds[index]
-    return np.asarray(s.rgb, np.uint8), np.asarray(s.depth, np.float32)
+    spec = dict(spec) if isinstance(spec, Mapping) else {"path": spec}
+    if not spec.get("path"):
+        raise ConfigError(f"method {name!r}: no prediction path given")
+    fmt = spec.get("format") or spec.get("fmt") or "auto"
+    fmt = fmt if fmt in PRED_FORMATS else "auto"  # e.g. "h5-stacked" as recorded: detected again from the path
+    scale = spec.get("scale_per_m") if spec.get("scale_per_m") is not None else scale_per_m
+    src = PredictionSource(
+        path=Path(spec["path"]),
+        fmt=fmt,
+        scale_per_m=scale,
+        key=spec.get("key"),
+        list_file=spec.get("list_file"),
+        pattern=spec.get("pattern"),
+    )
+    return src.resolve()
 
 
 def load_frame_panels(
     gt: str | os.PathLike,
-    preds: Mapping[str, str | os.PathLike],
+    preds: Mapping[str, Any],
     indices: Sequence[int],
     *,
-    png_scale_per_m: float | Mapping[str, float] | None = None,
+    png_scale_per_m: float | Mapping[str, float | None] | None = None,
+    gt_scale_per_m: float | None = None,
 ) -> list[FramePanels]:
-    """Load chosen frames of the ground truth and of each method's predictions.
+    """Load chosen frames of the ground truth and, for each, every method's prediction.
 
-    Frame ``i`` is the i-th sample of a tofsim dataset (``tofsim.open_dataset(gt)[i]``) or the i-th file
-    in sorted order of a ground-truth folder of .npy/.npz depth files, and the i-th depth file in sorted
-    order of each prediction folder (``{index:06d}.npy`` as `completion.predict` writes). Non-.npy
-    predictions are read through `leaderboard.io.read_depth` when that module provides it.
+    Reading and matching are `leaderboard.io`'s, the same as scoring: frame ``i`` is the i-th GT frame (the
+    i-th sample of a tofsim dataset, which also gives the colour image, or the i-th depth file of a GT folder),
+    and each method's prediction for it is found by frame key or list file (``000012.npy`` and NLSPN's
+    ``0000000012.png`` both match frame 12).
 
     Args:
-        gt: tofsim dataset path, or a folder of (H, W) float32 .npy depth files in metres.
-        preds: method name -> prediction folder, in display order.
-        indices: frame indices to load.
+        gt: tofsim dataset folder (with ``manifest.json``) or a folder of depth files.
+        preds: method name -> prediction folder (or stacked .h5), or a dict as in ``methods.json``
+            (``path``, ``format``, ``scale_per_m``, ``key``, ``list_file``, ``pattern``); in display order.
+        indices: GT frame positions to load.
         png_scale_per_m: scale of 16-bit PNG predictions (256 for NLSPN/KITTI, 1000 for mm), one for all
-            methods or a mapping method name -> scale (methods not in it: None).
+            methods or a mapping method name -> scale; a ``scale_per_m`` in a method's dict wins.
+        gt_scale_per_m: scale of 16-bit PNG ground truth in a folder.
 
     Returns:
-        One `FramePanels` per index, labelled ``"frame {i}"``.
+        One `FramePanels` per index, labelled ``"frame {i}"`` (plus the file name for GT folders).
 
     Raises:
-        InputFileError: if a path is missing, a frame index is out of range or a file cannot be read.
+        InputFileError: if a path is missing, a frame index is out of range, a frame has no prediction, or a
+            file cannot be read.
         ConfigError: if no method or no index is given.
     """
+    from leaderboard.io import open_ground_truth
+
     if not preds:
         raise ConfigError("preds: give at least one method as NAME=PATH")
     if len(indices) == 0:
         raise ConfigError("indices: give at least one frame index")
     gt = Path(gt)
+    if not gt.exists():
+        raise InputFileError(f"{gt}: ground truth not found (a tofsim dataset or a folder of depth files)")
+    dataset = None
+    if gt.is_dir() and (gt / "manifest.json").is_file():
+        try:
+            import tofsim
+
+            dataset = tofsim.open_dataset(gt)
+        except Exception as exc:
+            raise InputFileError(f"{gt}: cannot open as a tofsim dataset ({exc})") from exc
+        truth = open_ground_truth(dataset)
+    else:
+        truth = open_ground_truth(gt, scale_per_m=gt_scale_per_m)
     if isinstance(png_scale_per_m, Mapping):
         scales = dict(png_scale_per_m)
     else:
         scales = dict.fromkeys(preds, png_scale_per_m)
+    sources = {name: _prediction_source(name, spec, scales.get(name)) for name, spec in preds.items()}
     out = []
-    for i in indices:
-        rgb, gt_m = _read_gt(gt, int(i))
-        preds_m = tuple(_read_pred(Path(p), int(i), scales.get(name)) for name, p in preds.items())
-        out.append(FramePanels(gt_m=gt_m, preds_m=preds_m, rgb=rgb, label=f"frame {int(i)}"))
+    for i in (int(i) for i in indices):
+        if not 0 <= i < len(truth):
+            raise InputFileError(f"{gt}: frame {i} requested but the ground truth has {len(truth)} frames")
+        frame = truth.read(i)
+        preds_m = []
+        for name, res in sources.items():
+            path = res.lookup(frame.key, frame.name, i)
+            if path is None:
+                raise InputFileError(f"method {name!r}: no prediction for GT frame {frame.name} in {res.source.path}")
+            preds_m.append(np.asarray(res.read(path, frame.key)[0], dtype=np.float32))
+        rgb = None if dataset is None else np.asarray(dataset[i].rgb, dtype=np.uint8)
+        label = f"frame {i}" if dataset is not None or frame.name == f"{i:06d}" else f"frame {i} ({frame.name})"
+        out.append(FramePanels(gt_m=frame.depth_m, preds_m=tuple(preds_m), rgb=rgb, label=label))
     return out

@@ -85,12 +85,33 @@ class ScoreFolder:
         meta: dict of ``metrics.json`` (empty when absent).
         protocol: the protocol dict (``protocol.json``, else ``metrics.json["protocol"]``, else empty).
         methods: method name -> dict (``path``, ``format``, ``scale_per_m``, metadata) from ``methods.json``.
-        gt_path: the ground-truth path named in ``metrics.json`` / ``protocol.json``, or None.
+        gt_path: the ground-truth path named in ``metrics.json`` / ``protocol.json`` (a path, or a dict with
+            ``path`` and ``scale_per_m``), or None.
+        gt_scale_per_m: PNG scale of a ground-truth folder when recorded, else None.
     """
 
-    def __init__(self, path: Path, metrics, bins, meta: dict, protocol: dict, methods: dict, gt_path: Path | None):
+    def __init__(self, path: Path, metrics, bins, meta: dict, protocol: dict, methods: dict, gt: Any):
         self.path, self.metrics, self.bins = path, metrics, bins
-        self.meta, self.protocol, self.methods, self.gt_path = meta, protocol, methods, gt_path
+        self.meta, self.protocol, self.methods = meta, protocol, methods
+        self.gt_path = _resolve(gt, path)
+        self.gt_scale_per_m = gt.get("scale_per_m") if isinstance(gt, Mapping) else None
+
+    @property
+    def method_names(self) -> list[str]:
+        """Method names in the order of ``metrics.csv``."""
+        return [str(m) for m in self.metrics["method"]]
+
+    def prediction_specs(self) -> tuple[dict[str, dict], list[str]]:
+        """(method name -> ``methods.json`` entry with its ``path`` resolved, names that have no path)."""
+        specs, missing = {}, []
+        for n in self.method_names:
+            entry = dict(self.methods.get(n) or {})
+            p = _resolve(entry, self.path)
+            if p is None:
+                missing.append(n)
+            else:
+                specs[n] = {**entry, "path": p}
+        return specs, missing
 
 
 def _read_json(path: Path) -> Any:
@@ -151,7 +172,7 @@ def read_score_dir(score_dir: str | os.PathLike) -> ScoreFolder:
         raw_methods = {str(m.get("name", m.get("method", i))): m for i, m in enumerate(raw_methods)}
     methods = {str(k): (v if isinstance(v, dict) else {"path": v}) for k, v in dict(raw_methods).items()}
     gt_raw = meta.get("gt") or protocol.get("gt")
-    return ScoreFolder(d, metrics, bins, meta, protocol, methods, _resolve(gt_raw, d))
+    return ScoreFolder(d, metrics, bins, meta, protocol, methods, gt_raw)
 
 
 # --- tables -----------------------------------------------------------------------------------------------------
@@ -279,16 +300,14 @@ def _draw_figures(sf: ScoreFolder, tmp: Path, frames: Sequence[int], err_range_m
     """Draw figures into ``tmp/figures``; return the HTML section (or a note saying why not)."""
     from leaderboard.figures import comparison_figure, depth_png, error_map_png, load_frame_panels, rgb_png
 
-    names = [str(m) for m in sf.metrics["method"]]
-    preds = {n: _resolve(sf.methods.get(n), sf.path) for n in names}
-    missing = [n for n, p in preds.items() if p is None]
+    names = sf.method_names
+    specs, missing = sf.prediction_specs()
     if sf.gt_path is None or missing or not names:
         why = "no ground-truth path in metrics.json/protocol.json" if sf.gt_path is None else ""
         why = why or f"methods.json gives no prediction folder for {missing}"
         return f'<p class="note">Figures not drawn: {html.escape(why)}.</p>'
-    scales = {n: sf.methods.get(n, {}).get("scale_per_m") for n in names}
     try:
-        panels = load_frame_panels(sf.gt_path, preds, list(frames), png_scale_per_m=scales)
+        panels = load_frame_panels(sf.gt_path, specs, list(frames), gt_scale_per_m=sf.gt_scale_per_m)
         fig_dir = tmp / "figures"
         comparison_figure(panels, names, fig_dir / "comparison.png", err_range_mm=err_range_mm)
         out = [

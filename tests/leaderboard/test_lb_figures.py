@@ -165,14 +165,36 @@ def test_load_frame_panels_from_npy_folders(tmp_path, rng):
     np.testing.assert_allclose(frames[0].preds_m[0], gts[2] + 0.1)
     np.testing.assert_allclose(frames[1].preds_m[1], gts[0] - 0.1)
     assert frames[0].rgb is None
-    with pytest.raises(InputFileError, match="frame 5 requested but the folder has 3"):
+    with pytest.raises(InputFileError, match="frame 5 requested but the ground truth has 3 frames"):
         load_frame_panels(gt_dir, {"a": a_dir}, [5])
-    with pytest.raises(InputFileError, match="prediction folder does not exist"):
+    with pytest.raises(InputFileError, match="prediction path not found"):
         load_frame_panels(gt_dir, {"a": tmp_path / "missing"}, [0])
     with pytest.raises(InputFileError, match="ground truth not found"):
         load_frame_panels(tmp_path / "nope", {"a": a_dir}, [0])
     with pytest.raises(ConfigError, match="at least one method"):
         load_frame_panels(gt_dir, {}, [0])
+    (a_dir / "000001.npy").unlink()
+    with pytest.raises(InputFileError, match="'a': no prediction for GT frame 000001"):
+        load_frame_panels(gt_dir, {"a": a_dir}, [1])
+
+
+def test_load_frame_panels_matches_nlspn_png_by_frame_key(tmp_path, rng):
+    """NLSPN writes {index:010d}.png x256; frame 2's prediction is 0000000002.png, whatever else is there."""
+    gt_dir, nl_dir = tmp_path / "gt", tmp_path / "nlspn"
+    gt_dir.mkdir()
+    nl_dir.mkdir()
+    gts = [rng.uniform(1, 3, (H, W)).astype(np.float32) for _ in range(3)]
+    for i, g in enumerate(gts):
+        np.save(gt_dir / f"{i:06d}.npy", g)
+    for i in (2, 0):  # frame 1 missing: position in the folder differs from the frame key
+        Image.fromarray(np.round((gts[i] + 0.25) * 256).astype(np.uint16)).save(nl_dir / f"{i:010d}.png")
+    spec = {"path": nl_dir, "format": "nlspn"}
+    (fr,) = load_frame_panels(gt_dir, {"NLSPN": spec}, [2])
+    np.testing.assert_allclose(fr.preds_m[0], gts[2] + 0.25, atol=0.5 / 256 + 1e-6)
+    (fr,) = load_frame_panels(gt_dir, {"NLSPN": nl_dir}, [2], png_scale_per_m=256)
+    np.testing.assert_allclose(fr.preds_m[0], gts[2] + 0.25, atol=0.5 / 256 + 1e-6)
+    with pytest.raises(InputFileError, match="scale_per_m"):
+        load_frame_panels(gt_dir, {"NLSPN": nl_dir}, [2])
 
 
 # --- the `figure` command -----------------------------------------------------------------------------------------
@@ -291,7 +313,7 @@ def test_load_frame_panels_from_a_tofsim_dataset(tmp_path, monkeypatch, rng):
     assert opened == [ds_dir]
     np.testing.assert_array_equal(fr.rgb, samples[1].rgb)
     np.testing.assert_array_equal(fr.gt_m, samples[1].depth)
-    with pytest.raises(InputFileError, match="dataset has 2 samples"):
+    with pytest.raises(InputFileError, match="frame 2 requested but the ground truth has 2 frames"):
         load_frame_panels(ds_dir, {"m": pred_dir}, [2])
 
     def broken_open(path):

@@ -141,7 +141,7 @@ def test_report_without_prediction_paths_still_has_tables(tmp_path):
     sd2 = make_score_dir(tmp_path / "b")
     shutil.rmtree(sd2.parent / "preds" / "NLSPN")
     page2 = write_report(sd2).read_text()
-    assert "Figures not drawn" in page2 and "prediction folder does not exist" in page2
+    assert "Figures not drawn" in page2 and "prediction path not found" in page2
 
 
 def test_report_replaces_an_old_report_atomically(tmp_path):
