@@ -1,0 +1,406 @@
+"""Score methods against ground truth and write the tables: the library behind ``leaderboard score``.
+
+Output folder (the contract the figure and report code rely on):
+
+- ``metrics.csv``: one row per method: ``method``, the headline metrics (``rmse, mae, irmse, imae, rel, sqrel,
+  d1, d2, d3, d102, d105, d110, rmae, ewmae, rds, mipi_score``; per image then averaged, or pooled, as the
+  protocol says), ``pooled_*`` variants, region columns (``rmse_edge``, ``mae_at_spot`` ...), 95 % bootstrap
+  intervals of rmse and mae, counts and density, then the method's metadata. Metres, 1/m and fractions.
+- ``metrics.md``, ``metrics.tex`` (booktabs, best bold), ``metrics.json`` (rows, protocol and its hash, per-method
+  intervals of every headline metric, paired tests, counts, versions, checksums, GT description).
+- ``per_image.csv``: method, index, name, per-image counters and metrics, prediction sha256.
+- ``bins.csv``: method, bin, lo_m, hi_m, n_pixels, rmse, mae, rel, d1 (pooled per GT depth bin).
+- ``regions.csv``: method, region (all, at_spot, away_from_spot, edge, flat), same columns.
+- ``paired.csv``: paired tests between every two methods on per-image rmse and mae.
+- ``protocol.json``; ``methods.json``: name -> resolved prediction folder, format, scale_per_m, key, metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import platform
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from leaderboard.errors import ConfigError, InputFileError, ShapeError
+from leaderboard.io.sources import GroundTruth, PredictionSource, ResolvedPredictions, open_ground_truth
+from leaderboard.methods import MethodSpec, load_methods
+from leaderboard.metrics import METRIC_KEYS, ROW_KEYS, AccumulatorResult, MetricAccumulator, frame_stats
+from leaderboard.metrics.base import Workspace
+from leaderboard.metrics.regions import REGION_METRICS
+from leaderboard.protocol import Protocol
+from leaderboard.stats import bootstrap_ci, paired_test
+from leaderboard.tables import HEADLINE_COLUMNS, to_latex, to_markdown, write_csv, write_json, write_text_atomic
+
+__all__ = ["score", "ScoreResult", "resolve_methods", "OUTPUT_FILES", "versions"]
+
+#: Files `score` writes into the output folder.
+OUTPUT_FILES = (
+    "metrics.csv",
+    "metrics.md",
+    "metrics.tex",
+    "metrics.json",
+    "per_image.csv",
+    "bins.csv",
+    "regions.csv",
+    "paired.csv",
+    "protocol.json",
+    "methods.json",
+)
+_CI_COLUMNS = ("rmse", "mae")
+_REGION_COLUMNS = ("at_spot", "away_from_spot", "edge", "flat")
+_PAIRED_METRICS = ("rmse", "mae")
+
+
+@dataclass
+class ScoreResult:
+    """What `score` returns.
+
+    Attributes:
+        out_dir: the output folder.
+        rows: one dict per method (the rows of ``metrics.csv``).
+        results: method -> its `AccumulatorResult` (per-image rows, pooled values, bins, regions).
+        protocol: the protocol used.
+        paths: file name -> written path.
+        paired: rows of ``paired.csv``.
+        missing_files: method -> names of GT frames without a prediction file.
+    """
+
+    out_dir: Path
+    rows: list[dict[str, Any]]
+    results: dict[str, AccumulatorResult]
+    protocol: Protocol
+    paths: dict[str, Path] = field(default_factory=dict)
+    paired: list[dict[str, Any]] = field(default_factory=list)
+    missing_files: dict[str, list[str]] = field(default_factory=dict)
+
+
+def versions() -> dict[str, str]:
+    """Versions of the software that made the numbers."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("tofbench", "numpy", "scipy", "pillow", "h5py"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def resolve_methods(preds: Any) -> list[MethodSpec]:
+    """Normalise `preds` (methods file path, list of `MethodSpec`, or ``{name: PredictionSource | path}``).
+
+    Raises:
+        ConfigError: empty or malformed input, duplicate names.
+    """
+    if isinstance(preds, (str, Path)):
+        return load_methods(preds)
+    if isinstance(preds, Mapping):
+        specs = []
+        for name, src in preds.items():
+            if isinstance(src, MethodSpec):
+                specs.append(src)
+            elif isinstance(src, PredictionSource):
+                specs.append(MethodSpec(name=str(name), source=src))
+            elif isinstance(src, (str, Path)):
+                specs.append(MethodSpec(name=str(name), source=PredictionSource(path=Path(src))))
+            else:
+                raise ConfigError(f"prediction source of {name!r} must be a PredictionSource or a path")
+    elif isinstance(preds, Sequence):
+        specs = list(preds)
+        if not all(isinstance(s, MethodSpec) for s in specs):
+            raise ConfigError("a list of predictions must hold MethodSpec objects")
+    else:
+        raise ConfigError(f"predictions must be a methods file, a dict or a list, got {type(preds).__name__}")
+    if not specs:
+        raise ConfigError("no methods to score")
+    names = [s.name for s in specs]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigError(f"duplicate method name(s): {', '.join(dup)}")
+    return specs
+
+
+def _match(gt: GroundTruth, name: str, res: ResolvedPredictions, protocol: Protocol) -> tuple[list, list[str]]:
+    paths, missing = [], []
+    for i, (key, gname) in enumerate(zip(gt.keys, gt.names, strict=True)):
+        p = res.lookup(key, gname, i)
+        paths.append(p)
+        if p is None:
+            missing.append(gname)
+    if missing and protocol.missing_files == "error":
+        where = res.source.path
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise InputFileError(
+            f"method {name!r}: {len(missing)} of {len(gt)} GT frames have no prediction in {where} "
+            f"(missing: {shown}); match by file stem or a list file, or set missing_files=penalise|exclude"
+        )
+    return paths, missing
+
+
+def score(
+    gt: Any,
+    preds: Any,
+    out_dir: str | Path,
+    *,
+    protocol: Protocol | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
+) -> ScoreResult:
+    """Score every method on every GT frame and write the output folder (see the module docstring).
+
+    Args:
+        gt: a tofsim dataset folder, a folder of depth files (PNG needs a scale: pass a `GroundTruth` from
+            `open_ground_truth(..., scale_per_m=...)`), a dataset object, or a `GroundTruth`.
+        preds: a methods file (TOML / YAML), ``{name: PredictionSource | path}``, or a list of `MethodSpec`.
+        out_dir: output folder (created).
+        protocol: scoring protocol (default `Protocol()`: NLSPN's, per image, missing pixels penalised).
+        progress: optional callback ``progress(frames_done, frames_total)``.
+        workers: threads reading and scoring frames (default: up to 2).
+
+    Returns:
+        A `ScoreResult`.
+
+    Raises:
+        InputFileError: missing or unreadable files, missing predictions (with ``missing_files="error"``).
+        ShapeError: a prediction whose size differs from its GT.
+        ConfigError: bad methods or protocol.
+    """
+    protocol = protocol if protocol is not None else Protocol()
+    gt_obj = gt if isinstance(gt, GroundTruth) else open_ground_truth(gt)
+    if len(gt_obj) == 0:
+        raise InputFileError("the ground truth holds no frames")
+    specs = resolve_methods(preds)
+    resolved = {s.name: s.source.resolve() for s in specs}
+    matched = {s.name: _match(gt_obj, s.name, resolved[s.name], protocol) for s in specs}
+    accs = {s.name: MetricAccumulator(protocol) for s in specs}
+    shas: dict[str, list[str]] = {s.name: [] for s in specs}
+    penalised: dict[str, set[str]] = {s.name: set() for s in specs}
+    gt_digest = hashlib.sha256()
+    local = threading.local()
+    n = len(gt_obj)
+
+    def job(i: int):
+        work = getattr(local, "work", None)
+        if work is None:
+            work = local.work = Workspace()
+        frame = gt_obj.read(i)
+        out = {}
+        for s in specs:
+            path = matched[s.name][0][i]
+            if path is None:
+                if protocol.missing_files == "exclude":
+                    out[s.name] = None
+                    continue
+                pred, sha = np.zeros_like(frame.depth_m), ""
+            else:
+                pred, sha = resolved[s.name].read(path, frame.key)
+                if pred.shape != frame.depth_m.shape:
+                    raise ShapeError(
+                        f"method {s.name!r}: prediction {path} has size {pred.shape} but GT frame {frame.name} "
+                        f"has {frame.depth_m.shape}; predictions must be at the GT resolution"
+                    )
+            stats = frame_stats(
+                pred, frame.depth_m, protocol=protocol, spot_mask=frame.spot_mask, sparse_m=frame.sparse_m, work=work
+            )
+            out[s.name] = (stats, sha)
+        return frame, out
+
+    n_workers = max(1, min(workers if workers is not None else 2, os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=n_workers) as pool:
+        pending: deque = deque()
+        nxt = 0
+        for done in range(n):
+            while nxt < n and len(pending) < 2 * n_workers:
+                pending.append(pool.submit(job, nxt))
+                nxt += 1
+            frame, out = pending.popleft().result()
+            gt_digest.update(f"{frame.name} {frame.sha256}\n".encode())
+            for name, item in out.items():
+                if item is None:
+                    continue
+                stats, sha = item
+                accs[name].add(stats, name=frame.name, index=done)
+                shas[name].append(sha)
+                if not sha:
+                    penalised[name].add(frame.name)
+            if progress is not None:
+                progress(done + 1, n)
+
+    results = {name: acc.compute() for name, acc in accs.items()}
+    missing_files = {name: m for name, (_, m) in matched.items()}
+    return _write_outputs(
+        Path(out_dir), specs, resolved, results, shas, penalised, missing_files, gt_obj, gt_digest.hexdigest(), protocol
+    )
+
+
+def _method_row(spec: MethodSpec, res: AccumulatorResult, n_missing_files: int, protocol: Protocol) -> dict:
+    head = res.per_image if protocol.aggregation == "per_image" else res.pooled
+    row: dict[str, Any] = {"method": spec.name}
+    row.update({k: head[k] for k in METRIC_KEYS})
+    row.update({f"pooled_{k}": res.pooled[k] for k in METRIC_KEYS})
+    regions = {r["region"]: r for r in res.regions}
+    for region in _REGION_COLUMNS:
+        row[f"rmse_{region}"] = regions[region]["rmse"]
+        row[f"mae_{region}"] = regions[region]["mae"]
+    rng = np.random.default_rng(protocol.seed)
+    for k in _CI_COLUMNS:
+        lo, hi = bootstrap_ci(res.column(k), rng=rng, n_boot=protocol.bootstrap_samples, confidence=protocol.confidence)
+        row[f"{k}_ci_lo"], row[f"{k}_ci_hi"] = lo, hi
+    row.update(
+        {
+            "density": res.counts["density"],
+            "mean_density": res.counts["mean_density"],
+            "n_images": res.counts["n_images"],
+            "n_empty": res.counts["n_empty"],
+            "n_missing_files": n_missing_files,
+            "n_missing_pixels": res.counts["n_missing_pixels"],
+            "aggregation": protocol.aggregation,
+            "missing_policy": protocol.missing,
+            "missing_files_policy": protocol.missing_files,
+        }
+    )
+    row.update(spec.metadata)
+    return row
+
+
+def _paired_rows(specs: list[MethodSpec], results: dict[str, AccumulatorResult], protocol: Protocol) -> list[dict]:
+    rows = []
+    rng = np.random.default_rng(protocol.seed)
+    for a, b in itertools.combinations([s.name for s in specs], 2):
+        ra, rb = results[a], results[b]
+        common = sorted(set(ra.names) & set(rb.names))
+        ia = {nm: i for i, nm in enumerate(ra.names)}
+        ib = {nm: i for i, nm in enumerate(rb.names)}
+        for metric in _PAIRED_METRICS:
+            va = ra.column(metric)[[ia[c] for c in common]] if common else np.zeros(0)
+            vb = rb.column(metric)[[ib[c] for c in common]] if common else np.zeros(0)
+            t = paired_test(va, vb, method=protocol.paired_test, rng=rng)
+            rows.append(
+                {
+                    "method_a": a,
+                    "method_b": b,
+                    "metric": metric,
+                    "test": t.method,
+                    "n_images": t.n,
+                    "mean_diff": t.mean_diff,
+                    "p_value": t.p_value,
+                }
+            )
+    return rows
+
+
+def _write_outputs(
+    out_dir: Path,
+    specs: list[MethodSpec],
+    resolved: dict[str, ResolvedPredictions],
+    results: dict[str, AccumulatorResult],
+    shas: dict[str, list[str]],
+    penalised: dict[str, set[str]],
+    missing_files: dict[str, list[str]],
+    gt_obj: GroundTruth,
+    gt_sha: str,
+    protocol: Protocol,
+) -> ScoreResult:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = [_method_row(s, results[s.name], len(missing_files[s.name]), protocol) for s in specs]
+    meta_cols: list[str] = []
+    for s in specs:
+        meta_cols += [k for k in s.metadata if k not in meta_cols]
+    columns = [c for c in rows[0] if c not in meta_cols] + meta_cols
+    paths: dict[str, Path] = {}
+    paths["metrics.csv"] = write_csv(out_dir / "metrics.csv", rows, columns)
+    table_cols = [*HEADLINE_COLUMNS, *[c for c in ("params", "bits", "weight_mb", "latency_ms") if c in meta_cols]]
+    caption = (
+        f"Depth completion on {len(gt_obj)} frames ({protocol.aggregation.replace('_', '-')} means, "
+        f"missing pixels {protocol.missing})."
+    )
+    paths["metrics.md"] = write_text_atomic(out_dir / "metrics.md", to_markdown(rows, table_cols))
+    paths["metrics.tex"] = write_text_atomic(
+        out_dir / "metrics.tex", to_latex(rows, table_cols, caption=caption, label="tab:depth-completion")
+    )
+
+    per_image_cols = ["method", "index", "name", *ROW_KEYS, "missing_file", "sha256"]
+    per_image = []
+    for s in specs:
+        res = results[s.name]
+        for j, (idx, nm) in enumerate(zip(res.indices, res.names, strict=True)):
+            r = dict(zip(ROW_KEYS, res.rows[j].tolist(), strict=True))
+            r.update(method=s.name, index=idx, name=nm, missing_file=int(nm in penalised[s.name]))
+            r["sha256"] = shas[s.name][j]
+            per_image.append(r)
+    paths["per_image.csv"] = write_csv(out_dir / "per_image.csv", per_image, per_image_cols)
+    bins = [{"method": s.name, **b} for s in specs for b in results[s.name].bins]
+    paths["bins.csv"] = write_csv(out_dir / "bins.csv", bins, ["method", "bin", "lo_m", "hi_m", *REGION_METRICS])
+    regions = [{"method": s.name, **r} for s in specs for r in results[s.name].regions]
+    paths["regions.csv"] = write_csv(out_dir / "regions.csv", regions, ["method", "region", *REGION_METRICS])
+    paired = _paired_rows(specs, results, protocol)
+    paired_cols = ["method_a", "method_b", "metric", "test", "n_images", "mean_diff", "p_value"]
+    paths["paired.csv"] = write_csv(out_dir / "paired.csv", paired, paired_cols)
+
+    proto = {**protocol.to_dict(), "hash": protocol.hash()}
+    paths["protocol.json"] = write_json(out_dir / "protocol.json", proto)
+    methods_json = {
+        s.name: {**resolved[s.name].describe(), "metadata": s.metadata, "n_missing_files": len(missing_files[s.name])}
+        for s in specs
+    }
+    paths["methods.json"] = write_json(out_dir / "methods.json", methods_json)
+
+    cis = {}
+    for s in specs:
+        rng = np.random.default_rng(protocol.seed)
+        res = results[s.name]
+        cis[s.name] = {
+            k: list(
+                bootstrap_ci(res.column(k), rng=rng, n_boot=protocol.bootstrap_samples, confidence=protocol.confidence)
+            )
+            for k in METRIC_KEYS
+        }
+    checksums = {
+        "gt_sha256": gt_sha,
+        "predictions_sha256": {
+            s.name: hashlib.sha256(
+                "".join(f"{nm} {sh}\n" for nm, sh in zip(results[s.name].names, shas[s.name], strict=True)).encode()
+            ).hexdigest()
+            for s in specs
+        },
+        "note": "sha256 over 'name sha256(file bytes)' lines in GT order; per-file digests are in per_image.csv",
+    }
+    doc = {
+        "columns": columns,
+        "rows": rows,
+        "protocol": proto,
+        "confidence_intervals": {
+            "level": protocol.confidence,
+            "method": f"percentile bootstrap over images ({protocol.bootstrap_samples} resamples) of the per-image "
+            "mean",
+            "by_method": cis,
+        },
+        "paired_tests": paired,
+        "counts": {s.name: results[s.name].counts for s in specs},
+        "missing_files": missing_files,
+        "ground_truth": gt_obj.describe(),
+        "versions": versions(),
+        "checksums": checksums,
+        "units": {"rmse": "m", "mae": "m", "irmse": "1/m", "imae": "1/m", "rel": "fraction", "d1": "fraction"},
+    }
+    paths["metrics.json"] = write_json(out_dir / "metrics.json", doc)
+    return ScoreResult(
+        out_dir=out_dir,
+        rows=rows,
+        results=results,
+        protocol=protocol,
+        paths=paths,
+        paired=paired,
+        missing_files=missing_files,
+    )

@@ -1,0 +1,205 @@
+"""Tables: CSV (SI units), Markdown and LaTeX booktabs (best value per column in bold), JSON; atomic writes.
+
+CSV and JSON hold metres, 1/m and fractions. Markdown and LaTeX show RMSE, MAE and SqRel in millimetres and
+say so in the header; "best" follows each metric's direction (`METRIC_INFO.higher_is_better`); ties are all bold.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from leaderboard.errors import InputFileError
+from leaderboard.metrics import METRIC_INFO
+
+__all__ = [
+    "write_text_atomic",
+    "write_csv",
+    "write_json",
+    "to_csv",
+    "to_markdown",
+    "to_latex",
+    "best_indices",
+    "HEADLINE_COLUMNS",
+    "DISPLAY",
+]
+
+#: The columns of the Markdown / LaTeX tables (metadata columns follow when present).
+HEADLINE_COLUMNS = ("rmse", "mae", "irmse", "imae", "rel", "d1", "d2", "d3")
+#: column -> (header, factor from the CSV unit, format) for Markdown / LaTeX.
+DISPLAY: dict[str, tuple[str, float, str]] = {
+    "rmse": ("RMSE [mm]", 1000.0, "{:.1f}"),
+    "mae": ("MAE [mm]", 1000.0, "{:.1f}"),
+    "sqrel": ("SqRel [mm]", 1000.0, "{:.2f}"),
+    "irmse": ("iRMSE [1/km]", 1000.0, "{:.2f}"),
+    "imae": ("iMAE [1/km]", 1000.0, "{:.2f}"),
+    "rel": ("REL", 1.0, "{:.4f}"),
+    "d1": ("δ<1.25", 1.0, "{:.4f}"),
+    "d2": ("δ<1.25²", 1.0, "{:.4f}"),
+    "d3": ("δ<1.25³", 1.0, "{:.4f}"),
+    "d102": ("δ<1.02", 1.0, "{:.4f}"),
+    "d105": ("δ<1.05", 1.0, "{:.4f}"),
+    "d110": ("δ<1.10", 1.0, "{:.4f}"),
+    "rmae": ("RMAE", 1.0, "{:.4f}"),
+    "ewmae": ("EWMAE", 1.0, "{:.5f}"),
+    "rds": ("RDS", 1.0, "{:.4f}"),
+    "mipi_score": ("MIPI score", 1.0, "{:.4f}"),
+    "density": ("density", 1.0, "{:.3f}"),
+}
+_LATEX_HEADER = {"δ<1.25": r"$\delta_{1.25}$", "δ<1.25²": r"$\delta_{1.25^2}$", "δ<1.25³": r"$\delta_{1.25^3}$"}
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write `text` to a temporary name beside `path`, then `os.replace` it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise InputFileError(f"cannot write {path}: {e.strerror or e}") from None
+    return path
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, float) and math.isnan(v):
+        return ""
+    return v
+
+
+def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """CSV text of `rows` with `columns` (missing values and NaN as empty cells; floats at full precision)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    for r in rows:
+        w.writerow([_cell(r.get(c, "")) for c in columns])
+    return buf.getvalue()
+
+
+def write_csv(path: str | Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Path:
+    """Write `rows` as CSV (atomically)."""
+    return write_text_atomic(path, to_csv(rows, columns))
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "item"):
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _nan_to_none(o: Any) -> Any:
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {k: _nan_to_none(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_nan_to_none(v) for v in o]
+    if hasattr(o, "item") and not hasattr(o, "__len__"):
+        return _nan_to_none(o.item())
+    return o
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Write `obj` as indented JSON (NaN and inf become null), atomically."""
+    return write_text_atomic(path, json.dumps(_nan_to_none(obj), indent=2, default=_json_default) + "\n")
+
+
+def best_indices(rows: Sequence[dict[str, Any]], column: str) -> set[int]:
+    """Indices of the rows holding the best finite value of a metric column (all of them on a tie)."""
+    info = METRIC_INFO.get(column)
+    if info is None:
+        return set()
+    vals = [(i, r.get(column)) for i, r in enumerate(rows)]
+    vals = [(i, float(v)) for i, v in vals if isinstance(v, (int, float)) and math.isfinite(v)]
+    if not vals:
+        return set()
+    best = max(v for _, v in vals) if info.higher_is_better else min(v for _, v in vals)
+    return {i for i, v in vals if v == best}
+
+
+def _display(column: str, v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v == "":
+        return "–"
+    if column in DISPLAY and isinstance(v, (int, float)):
+        _, factor, fmt = DISPLAY[column]
+        return fmt.format(v * factor)
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _header(column: str) -> str:
+    return DISPLAY[column][0] if column in DISPLAY else column
+
+
+def to_markdown(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, name_column: str = "method") -> str:
+    """A Markdown table with the best value of each metric column in bold."""
+    cols = [name_column, *[c for c in columns if c != name_column]]
+    best = {c: best_indices(rows, c) for c in cols}
+    arrows = {c: (" ↑" if METRIC_INFO[c].higher_is_better else " ↓") if c in METRIC_INFO else "" for c in cols}
+    lines = ["| " + " | ".join(_header(c) + arrows[c] for c in cols) + " |"]
+    lines.append("|" + "|".join("---" if c == name_column else "---:" for c in cols) + "|")
+    for i, r in enumerate(rows):
+        cells = []
+        for c in cols:
+            s = _display(c, r.get(c)).replace("|", "\\|")
+            cells.append(f"**{s}**" if i in best[c] else s)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _latex_escape(s: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
+        s = s.replace(a, b)
+    return s.replace("–", "--")
+
+
+def to_latex(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    *,
+    name_column: str = "method",
+    caption: str | None = None,
+    label: str | None = None,
+) -> str:
+    """A LaTeX booktabs table (needs the booktabs package) with the best value of each metric column bold."""
+    cols = [name_column, *[c for c in columns if c != name_column]]
+    best = {c: best_indices(rows, c) for c in cols}
+
+    def head(c: str) -> str:
+        h = _header(c)
+        h = _LATEX_HEADER.get(h, _latex_escape(h))
+        if c in METRIC_INFO:
+            h += r" $\uparrow$" if METRIC_INFO[c].higher_is_better else r" $\downarrow$"
+        return h
+
+    out = [r"\begin{table}[t]", r"\centering"]
+    if caption:
+        out.append(rf"\caption{{{_latex_escape(caption)}}}")
+    if label:
+        out.append(rf"\label{{{label}}}")
+    out.append(r"\begin{tabular}{l" + "r" * (len(cols) - 1) + "}")
+    out.append(r"\toprule")
+    out.append(" & ".join(head(c) for c in cols) + r" \\")
+    out.append(r"\midrule")
+    for i, r in enumerate(rows):
+        cells = []
+        for c in cols:
+            s = _latex_escape(_display(c, r.get(c)))
+            cells.append(rf"\textbf{{{s}}}" if i in best[c] else s)
+        out.append(" & ".join(cells) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(out) + "\n"
