@@ -17,7 +17,7 @@ from tofsim.dataset import schema
 from tofsim.dataset import writer as writer_mod
 from tofsim.dataset.export import depth_to_png16, export_folder
 from tofsim.dataset.manifest import make_manifest, read_manifest, split_by_scene, write_manifest
-from tofsim.dataset.reader import open_dataset
+from tofsim.dataset.reader import open_dataset, shard_info
 from tofsim.dataset.writer import write_shard
 from tofsim.errors import ConfigError, InputFileError, OutputError, ShapeError
 from tofsim.frame import SPOT_DTYPE, Sample, SpotStatus, empty_spots
@@ -117,6 +117,7 @@ def test_write_shard_attrs_and_return_value(tmp_path):
     info = write_shard(tmp_path / "s.h5", samples, attrs={"seed": 3, "config": {"a": [1, 2]}, "versions": {"x": "1"}})
     assert info["file"] == "s.h5" and info["count"] == 3 and info["first_index"] == 10
     assert info["sha256"] == hashlib.sha256((tmp_path / "s.h5").read_bytes()).hexdigest()
+    assert shard_info(tmp_path / "s.h5") == info  # what a resumed run reads back
     with h5py.File(tmp_path / "s.h5", "r") as f:
         assert f.attrs["depth_kind"] == "z" and f.attrs["units"] == "m" and f.attrs["seed"] == 3
         assert json.loads(f.attrs["config"]) == {"a": [1, 2]}
@@ -283,6 +284,9 @@ def test_reader_errors(tmp_path):
     open_dataset(tmp_path / "ds")  # checksums are checked on request only
     with pytest.raises(InputFileError, match="checksum mismatch"):
         open_dataset(tmp_path / "ds", verify=True)
+    (tmp_path / "other.h5").write_bytes(b"not hdf5")
+    with pytest.raises(InputFileError, match="other.h5: cannot read shard"):
+        shard_info(tmp_path / "other.h5")
     os.remove(shard)
     with pytest.raises(InputFileError, match="shard-00001.h5.*missing"):
         open_dataset(tmp_path / "ds")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -102,6 +104,7 @@ def test_summarize_counts(small_dataset):
     assert d["valid_depth_fraction"] == pytest.approx(2 / 3)
     assert d["preset"] == "sds" and d["seed"] == 4 and d["config"] == {"preset": "sds"}
     assert "tofsim" in d["versions"]
+    assert json.loads(json.dumps(d)) == d  # JSON-ready for `tofsim info --json`
     text = format_summary(d)
     assert "samples      3" in text and "1.000 - 3.000 m" in text and "valid 3" in text
     part = summarize(small_dataset.subset("train"), max_samples=1)

@@ -22,7 +22,7 @@ from tofsim.dataset.manifest import read_manifest
 from tofsim.errors import ConfigError, InputFileError
 from tofsim.frame import SPOT_DTYPE, Sample
 
-__all__ = ["TofDataset", "open_dataset", "sha256_file"]
+__all__ = ["TofDataset", "open_dataset", "sha256_file", "shard_info"]
 
 #: Shard files kept open per process (least recently used ones are closed).
 MAX_OPEN_SHARDS = 8
@@ -37,6 +37,30 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(4 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def shard_info(path: Path) -> dict[str, Any]:
+    """The manifest entry of an existing shard, as `write_shard` returned it (e.g. to resume a killed run).
+
+    Returns:
+        ``{"file": name, "count": n, "sha256": ..., "first_index": ...}``.
+
+    Raises:
+        InputFileError: missing or unreadable file, or not a tofsim shard.
+    """
+    import h5py
+
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format") != schema.FORMAT_NAME:
+                raise InputFileError(f"{path}: not a {schema.FORMAT_NAME} shard")
+            count, first = int(f.attrs["count"]), int(f.attrs["first_index"])
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: shard not found") from None
+    except OSError as e:
+        raise InputFileError(f"{path}: cannot read shard ({e})") from None
+    return {"file": path.name, "count": count, "sha256": sha256_file(path), "first_index": first}
 
 
 class TofDataset:
