@@ -95,9 +95,7 @@ class LsqQuantizer(nn.Module):
     clips 8-bit weights far too hard for a short fine-tune). `signed=None` decides the sign from that tensor.
     """
 
-    def __init__(
-        self, bits: int | None, *, signed: bool | None, per_channel: bool = False, channels: int = 1
-    ) -> None:
+    def __init__(self, bits: int | None, *, signed: bool | None, per_channel: bool = False, channels: int = 1) -> None:
         super().__init__()
         self.bits = bits
         self.signed = signed
@@ -105,6 +103,7 @@ class LsqQuantizer(nn.Module):
         shape = (channels, 1, 1, 1) if per_channel else ()
         self.step = nn.Parameter(torch.ones(shape))
         self.register_buffer("initialized", torch.tensor(False))
+        self.export = False  # True while exporting to ONNX: emit QuantizeLinear/DequantizeLinear
 
     @property
     def enabled(self) -> bool:
@@ -124,8 +123,20 @@ class LsqQuantizer(nn.Module):
         if not bool(self.initialized):
             self.calibrate(x)
             q_min, q_max = self.range
+        if self.export:
+            return self._export_forward(x)
         per_step = x[0].numel() if self.per_channel else x.numel()
         return lsq_fake_quant(x, self.step.abs() + 1e-12, q_min, q_max, 1.0 / math.sqrt(per_step * q_max))
+
+    def _export_forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Activations only (weights are exported by QuantConv2d): an 8-bit QDQ pair with this step; narrower
+        # ranges become a Clip to the range followed by the 8-bit pair, which gives the same values.
+        q_min, q_max = self.range
+        step = float(self.step.detach().abs().reshape(()) + 1e-12)
+        lo8, hi8 = (-128, 127) if self.signed else (0, 255)
+        if (q_min, q_max) != (lo8, hi8):
+            x = torch.clamp(x, q_min * step, q_max * step)
+        return torch.fake_quantize_per_tensor_affine(x, step, 0, lo8, hi8)
 
     @torch.no_grad()
     def calibrate(self, x: torch.Tensor) -> None:

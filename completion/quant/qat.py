@@ -19,7 +19,7 @@ from torch import nn
 from completion.quant.bitwidths import LayerBits
 from completion.quant.lsq import LsqQuantizer
 
-__all__ = ["fold_bn", "QuantConv2d", "fold_all_bn", "quantizable_layers", "prepare_qat", "calibrate"]
+__all__ = ["fold_bn", "QuantConv2d", "fold_all_bn", "quantizable_layers", "prepare_qat", "calibrate", "set_export_mode"]
 
 
 @torch.no_grad()
@@ -77,10 +77,48 @@ class QuantConv2d(nn.Module):
         """The weight as the deployed model sees it (dequantized)."""
         return self.w_quant(self.conv.weight)
 
+    @torch.no_grad()
+    def integer_weight(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(integer weight values as int32 (C_out, C_in, k, k), per-channel steps (C_out,)); weights must be quantized."""
+        step = self.w_quant.step.detach().abs().reshape(-1) + 1e-12
+        q_min, q_max = self.w_quant.range
+        ints = torch.clamp(torch.round(self.conv.weight / step.view(-1, 1, 1, 1)), q_min, q_max)
+        return ints.to(torch.int32), step
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Quantize the input and the weight, then convolve with the float bias."""
         c = self.conv
-        return F.conv2d(self.a_quant(x), self.quantized_weight(), c.bias, c.stride, c.padding, c.dilation, c.groups)
+        if self.w_quant.export and self.w_quant.enabled:
+            # integer weights times their step (buffers set by set_export_mode), through an 8-bit per-channel QDQ
+            # pair: the exporter writes QuantizeLinear on a weight initializer, which completion.export turns
+            # into stored integers
+            step = self.export_step
+            zero = torch.zeros_like(step, dtype=torch.int32)
+            weight = torch.fake_quantize_per_channel_affine(self.export_weight, step, zero, 0, -128, 127)
+        else:
+            weight = self.quantized_weight()
+        return F.conv2d(self.a_quant(x), weight, c.bias, c.stride, c.padding, c.dilation, c.groups)
+
+
+def _quantized_blocks(model: nn.Module):
+    for name, module in model.named_modules():
+        if isinstance(getattr(module, "conv", None), QuantConv2d) and hasattr(module, "act"):
+            yield name, module
+
+
+def set_export_mode(model: nn.Module, enabled: bool) -> None:
+    """Switch every LSQ quantizer between training behaviour and ONNX QDQ emission."""
+    for m in model.modules():
+        if isinstance(m, LsqQuantizer):
+            m.export = enabled
+        if isinstance(m, QuantConv2d) and m.w_quant.enabled:
+            if enabled:
+                ints, step = m.integer_weight()
+                m.register_buffer("export_weight", ints.float() * step.view(-1, 1, 1, 1))
+                m.register_buffer("export_step", step.clone())
+            else:
+                for name in ("export_weight", "export_step"):
+                    m._buffers.pop(name, None)
 
 
 def quantizable_layers(model: nn.Module) -> list[str]:
@@ -108,6 +146,12 @@ def prepare_qat(model: nn.Module, plan: Mapping[str, LayerBits]) -> nn.Module:
     for name in quantizable_layers(qmodel):
         if name in plan:
             _set_module(qmodel, name, QuantConv2d(qmodel.get_submodule(name), plan[name]))
+    # Conv-BN-ReLU blocks also quantize their output, after the ReLU, so that an int8 runtime sees a
+    # QuantizeLinear right after every convolution and runs it as one integer kernel (design.md pitfall).
+    for _, block in list(_quantized_blocks(qmodel)):
+        bits = block.conv.bits.act_bits
+        if bits is not None and not isinstance(block.act, nn.Sequential):
+            block.act = nn.Sequential(block.act, LsqQuantizer(bits, signed=None))
     qmodel.qat_plan = {k: {"weight_bits": v.weight_bits, "act_bits": v.act_bits} for k, v in plan.items()}
     return qmodel.train()
 

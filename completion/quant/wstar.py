@@ -25,11 +25,7 @@ CANDIDATE_BITS = (2, 4, 8)
 
 def layer_sizes(model: nn.Module) -> dict[str, tuple[int, int]]:
     """Layer name -> (weight elements, output channels) for every convolution."""
-    return {
-        name: (m.weight.numel(), m.out_channels)
-        for name, m in model.named_modules()
-        if isinstance(m, nn.Conv2d)
-    }
+    return {name: (m.weight.numel(), m.out_channels) for name, m in model.named_modules() if isinstance(m, nn.Conv2d)}
 
 
 def float_weight_bytes(model: nn.Module) -> int:

@@ -1,0 +1,240 @@
+"""ONNX export with QuantizeLinear/DequantizeLinear placed for onnxruntime's integer kernels.
+
+The QAT model is traced with every LSQ quantizer emitting an 8-bit QDQ pair (`set_export_mode`), then the graph
+is rewritten so that it stores what a deployed model stores:
+
+- each convolution weight becomes integer data (INT8, or packed INT4 / INT2 for layers planned at 4 or 2 bits
+  when ``weight_storage="packed"``) feeding a per-channel DequantizeLinear;
+- each convolution bias becomes INT32 at scale ``input step x weight step`` feeding a DequantizeLinear, the form
+  onnxruntime needs to fuse ``DQ -> Conv -> Q`` into one integer convolution (QLinearConv).
+
+INT8 weights run on onnxruntime's integer kernels; INT4/INT2 weights give a smaller file, not speed (onnxruntime
+dequantizes them to float). The opset is raised to 21 when INT4 is stored and 25 when INT2 is.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from completion.errors import CompletionError, ConfigError
+from completion.quant.qat import QuantConv2d, set_export_mode
+
+__all__ = ["export_onnx", "ONNX_INPUTS"]
+
+ONNX_INPUTS = ("rgb", "prefill", "dist")
+EXPORT_OPSET = 17
+
+
+class _DictInput(nn.Module):
+    def __init__(self, model: nn.Module, keys: Sequence[str]) -> None:
+        super().__init__()
+        self.model, self.keys = model, tuple(keys)
+
+    def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+        return self.model(dict(zip(self.keys, tensors, strict=True)))
+
+
+def _require_onnx():
+    try:
+        import onnx  # noqa: F401
+    except ImportError as e:
+        raise CompletionError("ONNX export needs the onnx extra: pip install 'tofbench[onnx]'") from e
+
+
+def export_onnx(
+    model: nn.Module,
+    out_path: str | Path,
+    *,
+    height_px: int = 480,
+    width_px: int = 640,
+    weight_storage: str = "packed",
+    input_keys: Sequence[str] = ONNX_INPUTS,
+) -> dict:
+    """Export a float or QAT model to ONNX for a fixed input size.
+
+    Args:
+        model: a model from `completion.models.create` or `completion.quant.qat.prepare_qat`.
+        out_path: the .onnx file (written atomically).
+        height_px, width_px: input size the graph is traced at.
+        weight_storage: "packed" (INT4/INT2 where planned) or "int8" (every quantized weight as INT8: fastest).
+        input_keys: batch keys passed as graph inputs, in order; each is (1, C, H, W) float32.
+
+    Returns:
+        A summary: path, opset, file bytes, per-layer stored weight type.
+
+    Raises:
+        ConfigError: for an unknown `weight_storage`.
+        CompletionError: when onnx is not installed.
+    """
+    if weight_storage not in ("packed", "int8"):
+        raise ConfigError(f"weight_storage must be 'packed' or 'int8', got {weight_storage!r}")
+    _require_onnx()
+    import copy
+
+    import onnx
+
+    model = copy.deepcopy(model).eval().cpu()
+    set_export_mode(model, True)
+    channels = {"rgb": 3}
+    g = torch.Generator().manual_seed(0)
+    example = tuple(torch.rand(1, channels.get(k, 1), height_px, width_px, generator=g) + 0.5 for k in input_keys)
+    buf = io.BytesIO()
+    with torch.no_grad():
+        torch.onnx.export(
+            _DictInput(model, input_keys), example, buf, input_names=list(input_keys), output_names=["depth"],
+            opset_version=EXPORT_OPSET, dynamo=False, do_constant_folding=False,
+        )  # fmt: skip
+    graph_model = onnx.load_from_string(buf.getvalue())
+    bits_by_weight = {
+        f"model.{name}.export_weight": m.bits.weight_bits
+        for name, m in model.named_modules()
+        if isinstance(m, QuantConv2d)
+    }
+    layers = _store_integer_weights(graph_model, bits_by_weight, weight_storage)
+    opset = max([EXPORT_OPSET] + [{"INT4": 21, "INT2": 25}.get(t, 0) for t in layers.values()])
+    for imp in graph_model.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            imp.version = opset
+    graph_model.metadata_props.add(key="tofbench.input_keys", value=",".join(input_keys))
+    graph_model.metadata_props.add(key="tofbench.input_hw", value=f"{height_px},{width_px}")
+    onnx.checker.check_model(graph_model)
+    out_path = Path(out_path)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    try:
+        onnx.save(graph_model, tmp)
+        os.replace(tmp, out_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return {"path": str(out_path), "opset": opset, "bytes": out_path.stat().st_size, "weights": layers}
+
+
+def _store_integer_weights(model, bits_by_weight: dict[str, int | None], storage: str) -> dict[str, str]:
+    """Rewrite QuantizeLinear(weight) -> DequantizeLinear into stored integers; biases into INT32 + DQ."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    init = {t.name: t for t in graph.initializer}
+
+    producer = {out: n for n in graph.node for out in n.output}
+
+    def value(name: str) -> np.ndarray | None:
+        # a constant tensor: an initializer, a Constant node, or an Identity/Cast of one
+        if name in init:
+            return numpy_helper.to_array(init[name])
+        node = producer.get(name)
+        if node is None:
+            return None
+        if node.op_type == "Constant":
+            return numpy_helper.to_array(node.attribute[0].t)
+        if node.op_type in ("Identity", "Cast"):
+            inner = value(node.input[0])
+            if inner is not None and node.op_type == "Cast":
+                to = next(a.i for a in node.attribute if a.name == "to")
+                inner = inner.astype(helper.tensor_dtype_to_np_dtype(to))
+            return inner
+        return None
+
+    stored: dict[str, str] = {}
+    remove = []
+    for node in list(graph.node):
+        if node.op_type != "QuantizeLinear" or node.input[0] not in init:
+            continue
+        weight_name = node.input[0]
+        w = numpy_helper.to_array(init[weight_name])
+        scale = value(node.input[1])
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+        shape = [1] * w.ndim
+        shape[axis] = -1
+        ints = np.round(w / scale.reshape(shape)).astype(np.int64)
+        bits = bits_by_weight.get(weight_name, 8)
+        kind, dtype = "INT8", TensorProto.INT8
+        if storage == "packed" and bits is not None and bits <= 4:
+            kind, dtype = ("INT2", TensorProto.INT2) if bits <= 2 else ("INT4", TensorProto.INT4)
+        int_name = weight_name + "_quantized"
+        graph.initializer.append(_int_tensor(int_name, dtype, ints))
+        zero = _int_tensor(int_name + "_zero", dtype, np.zeros(ints.shape[axis], np.int64))
+        graph.initializer.append(zero)
+        for consumer in graph.node:  # the DequantizeLinear reading this Q's output
+            if consumer.op_type == "DequantizeLinear" and consumer.input[0] == node.output[0]:
+                consumer.input[0] = int_name
+                consumer.input[2] = zero.name
+        remove.append(node)
+        stored[weight_name.removeprefix("model.").removesuffix(".export_weight")] = kind
+        init.pop(weight_name)
+    for node in remove:
+        graph.node.remove(node)
+    _bias_to_int32(graph, value, producer)
+    used = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
+    kept = [t for t in graph.initializer if t.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    return stored
+
+
+def _int_tensor(name: str, dtype: int, ints: np.ndarray):
+    """An integer initializer stored as raw bytes; INT4 and INT2 packed little end first (ONNX's layout)."""
+    from onnx import TensorProto, helper
+
+    flat = ints.astype(np.int64).ravel()
+    if dtype == TensorProto.INT8:
+        raw = flat.astype(np.int8).tobytes()
+    elif dtype == TensorProto.INT32:
+        raw = flat.astype("<i4").tobytes()
+    else:
+        width = 4 if dtype == TensorProto.INT4 else 2
+        per_byte = 8 // width
+        codes = (flat & ((1 << width) - 1)).astype(np.uint8)
+        codes = np.concatenate([codes, np.zeros((-len(codes)) % per_byte, np.uint8)]).reshape(-1, per_byte)
+        shifts = (np.arange(per_byte) * width).astype(np.uint8)
+        raw = np.bitwise_or.reduce(codes << shifts, axis=1).astype(np.uint8).tobytes()
+    return helper.make_tensor(name, dtype, list(ints.shape), raw, raw=True)
+
+
+def _bias_to_int32(graph, value, producer) -> None:
+    """Conv bias b (float) -> round(b / (s_x * s_w)) as INT32 behind a per-channel DequantizeLinear."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    for conv in [n for n in graph.node if n.op_type == "Conv" and len(n.input) == 3]:
+        x_dq, w_dq = producer.get(conv.input[0]), producer.get(conv.input[1])
+        bias = value(conv.input[2])
+        if bias is None or x_dq is None or w_dq is None:
+            continue
+        if x_dq.op_type != "DequantizeLinear" or w_dq.op_type != "DequantizeLinear":
+            continue
+        scale = (value(x_dq.input[1]).astype(np.float64) * value(w_dq.input[1]).astype(np.float64)).astype(np.float32)
+        ints = np.round(bias / scale).astype(np.int64)
+        name = conv.input[2] + "_int32"
+        graph.initializer.append(_int_tensor(name, TensorProto.INT32, ints))
+        graph.initializer.append(numpy_helper.from_array(scale.astype(np.float32), name + "_scale"))
+        graph.initializer.append(_int_tensor(name + "_zero", TensorProto.INT32, np.zeros(len(ints), np.int64)))
+        out = name + "_dq"
+        graph.node.append(
+            helper.make_node("DequantizeLinear", [name, name + "_scale", name + "_zero"], [out], axis=0, name=out)
+        )
+        conv.input[2] = out
+    # keep the graph topologically sorted: move the new bias DQ nodes before their consumers
+    _toposort(graph)
+
+
+def _toposort(graph) -> None:
+    available = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
+    nodes, ordered = list(graph.node), []
+    while nodes:
+        progressed = False
+        for n in list(nodes):
+            if all(i in available for i in n.input):
+                ordered.append(n)
+                available.update(n.output)
+                nodes.remove(n)
+                progressed = True
+        if not progressed:
+            raise CompletionError("internal error: ONNX graph has a cycle after rewriting")
+    del graph.node[:]
+    graph.node.extend(ordered)

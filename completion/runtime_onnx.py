@@ -1,0 +1,69 @@
+"""Run an exported model with onnxruntime on the CPU (or CUDA when onnxruntime-gpu is installed)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from completion.errors import CompletionError, InputFileError, ShapeError
+
+__all__ = ["OnnxRunner"]
+
+
+class OnnxRunner:
+    """An onnxruntime session over a model written by `completion.export.export_onnx`.
+
+    Args:
+        path: the .onnx file.
+        threads: intra-op threads (None = onnxruntime's default).
+
+    onnxruntime 1.2x's graph optimiser turns DequantizeLinear(INT2) -> Conv into an invalid integer convolution,
+    so models that store INT2 weights run with basic optimisations only (float convolutions; still exact).
+
+    Raises:
+        InputFileError: missing or unreadable file.
+        CompletionError: when onnxruntime is not installed.
+    """
+
+    def __init__(self, path: str | Path, *, threads: int | None = None) -> None:
+        try:
+            import onnx
+            import onnxruntime as ort
+        except ImportError as e:
+            raise CompletionError("the onnx runtime needs the onnx extra: pip install 'tofbench[onnx]'") from e
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputFileError(f"{self.path}: ONNX model not found")
+        try:
+            model = onnx.load(str(self.path))
+        except Exception as e:  # onnx raises several unrelated types for a bad file
+            raise InputFileError(f"{self.path}: not a readable ONNX model ({e})") from e
+        meta = {p.key: p.value for p in model.metadata_props}
+        self.input_keys = tuple(meta.get("tofbench.input_keys", "rgb,prefill,dist").split(","))
+        hw = meta.get("tofbench.input_hw")
+        self.input_hw = tuple(int(v) for v in hw.split(",")) if hw else None
+        has_int2 = any(t.data_type == onnx.TensorProto.INT2 for t in model.graph.initializer)
+        opts = ort.SessionOptions()
+        if threads is not None:
+            opts.intra_op_num_threads = threads
+        if has_int2:
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
+        self.session = ort.InferenceSession(str(self.path), opts, providers=providers)
+
+    def __call__(self, batch: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Depth (1, 1, H, W) float32 metres from a batch of (1, C, H, W) float32 arrays keyed like the export.
+
+        Raises:
+            ShapeError: when the input size differs from the size the model was exported at.
+        """
+        feed = {k: np.ascontiguousarray(batch[k], dtype=np.float32) for k in self.input_keys}
+        hw = next(iter(feed.values())).shape[-2:]
+        if self.input_hw is not None and tuple(hw) != self.input_hw:
+            raise ShapeError(
+                f"{self.path.name} was exported for {self.input_hw[0]}x{self.input_hw[1]} inputs, got "
+                f"{hw[0]}x{hw[1]}; re-export with --height/--width"
+            )
+        return self.session.run(None, feed)[0]

@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+import torch
+
+from completion.errors import ShapeError
+from completion.export import export_onnx
+from completion.models.tofnet import TofNet, TofNetConfig
+from completion.quant.bitwidths import LayerBits, preset_plan
+from completion.quant.qat import calibrate, prepare_qat, quantizable_layers
+from completion.runtime_onnx import OnnxRunner
+
+onnx = pytest.importorskip("onnx", reason="the onnx extra is not installed")
+ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+
+H, W = 32, 48
+
+
+def _batch(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "rgb": torch.rand(1, 3, H, W, generator=g),
+        "prefill": 1 + 2 * torch.rand(1, 1, H, W, generator=g),
+        "dist": 8 * torch.rand(1, 1, H, W, generator=g),
+    }
+
+
+def _qat_model(plan_fn):
+    torch.manual_seed(0)
+    model = TofNet(TofNetConfig(base_width=4, num_scales=3)).eval()
+    with torch.no_grad():
+        model.core.head.weight.normal_(std=0.05)  # a head that matters, so the check is not trivial
+    qmodel = prepare_qat(model, plan_fn(quantizable_layers(model)))
+    calibrate(qmodel, _batch())
+    return qmodel.eval()
+
+
+def _run(path, batch):
+    return OnnxRunner(path)({k: v.numpy() for k, v in batch.items()})
+
+
+@pytest.mark.parametrize("storage", ["int8", "packed"])
+def test_w8a8_export_matches_fake_quant_model_and_uses_integer_kernels(tmp_path, storage):
+    qmodel = _qat_model(lambda names: preset_plan("w8a8", names))
+    info = export_onnx(qmodel, tmp_path / "m.onnx", height_px=H, width_px=W, weight_storage=storage)
+    graph = onnx.load(info["path"]).graph
+    weights = [t for t in graph.initializer if t.name.endswith("export_weight_quantized")]
+    assert len(weights) == sum(1 for n in graph.node if n.op_type == "Conv")
+    assert {t.data_type for t in weights} == {onnx.TensorProto.INT8}
+    assert not [t for t in graph.initializer if t.data_type == onnx.TensorProto.FLOAT and t.name.endswith("weight")]
+    batch = _batch(seed=1)
+    with torch.no_grad():
+        want = qmodel(batch).numpy()
+    got = _run(info["path"], batch)
+    # a few quantization steps of the output: well under a millimetre here
+    assert np.abs(got - want).max() < 2e-3
+    opts = ort.SessionOptions()
+    opts.optimized_model_filepath = str(tmp_path / "opt.onnx")
+    ort.InferenceSession(info["path"], opts, providers=["CPUExecutionProvider"])
+    ops = [n.op_type for n in onnx.load(opts.optimized_model_filepath).graph.node]
+    # every convolution runs as an integer kernel except the head, whose output feeds the float residual
+    assert ops.count("QLinearConv") == sum(1 for n in graph.node if n.op_type == "Conv") - 1
+
+
+def test_packed_int4_and_int2_weights_round_trip(tmp_path):
+    def mixed(names):
+        return {n: LayerBits([2, 4, 8][i % 3], 8) for i, n in enumerate(names)}
+
+    qmodel = _qat_model(mixed)
+    info = export_onnx(qmodel, tmp_path / "m.onnx", height_px=H, width_px=W, weight_storage="packed")
+    assert info["opset"] == 25
+    kinds = sorted(set(info["weights"].values()))
+    assert kinds == ["INT2", "INT4", "INT8"]
+    batch = _batch(seed=2)
+    with torch.no_grad():
+        want = qmodel(batch).numpy()
+    assert np.abs(_run(info["path"], batch) - want).max() < 2e-3
+    int8 = export_onnx(qmodel, tmp_path / "m8.onnx", height_px=H, width_px=W, weight_storage="int8")
+    assert info["bytes"] < int8["bytes"]
+
+
+def test_runner_rejects_other_input_size(tmp_path):
+    model = TofNet(TofNetConfig(base_width=4, num_scales=3)).eval()
+    info = export_onnx(model, tmp_path / "f.onnx", height_px=H, width_px=W)
+    small = {k: v[..., :16, :16].numpy() for k, v in _batch().items()}
+    with pytest.raises(ShapeError, match="exported for 32x48 inputs, got 16x16"):
+        OnnxRunner(info["path"])(small)
+
+
+def test_float_model_exports_unchanged(tmp_path):
+    model = TofNet(TofNetConfig(base_width=4, num_scales=3)).eval()
+    info = export_onnx(model, tmp_path / "f.onnx", height_px=H, width_px=W)
+    batch = _batch()
+    with torch.no_grad():
+        want = model(batch).numpy()
+    np.testing.assert_allclose(_run(info["path"], batch), want, atol=1e-5)
