@@ -1,0 +1,272 @@
+"""Render a `Scene` into a `DenseFrame` with Open3D's `RaycastingScene` (one ray per pixel).
+
+Rays are built here from `tofsim.camera` (pixel centres at integer coordinates, OpenCV axes), not with Open3D's
+``create_rays_pinhole``, which puts pixel centres at half-integers. Each camera-frame direction has z = 1, so
+the ray parameter ``t_hit`` of a hit *is* its z-depth, and its range along the ray is ``t_hit * ray_norm``.
+
+Cost: one ``cast_rays`` call plus a few vectorised float32 passes (the per-intrinsics direction grid is
+cached). Open3D is imported inside `Renderer`, never at module import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tofsim.camera import Intrinsics, pixel_grid
+from tofsim.checks import check_finite, check_shape
+from tofsim.errors import ShapeError
+from tofsim.frame import DenseFrame
+from tofsim.scene.types import Scene
+
+__all__ = ["Renderer", "render", "AMBIENT", "ROTATION_TOLERANCE"]
+
+#: Fraction of the material colour that an unlit surface keeps (the rest is Lambertian from a light at the camera).
+AMBIENT = 0.3
+#: Largest allowed deviation of a pose's rotation block from orthonormal (max abs entry of R^T R - I).
+ROTATION_TOLERANCE = 1e-2
+
+_INVALID_ID = np.uint32(0xFFFFFFFF)  # Open3D's RaycastingScene.INVALID_ID
+
+
+@dataclass(frozen=True)
+class _RayGrid:
+    """Per-intrinsics cache: camera-frame directions with z = 1 and their lengths."""
+
+    dirs_cam: np.ndarray  # (H*W, 3) float32
+    dirs_aug: np.ndarray  # (H*W, 4) float32 [x, y, 1, 1]: one matmul turns it into (origin, world direction) rays
+    ray_norm: np.ndarray  # (H, W) float32
+    inv_ray_norm: np.ndarray  # (H*W,) float32
+
+
+def _ray_grid(intr: Intrinsics) -> _RayGrid:
+    u, v = pixel_grid(intr)
+    x = (u - intr.cx_px) / intr.fx_px
+    y = (v - intr.cy_px) / intr.fy_px
+    dirs = np.stack([x, y, np.ones_like(x)], axis=-1).reshape(-1, 3).astype(np.float32)
+    norm = np.sqrt(x * x + y * y + 1.0)
+    return _RayGrid(
+        dirs_cam=dirs,
+        dirs_aug=np.ascontiguousarray(np.concatenate([dirs, np.ones((len(dirs), 1), np.float32)], axis=1)),
+        ray_norm=norm.astype(np.float32),
+        inv_ray_norm=(1.0 / norm).ravel().astype(np.float32),
+    )
+
+
+def check_pose(pose: np.ndarray, *, name: str = "pose") -> np.ndarray:
+    """Validate a (4, 4) camera-to-world pose and return it as float64.
+
+    Raises:
+        ShapeError: wrong shape, NaN/inf entries, or a rotation block that is not orthonormal (within
+            `ROTATION_TOLERANCE`) with determinant +1.
+    """
+    pose = np.asarray(pose, dtype=np.float64)
+    check_shape(pose, (4, 4), name=name)
+    check_finite(pose, name=name)
+    rot = pose[:3, :3]
+    err = float(np.abs(rot.T @ rot - np.eye(3)).max())
+    if err > ROTATION_TOLERANCE or np.linalg.det(rot) <= 0:
+        raise ShapeError(
+            f"{name}: the rotation block must be a proper rotation (orthonormal, det +1); "
+            f"max |R^T R - I| = {err:.3g}, det = {np.linalg.det(rot):.3g}"
+        )
+    return pose
+
+
+class Renderer:
+    """Raycasting renderer for one `Scene`; builds the Open3D acceleration structure once.
+
+    Thread-safe for concurrent `render` / `cast_rays` calls (no mutable buffers are shared between calls).
+
+    Args:
+        scene: the scene to render (needs at least one triangle).
+        ambient: fraction of the material colour an unlit surface keeps in the RGB image.
+
+    Raises:
+        ShapeError: the scene has no triangles.
+
+    Example:
+        >>> r = Renderer(scene)
+        >>> frame = r.render(Intrinsics.from_fov(640, 480, 57.0), pose)
+    """
+
+    def __init__(self, scene: Scene, *, ambient: float = AMBIENT) -> None:
+        import open3d as o3d
+
+        if scene.n_triangles == 0:
+            raise ShapeError(f"scene {scene.scene_id!r} has no triangles; nothing to render")
+        self.scene = scene
+        self.ambient = float(ambient)
+        self._o3d = o3d
+        self._raycaster = o3d.t.geometry.RaycastingScene()
+        self._raycaster.add_triangles(
+            o3d.core.Tensor(scene.vertices, dtype=o3d.core.float32),
+            o3d.core.Tensor(scene.triangles.astype(np.uint32), dtype=o3d.core.uint32),
+        )
+        n_tri = scene.n_triangles
+        self._n_tri = np.uint32(n_tri)
+        # Per-triangle tables with one extra row (index T) for "no hit": a miss needs no branch (0 everywhere).
+        normals = scene.face_normals().astype(np.float64)
+        self._normals = normals  # (T, 3) unit winding normals, float64
+        self._plane_offset = np.einsum("ij,ij->i", normals, scene.vertices[scene.triangles[:, 0]].astype(np.float64))
+        self._normals_ext = np.concatenate([normals, np.zeros((1, 3))]).astype(np.float32)
+        self._albedo_ext = np.append(scene.face_albedo, np.float32(0.0)).astype(np.float32)
+        self._rgb_ext = np.concatenate([scene.face_rgb, np.zeros((1, 3), np.uint8)])
+        self._material_ext = np.append(scene.material_id, np.int32(-1)).astype(np.int32)
+        self._grids: dict[Intrinsics, _RayGrid] = {}
+        # Above this many triangles per pixel, per-pixel normals are cheaper than per-triangle camera tables.
+        self._per_triangle_max = 2
+
+    # ------------------------------------------------------------------ low level
+    def _cast(self, rays: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Cast (N, 6) float32 rays.
+
+        Returns t_hit (N,) float32 (inf = miss), the triangle index (N,) uint32 (T = miss) and Open3D's world
+        normals (N, 3) float32 (winding order, 0 on a miss).
+        """
+        ans = self._raycaster.cast_rays(self._o3d.core.Tensor.from_numpy(np.ascontiguousarray(rays)))
+        idx = np.minimum(ans["primitive_ids"].numpy(), self._n_tri)  # INVALID_ID -> T
+        return ans["t_hit"].numpy(), idx, ans["primitive_normals"].numpy()
+
+    def cast_rays(self, origins_world: np.ndarray, dirs_world: np.ndarray) -> dict[str, np.ndarray]:
+        """Cast arbitrary rays (for spot footprints, clearance checks, ...).
+
+        Args:
+            origins_world: (N, 3) ray origins in world metres.
+            dirs_world: (N, 3) ray directions (any non-zero length; ``t_hit`` is in units of that length).
+
+        Returns:
+            dict with
+            ``t_hit``: (N,) float32 ray parameter of the first hit, ``inf`` where the ray hits nothing
+            (the distance in metres is ``t_hit * |dir|``);
+            ``hit``: (N,) bool;
+            ``triangle_id``: (N,) int64, -1 on a miss;
+            ``normals``: (N, 3) float32 unit world normals turned to face the ray origin, 0 on a miss;
+            ``front_face``: (N,) bool, True where the triangle's own (winding) normal faces the origin;
+            ``material_id``: (N,) int32, -1 on a miss;
+            ``albedo``: (N,) float32 NIR albedo, 0 on a miss;
+            ``rgb``: (N, 3) uint8 surface colour (unshaded), 0 on a miss.
+
+        Raises:
+            ShapeError: shapes differ from (N, 3) or hold NaN.
+        """
+        origins_world = np.asarray(origins_world, dtype=np.float32)
+        dirs_world = np.asarray(dirs_world, dtype=np.float32)
+        n = check_shape(origins_world, ("N", 3), name="origins_world")["N"]
+        check_shape(dirs_world, (n, 3), name="dirs_world")
+        check_finite(origins_world, name="origins_world")
+        check_finite(dirs_world, name="dirs_world")
+        t_hit, idx, _ = self._cast(np.concatenate([origins_world, dirs_world], axis=1))
+        hit = idx < self._n_tri
+        normals = np.take(self._normals_ext, idx, axis=0)
+        cos_dir = np.einsum("ij,ij->i", normals, dirs_world)
+        normals *= np.where(cos_dir > 0, np.float32(-1.0), np.float32(1.0))[:, None]
+        return {
+            "t_hit": t_hit,
+            "hit": hit,
+            "triangle_id": np.where(hit, idx.astype(np.int64), -1),
+            "normals": normals,
+            "front_face": hit & (cos_dir < 0),
+            "material_id": np.take(self._material_ext, idx),
+            "albedo": np.take(self._albedo_ext, idx),
+            "rgb": np.take(self._rgb_ext, idx, axis=0),
+        }
+
+    def distance_m(self, points_world: np.ndarray) -> np.ndarray:
+        """Exact distance from each point to the nearest surface.
+
+        Args:
+            points_world: (N, 3) points in world metres.
+
+        Returns:
+            (N,) float32 unsigned distance in metres.
+        """
+        points_world = np.ascontiguousarray(points_world, dtype=np.float32)
+        check_shape(points_world, ("N", 3), name="points_world")
+        check_finite(points_world, name="points_world")
+        return self._raycaster.compute_distance(self._o3d.core.Tensor.from_numpy(points_world)).numpy()
+
+    # ------------------------------------------------------------------ frames
+    def _grid(self, intr: Intrinsics) -> _RayGrid:
+        grid = self._grids.get(intr)
+        if grid is None:
+            grid = _ray_grid(intr)
+            self._grids[intr] = grid
+        return grid
+
+    def render(self, intrinsics: Intrinsics, pose: np.ndarray, *, meta: dict[str, Any] | None = None) -> DenseFrame:
+        """Render one dense frame.
+
+        Args:
+            intrinsics: pinhole intrinsics (pixel centres at integer coordinates).
+            pose: (4, 4) camera-to-world ``T_world_from_cam`` in metres (OpenCV camera axes).
+            meta: extra entries for the frame's meta (merged over ``scene_id`` and ``source``).
+
+        Returns:
+            `DenseFrame` with ``depth_m`` (H, W) float32 z-depth, ``range_m`` (H, W) float32 range along the
+            ray, ``normals_cam`` (H, W, 3) float32 unit normals in the camera frame facing the camera,
+            ``albedo`` (H, W) float32 NIR albedo, ``rgb`` (H, W, 3) uint8 (material colour x (ambient +
+            (1 - ambient) cos(incidence)), light at the camera). Pixels that hit nothing are 0 in all of them.
+
+        Raises:
+            ShapeError: bad pose (shape, NaN, not a rotation).
+        """
+        pose = check_pose(pose)
+        grid = self._grid(intrinsics)
+        h, w = intrinsics.height_px, intrinsics.width_px
+        rot = pose[:3, :3]
+        centre = pose[:3, 3]
+
+        # rays = [x, y, 1, 1] @ M with M = [[0, R^T], [c, 0]]: origin c and world direction R d in one sgemm.
+        ray_map = np.zeros((4, 6), dtype=np.float32)
+        ray_map[:3, 3:] = rot.T
+        ray_map[3, :3] = centre
+        t_hit, idx, normals_world = self._cast(grid.dirs_aug @ ray_map)
+        hit = idx < self._n_tri
+        depth_m = np.where(hit, t_hit, np.float32(0.0))
+        range_m = depth_m.reshape(h, w) * grid.ray_norm
+
+        if self.scene.n_triangles <= self._per_triangle_max * h * w:
+            # Per triangle: the camera centre's signed distance to the triangle's plane tells which side faces
+            # the camera (for every ray from that centre) and gives cos(incidence) = distance / range.
+            signed = self._normals @ centre - self._plane_offset
+            facing = np.concatenate([self._normals * np.where(signed < 0, -1.0, 1.0)[:, None], np.zeros((1, 3))])
+            normals_cam = np.take((facing @ rot).astype(np.float32), idx, axis=0)
+            shade = np.take(np.append(np.abs(signed), 0.0).astype(np.float32), idx)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                shade /= range_m.ravel()  # misses: 0 / 0 -> NaN, cleared below
+        else:
+            # Per pixel (huge meshes): rotate Open3D's normals into the camera frame and flip them there.
+            normals_cam = normals_world @ rot.astype(np.float32)
+            d = grid.dirs_cam
+            cos_dir = normals_cam[:, 0] * d[:, 0]  # n . d with d = (x, y, 1); negative when facing
+            cos_dir += normals_cam[:, 1] * d[:, 1]
+            cos_dir += normals_cam[:, 2]
+            normals_cam *= np.where(cos_dir > 0, np.float32(-1.0), np.float32(1.0))[:, None]
+            shade = np.abs(cos_dir)
+            shade *= grid.inv_ray_norm
+        np.minimum(shade, np.float32(1.0), out=shade)
+        shade *= np.float32(1.0 - self.ambient)
+        shade += np.float32(self.ambient)
+        shade[~hit] = 0.0
+        rgb = np.take(self._rgb_ext, idx, axis=0) * shade[:, None]
+        frame_meta = {"scene_id": self.scene.scene_id, "source": "render"}
+        if meta:
+            frame_meta.update(meta)
+        return DenseFrame(
+            rgb=rgb.astype(np.uint8).reshape(h, w, 3),
+            depth_m=depth_m.reshape(h, w),
+            range_m=range_m,
+            intrinsics=intrinsics,
+            pose=pose,
+            albedo=np.take(self._albedo_ext, idx).reshape(h, w),
+            normals_cam=normals_cam.reshape(h, w, 3),
+            meta=frame_meta,
+        )
+
+
+def render(scene: Scene, intrinsics: Intrinsics, pose: np.ndarray) -> DenseFrame:
+    """Render one frame of `scene` (builds a `Renderer`; keep a `Renderer` to render many frames)."""
+    return Renderer(scene).render(intrinsics, pose)
