@@ -284,6 +284,9 @@ def test_reader_errors(tmp_path):
     open_dataset(tmp_path / "ds")  # checksums are checked on request only
     with pytest.raises(InputFileError, match="checksum mismatch"):
         open_dataset(tmp_path / "ds", verify=True)
+    write_shard(shard, [make_sample(2)], attrs={})  # a shard of another run under the same name
+    with pytest.raises(InputFileError, match="shard-00001.h5: shard holds count/first_index"):
+        open_dataset(tmp_path / "ds")[3]
     (tmp_path / "other.h5").write_bytes(b"not hdf5")
     with pytest.raises(InputFileError, match="other.h5: cannot read shard"):
         shard_info(tmp_path / "other.h5")

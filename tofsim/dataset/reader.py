@@ -171,6 +171,14 @@ class TofDataset:
             raise InputFileError(f"{path}: shard is missing") from None
         except OSError as e:
             raise InputFileError(f"{path}: cannot open shard ({e})") from None
+        entry = self._shards[k]
+        found = (f.attrs.get("count"), f.attrs.get("first_index"))
+        if found != (int(entry["count"]), int(entry["first_index"])):
+            f.close()
+            raise InputFileError(
+                f"{path}: shard holds count/first_index {found}, but {schema.MANIFEST_NAME} says "
+                f"{(entry['count'], entry['first_index'])}; the folder mixes files of different runs"
+            )
         self._handles[k] = f
         while len(self._handles) > MAX_OPEN_SHARDS:
             _, old = self._handles.popitem(last=False)
