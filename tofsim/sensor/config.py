@@ -44,7 +44,8 @@ class SensorConfig:
         demodulation_contrast: itof demodulation contrast in (0, 1].
         pulse_sigma_m: dtof RMS pulse width / timing jitter expressed in range (metres).
         peak_separation_m: dtof: sub-ray returns closer than this merge into one histogram peak.
-        mixed_threshold_m: a detected spot is MIXED when the ranges of its sub-ray returns span more than this.
+        mixed_threshold_m: a detected spot is MIXED when the ranges of its sub-ray returns span more than this
+            (dtof: and they form more than one histogram peak).
         range_quantization_m: reported ranges are rounded to multiples of this (0 = off).
         add_noise: False turns every random draw off (exact, noise-free measurements; sigma is still reported).
     """

@@ -112,9 +112,9 @@ def _lookup(depth_m: np.ndarray, u: np.ndarray, v: np.ndarray):
     h, w = depth_m.shape
     ui = np.floor(u + 0.5)
     vi = np.floor(v + 0.5)
-    inside = (ui >= 0) & (ui < w) & (vi >= 0) & (vi < h)
-    uc = np.clip(np.nan_to_num(ui), 0, w - 1).astype(np.int64)
-    vc = np.clip(np.nan_to_num(vi), 0, h - 1).astype(np.int64)
+    inside = (ui >= 0) & (ui < w) & (vi >= 0) & (vi < h)  # False for NaN
+    uc = np.where(inside, ui, 0).astype(np.int64)
+    vc = np.where(inside, vi, 0).astype(np.int64)
     d = depth_m[vc, uc].astype(np.float64)
     ok = inside & np.isfinite(d) & (d > 0)
     return np.where(ok, d, 0.0), uc, vc, ok

@@ -4,7 +4,8 @@
   ``sum_k S_k exp(i 4 pi f r_k / c)``; across a depth edge the phase lies between the two surfaces (a biased
   in-between range) and the amplitude drops.
 - dToF: the returns form a histogram over time of flight; sub-ray returns closer than `peak_separation_m` form
-  one peak, and the strongest peak (largest summed signal) is reported (a split footprint reports one side).
+  one peak, and the strongest peak (largest summed signal) is reported (a split footprint reports one side);
+  a footprint is MIXED only when its returns form more than one peak (a slanted surface is one wide peak).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ def itof_phasor(range_m: np.ndarray, signal_e: np.ndarray, modulation_frequency_
         (N,) complex128 ``C * sum_k S_k exp(i 4 pi f r_k / c)``.
     """
     phase = (4.0 * np.pi * modulation_frequency_hz / SPEED_OF_LIGHT_M_PER_S) * np.where(signal_e > 0, range_m, 0.0)
-    return contrast * np.sum(signal_e * np.exp(1j * phase), axis=1)
+    re = np.sum(signal_e * np.cos(phase), axis=1)
+    im = np.sum(signal_e * np.sin(phase), axis=1)
+    return contrast * (re + 1j * im)
 
 
 def dtof_strongest_peak(range_m: np.ndarray, signal_e: np.ndarray, peak_separation_m: float):
@@ -44,8 +47,8 @@ def dtof_strongest_peak(range_m: np.ndarray, signal_e: np.ndarray, peak_separati
         peak_separation_m: peaks closer than this merge.
 
     Returns:
-        (range_m (N,) signal-weighted mean range of the peak, signal_e (N,) summed signal of the peak);
-        both 0 for spots without a return.
+        (range_m (N,) signal-weighted mean range of the strongest peak, signal_e (N,) its summed signal,
+        n_peaks (N,) int number of peaks with signal); range and signal are 0 for spots without a return.
     """
     n, r = range_m.shape
     key = np.where(signal_e > 0, range_m, np.inf)
@@ -65,7 +68,8 @@ def dtof_strongest_peak(range_m: np.ndarray, signal_e: np.ndarray, peak_separati
     s_peak = s_sum[np.arange(n), best]
     with np.errstate(divide="ignore", invalid="ignore"):
         r_peak = np.where(s_peak > 0, sr_sum[np.arange(n), best] / s_peak, 0.0)
-    return r_peak, s_peak
+    n_peaks = np.count_nonzero(s_sum > 0, axis=1)
+    return r_peak, s_peak, n_peaks
 
 
 def range_spread_m(range_m: np.ndarray, has_return: np.ndarray) -> np.ndarray:
