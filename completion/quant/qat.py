@@ -79,7 +79,7 @@ class QuantConv2d(nn.Module):
 
     @torch.no_grad()
     def integer_weight(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(integer weight values as int32 (C_out, C_in, k, k), per-channel steps (C_out,)); weights must be quantized."""
+        """(int32 weight values (C_out, C_in, k, k), per-channel steps (C_out,)); needs a weight quantizer."""
         step = self.w_quant.step.detach().abs().reshape(-1) + 1e-12
         q_min, q_max = self.w_quant.range
         ints = torch.clamp(torch.round(self.conv.weight / step.view(-1, 1, 1, 1)), q_min, q_max)
