@@ -102,7 +102,8 @@ def format_memory_report(report: dict) -> str:
     w, a = report["weights"], report["activations"]
     h, wd = report["input_hw"]
     lines += [
-        f"{'total weights':<34} {'':>4} {'':>9} {w['bytes']:>10} {w['fp32_bytes']:>11}   ({w['ratio_vs_fp32']:.2f}x smaller)",
+        f"{'total weights':<34} {'':>4} {'':>9} {w['bytes']:>10} {w['fp32_bytes']:>11}"
+        f"   ({w['ratio_vs_fp32']:.2f}x smaller)",
         f"activations at {h}x{wd}, {a['bits']} bits: peak (liveness) {a['peak_bytes']:,} B "
         f"(float32 {a['fp32_peak_bytes']:,} B); largest tensor {a['max_tensor_bytes']:,} B; "
         f"sum over tensors {a['sum_bytes']:,} B",
