@@ -61,6 +61,7 @@ def test_redkitchen_frames(redkitchen):
     assert frame.rgb.shape == (480, 640, 3) and frame.rgb.dtype == np.uint8
     assert 0 <= frame.albedo.min() and frame.albedo.max() <= 1
     assert src.name(1) == "frame-000005" and src.scene_id(1) == redkitchen.name
+    assert src.image_size(1) == (480, 640)
     clone = pickle.loads(pickle.dumps(src))
     np.testing.assert_array_equal(clone.load(1).depth_m, frame.depth_m)
 
@@ -183,6 +184,7 @@ def test_nyu_h5_folder_and_file(tmp_path):
     src = open_source(tmp_path / "nyu")
     assert src.kind == "nyu-h5" and len(src) == 2
     assert (src.name(0), src.scene_id(0), src.scene_id(1)) == ("00001", "bedroom_0001", "kitchen_0002")
+    assert src.image_size(1) == (240, 320)
     f = src.load(0)
     np.testing.assert_array_equal(f.rgb, np.transpose(rgb, (1, 2, 0)))
     assert f.depth_m[0, 0] == 0 and f.depth_m[0, 1] == 0 and f.range_m[0, 0] == 0
@@ -238,6 +240,7 @@ def test_hypersim_range_to_z_colour_and_pose(tmp_path):
     src = open_source(tmp_path)
     assert src.kind == "hypersim" and len(src) == 2
     assert (src.name(1), src.scene_id(1)) == ("frame.0001", "ai_001_001")
+    assert src.image_size(0) == (h, w)
     f1 = src.load(1)
     valid = np.isfinite(range_m)
     np.testing.assert_allclose(f1.depth_m[valid], z_plane, rtol=1e-6)

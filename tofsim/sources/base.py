@@ -55,6 +55,10 @@ class FrameSource:
         """Scene of frame `i`, used to split by scene."""
         raise NotImplementedError
 
+    def image_size(self, i: int) -> tuple[int, int]:
+        """(H, W) of frame `i`, read from the depth file's header where possible (no intrinsics needed)."""
+        return self.load(i).shape
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self)} frames)"
 

@@ -207,6 +207,17 @@ class HypersimSource(FrameSource):
             depth_file=depth_file,
         )
 
+    def image_size(self, i: int) -> tuple[int, int]:
+        """(H, W) of frame `i` from the shape of its ``depth_meters`` dataset."""
+        import h5py
+
+        path = self.items[self._check_index(i)]
+        try:
+            with h5py.File(path, "r") as f:
+                return tuple(int(x) for x in f["dataset"].shape[:2])
+        except (OSError, KeyError) as e:
+            raise InputFileError(f"{path}: cannot read HDF5 ({e})") from None
+
     def name(self, i: int) -> str:
         """``frame.IIII`` (the depth file name without ``.depth_meters.hdf5``)."""
         return Path(self.items[self._check_index(i)]).name[: -len(_DEPTH_SUFFIX)]

@@ -115,6 +115,17 @@ class NyuH5Source(FrameSource):
         }
         return make_dense_frame(rgb=rgb, depth_m=depth_m, intrinsics=intr, pose=None, meta=meta, depth_file=path)
 
+    def image_size(self, i: int) -> tuple[int, int]:
+        """(H, W) of frame `i` from the shape of its ``depth`` dataset."""
+        import h5py
+
+        path = self.items[self._check_index(i)]
+        try:
+            with h5py.File(path, "r") as f:
+                return tuple(int(x) for x in f["depth"].shape[:2])
+        except (OSError, KeyError) as e:
+            raise InputFileError(f"{path}: cannot read HDF5 ({e})") from None
+
     def name(self, i: int) -> str:
         """File stem (``00001``)."""
         return Path(self.items[self._check_index(i)]).stem

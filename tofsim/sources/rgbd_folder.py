@@ -190,6 +190,17 @@ class RgbdFolderSource(FrameSource):
             rgb=rgb, depth_m=depth_m, intrinsics=intr, pose=pose, meta=meta, depth_file=Path(depth_file)
         )
 
+    def image_size(self, i: int) -> tuple[int, int]:
+        """(H, W) of frame `i` from its depth PNG header."""
+        from PIL import Image
+
+        path = self.items[self._check_index(i)][0]
+        try:
+            with Image.open(path) as im:
+                return im.size[1], im.size[0]
+        except OSError as e:
+            raise InputFileError(f"{path}: cannot read depth image ({e})") from None
+
     def name(self, i: int) -> str:
         """Depth file stem without the 7-Scenes ``.depth`` suffix (``frame-000000``)."""
         stem = Path(self.items[self._check_index(i)][0]).stem
