@@ -1,0 +1,152 @@
+"""The ``completion`` command: list models, train, predict.
+
+Each command parses its options, calls one library function and prints where the output went. Any
+`CompletionError` (or `TofsimError` from reading a dataset) becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from tqdm import tqdm
+
+from completion.errors import CompletionError
+from tofsim.errors import TofsimError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Depth completion: models, training, prediction.")
+
+
+def _fail(err: Exception) -> typer.Exit:
+    typer.echo(f"error: {err}", err=True)
+    return typer.Exit(2)
+
+
+@app.command("models")
+def models_cmd() -> None:
+    """List the registered models and the pretrained checkpoints."""
+    from completion import models
+    from completion.checkpoint import PRETRAINED, PRETRAINED_DIR
+
+    for name in models.names():
+        typer.echo(f"{name:14s} {models.MODELS[name].summary}")
+    for name, summary in sorted(PRETRAINED.items()):
+        state = "" if (PRETRAINED_DIR / f"{name}.pt").is_file() else " [not installed]"
+        typer.echo(f"{name:14s} pretrained: {summary}{state}")
+
+
+class _TrainBar:
+    """Progress callback for `completion.train.fit`: one tqdm bar over all steps."""
+
+    def __init__(self) -> None:
+        self.bar: tqdm | None = None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "start":
+            total = event["epochs"] * event["steps_per_epoch"]
+            self.bar = tqdm(total=total, initial=event["start_epoch"] * event["steps_per_epoch"], unit="step")
+            self.bar.set_description(f"train on {event['device']}")
+        elif kind == "step" and self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(epoch=event["epoch"], loss=f"{event['loss']:.4f}")
+        elif kind == "epoch" and self.bar is not None:
+            self.bar.write(
+                f"epoch {event['epoch']}: train loss {event['train_loss']:.4f}, val RMSE {event['val_rmse_m']:.4f} m"
+            )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@app.command("train")
+def train_cmd(
+    out: Annotated[Path, typer.Option("--out", help="run folder (config.json, last.pt, best.pt, metrics).")],
+    data: Annotated[Path | None, typer.Option("--data", help="tofsim dataset folder.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="model name (`completion models`).")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="TOML file: TrainConfig fields, [loss] and [model_cfg] tables."),
+    ] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="total epochs (on resume: extend).")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="samples per step.")] = None,
+    device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="seed of init, order, augmentation.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out from its last.pt.")] = False,
+) -> None:
+    """Train a model; under torchrun it trains data-parallel on all processes."""
+    from completion.train import TrainConfig, train
+
+    overrides = {"data": str(data) if data is not None else None, "model": model, "epochs": epochs,
+                 "batch_size": batch_size, "device": device, "seed": seed}  # fmt: skip
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    bar = _TrainBar()
+    try:
+        saved = out / "config.json"
+        if resume and config is None and saved.is_file():
+            values = json.loads(saved.read_text())["train_config"]
+            cfg = TrainConfig.from_dict(
+                values | {k: v for k, v in overrides.items() if k in ("epochs", "device", "data")}
+            )
+        elif config is not None:
+            cfg = TrainConfig.from_toml(config, **overrides)
+        else:
+            cfg = TrainConfig.from_dict(overrides)
+        run = train(cfg, out, resume=resume, progress=bar)
+    except (CompletionError, TofsimError) as err:
+        raise _fail(err) from None
+    finally:
+        bar.close()
+    typer.echo(f"run folder: {run} (best.pt, last.pt, metrics.csv)")
+
+
+@app.command("predict")
+def predict_cmd(
+    model: Annotated[str, typer.Option("--model", help="run folder, .pt file, pretrained or baseline name.")],
+    data: Annotated[Path, typer.Option("--data", help="tofsim dataset folder or input folder (rgb/, sparse/).")],
+    out: Annotated[Path, typer.Option("--out", help="prediction folder to create.")],
+    png_scale_per_m: Annotated[
+        float | None,
+        typer.Option("--png-scale-per-m", help="also write 16-bit PNGs (1000 = mm)."),
+    ] = None,
+    split: Annotated[str | None, typer.Option("--split", help="only this split (default: all).")] = None,
+    device: Annotated[str, typer.Option("--device", help="torch device.")] = "cpu",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing --out folder.")] = False,
+) -> None:
+    """Predict depth: one float32 .npy per sample (named by sample index), optional 16-bit PNG."""
+    from completion.predict import predict
+
+    bar: tqdm | None = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="sample", desc="predict")
+        bar.update(1)
+
+    cb: Callable[[int, int], None] = progress
+    try:
+        folder = predict(model, data, out, png_scale_per_m=png_scale_per_m, device=device, split=split,
+                         overwrite=overwrite, progress=cb)  # fmt: skip
+    except (CompletionError, TofsimError) as err:
+        raise _fail(err) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    summary = json.loads((folder / "predictions.json").read_text())
+    typer.echo(
+        f"{summary['count']} predictions in {folder} (median latency {summary['median_latency_s'] * 1e3:.1f} ms)"
+    )
+
+
+def main() -> None:  # pragma: no cover - console-script entry
+    """Entry point (``python -m completion.cli``)."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
