@@ -12,8 +12,6 @@ Register them with::
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,7 +19,7 @@ import typer
 
 from leaderboard.errors import ConfigError, InputFileError, LeaderboardError
 
-__all__ = ["figure_command", "report_command", "parse_frames", "parse_pred_options", "read_methods_file"]
+__all__ = ["figure_command", "report_command", "parse_frames"]
 
 
 def parse_frames(text: str) -> list[int]:
@@ -37,80 +35,6 @@ def parse_frames(text: str) -> list[int]:
     if not out or any(i < 0 for i in out):
         raise ConfigError(f"--frames: expected non-negative frame indices like 0,3,7, got {text!r}")
     return out
-
-
-def parse_pred_options(items: list[str]) -> dict[str, Path]:
-    """Parse repeated ``NAME=PATH`` options into an ordered dict.
-
-    Raises:
-        ConfigError: if an item has no ``=``, an empty name, or a name repeats.
-    """
-    out: dict[str, Path] = {}
-    for item in items:
-        name, sep, path = item.partition("=")
-        if not sep or not name.strip() or not path.strip():
-            raise ConfigError(f"--pred: expected NAME=PATH (e.g. --pred float32=preds/float32), got {item!r}")
-        if name.strip() in out:
-            raise ConfigError(f"--pred: method name {name.strip()!r} is given twice")
-        out[name.strip()] = Path(path.strip())
-    return out
-
-
-def _entries(raw: Any) -> list[tuple[str, Mapping[str, Any]]]:
-    """Method entries from ``{name: {path: ...}}``, ``{methods: [...]}``, ``{methods: {name: ...}}`` or a list."""
-    if isinstance(raw, Mapping) and "methods" in raw:
-        raw = raw["methods"]
-    if isinstance(raw, list):
-        out = []
-        for i, m in enumerate(raw):
-            if not isinstance(m, Mapping) or "name" not in m:
-                raise ConfigError(f"methods file: entry {i} needs a 'name' and a 'path', got {m!r}")
-            out.append((str(m["name"]), m))
-        return out
-    if isinstance(raw, Mapping):
-        return [(str(k), v if isinstance(v, Mapping) else {"path": v}) for k, v in raw.items()]
-    raise ConfigError("methods file: expected a table of methods (name -> {path = ...}) or a list of them")
-
-
-def read_methods_file(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
-    """Method name -> its entry (``path``, ``format``, ``scale_per_m``, ``key``, metadata) from a TOML or YAML file.
-
-    Accepts ``[name] path = ...`` tables, a ``methods = [{name = ..., path = ...}]`` list, or the YAML
-    equivalents. Relative paths are taken relative to the file's folder.
-
-    Raises:
-        InputFileError: if the file is missing or cannot be parsed.
-        ConfigError: if an entry has no ``path`` or the suffix is not .toml/.yaml/.yml.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise InputFileError(f"{p}: methods file not found")
-    try:
-        if p.suffix == ".toml":
-            import tomllib  # Python >= 3.11
-
-            raw = tomllib.loads(p.read_text())
-        elif p.suffix in (".yaml", ".yml"):
-            import yaml
-
-            raw = yaml.safe_load(p.read_text())
-        else:
-            raise ConfigError(f"{p}: methods file must be .toml, .yaml or .yml")
-    except LeaderboardError:
-        raise
-    except Exception as exc:  # TOMLDecodeError, yaml.YAMLError, OSError, UnicodeDecodeError
-        raise InputFileError(f"{p}: cannot parse methods file ({exc})") from exc
-    specs: dict[str, dict[str, Any]] = {}
-    for name, m in _entries(raw):
-        if "path" not in m:
-            raise ConfigError(f"{p}: method {name!r} has no 'path'")
-        mp = Path(str(m["path"]))
-        specs[name] = {**m, "path": mp if mp.is_absolute() else p.parent / mp}
-        if m.get("list_file") and not Path(str(m["list_file"])).is_absolute():
-            specs[name]["list_file"] = p.parent / str(m["list_file"])
-    if not specs:
-        raise ConfigError(f"{p}: no methods listed")
-    return specs
 
 
 def _parse_range(text: str | None) -> tuple[float, float] | None:
@@ -149,7 +73,8 @@ def figure_command(
     ] = None,
     ncols: Annotated[int | None, typer.Option("--ncols", help="panels per row (4 = the paper's 2 rows of 4)")] = None,
     png_scale: Annotated[
-        float | None, typer.Option("--png-scale", help="scale_per_m of 16-bit PNG predictions (256 NLSPN)")
+        float | None,
+        typer.Option("--png-scale-per-m", "--png-scale", help="scale_per_m of 16-bit PNG predictions (256 NLSPN)"),
     ] = None,
     gt_scale_per_m: Annotated[
         float | None, typer.Option("--gt-scale-per-m", help="scale_per_m of a 16-bit PNG ground-truth folder")
@@ -164,10 +89,14 @@ def figure_command(
             raise ConfigError("give the methods exactly one way: --pred NAME=PATH ..., --methods FILE or --scores DIR")
         sf = None
         preds: dict[str, Any]
-        if pred:
-            preds = parse_pred_options(pred)
-        elif methods is not None:
-            preds = read_methods_file(methods)
+        if pred or methods is not None:
+            from leaderboard.methods import load_methods, parse_pred_option
+
+            specs = [parse_pred_option(t) for t in pred] if pred else load_methods(methods)
+            names = [s.name for s in specs]
+            if len(set(names)) != len(names):
+                raise ConfigError(f"--pred: a method name is given twice in {names}")
+            preds = {s.name: s.source for s in specs}
         else:
             from leaderboard.report import read_score_dir
 

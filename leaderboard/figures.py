@@ -364,9 +364,15 @@ def rgb_png(rgb: np.ndarray, out_path: str | os.PathLike) -> Path:
 
 
 def _prediction_source(name: str, spec: Any, scale_per_m: float | None):
-    """A resolved `leaderboard.io.PredictionSource` from a path or a ``methods.json``-style dict."""
+    """A resolved `leaderboard.io.PredictionSource` from a source, a path or a ``methods.json``-style dict."""
+    import dataclasses
+
     from leaderboard.io import PRED_FORMATS, PredictionSource
 
+    if isinstance(spec, PredictionSource):
+        if spec.scale_per_m is None and scale_per_m is not None:
+            spec = dataclasses.replace(spec, scale_per_m=scale_per_m)
+        return spec.resolve()
     spec = dict(spec) if isinstance(spec, Mapping) else {"path": spec}
     if not spec.get("path"):
         raise ConfigError(f"method {name!r}: no prediction path given")
@@ -401,8 +407,9 @@ def load_frame_panels(
 
     Args:
         gt: tofsim dataset folder (with ``manifest.json``) or a folder of depth files.
-        preds: method name -> prediction folder (or stacked .h5), or a dict as in ``methods.json``
-            (``path``, ``format``, ``scale_per_m``, ``key``, ``list_file``, ``pattern``); in display order.
+        preds: method name -> prediction folder (or stacked .h5), a `leaderboard.io.PredictionSource`, or a
+            dict as in ``methods.json`` (``path``, ``format``, ``scale_per_m``, ``key``, ``list_file``,
+            ``pattern``); in display order.
         indices: GT frame positions to load.
         png_scale_per_m: scale of 16-bit PNG predictions (256 for NLSPN/KITTI, 1000 for mm), one for all
             methods or a mapping method name -> scale; a ``scale_per_m`` in a method's dict wins.

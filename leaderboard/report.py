@@ -4,12 +4,14 @@
 ``bins.csv``, ``metrics.json`` / ``protocol.json`` and ``methods.json``) and writes ``index.html`` with:
 
 - the headline table (method, RMSE, MAE, iRMSE, iMAE, REL, d1-d3, shown in mm and 1/km) and every other column
-  of ``metrics.csv`` in a second table, the per-bin table from ``bins.csv``; all sortable by clicking a column
-  header (a small inline script, no CDN; the best value of each known metric column is bold);
+  of ``metrics.csv`` in a second table, the per-bin table from ``bins.csv`` and, when present, ``regions.csv`` and
+  ``paired.csv``; all sortable by clicking a column header (a small inline script, no CDN; the best value of each
+  known metric column is bold);
 - the paper-layout comparison figure and, per chosen frame, native-resolution colour / depth / error-map PNGs,
   when the ground truth and the prediction folders named in the score folder can be read (otherwise a note
   says why, and the tables are still written);
-- the protocol as JSON and copies of the CSV/JSON inputs under ``data/``.
+- the protocol as JSON and copies of the small CSV/JSON/Markdown/LaTeX tables under ``data/`` (not
+  ``per_image.csv``, which grows with the number of frames).
 
 Every link is relative to the report folder (no http(s) URLs). A sorted view can be linked:
 ``index.html#sort=metrics:1:asc`` sorts table ``metrics`` by its column 1 (0-based) ascending on load.
@@ -82,16 +84,18 @@ class ScoreFolder:
         path: the score folder.
         metrics: `pandas.DataFrame` of ``metrics.csv`` (one row per method).
         bins: DataFrame of ``bins.csv`` or None.
+        extra: further optional tables by file stem (``regions``, ``paired``), DataFrames.
         meta: dict of ``metrics.json`` (empty when absent).
         protocol: the protocol dict (``protocol.json``, else ``metrics.json["protocol"]``, else empty).
         methods: method name -> dict (``path``, ``format``, ``scale_per_m``, metadata) from ``methods.json``.
-        gt_path: the ground-truth path named in ``metrics.json`` / ``protocol.json`` (a path, or a dict with
-            ``path`` and ``scale_per_m``), or None.
+        gt_path: the ground-truth path named in ``metrics.json`` (``gt`` or ``ground_truth``, a path or a dict
+            with ``path`` and ``scale_per_m``) or ``protocol.json`` (``gt``), or None.
         gt_scale_per_m: PNG scale of a ground-truth folder when recorded, else None.
     """
 
-    def __init__(self, path: Path, metrics, bins, meta: dict, protocol: dict, methods: dict, gt: Any):
+    def __init__(self, path: Path, metrics, bins, meta: dict, protocol: dict, methods: dict, gt: Any, extra=None):
         self.path, self.metrics, self.bins = path, metrics, bins
+        self.extra = dict(extra or {})
         self.meta, self.protocol, self.methods = meta, protocol, methods
         self.gt_path = _resolve(gt, path)
         self.gt_scale_per_m = gt.get("scale_per_m") if isinstance(gt, Mapping) else None
@@ -171,8 +175,9 @@ def read_score_dir(score_dir: str | os.PathLike) -> ScoreFolder:
     if isinstance(raw_methods, list):  # tolerate [{"name": ..., "path": ...}, ...]
         raw_methods = {str(m.get("name", m.get("method", i))): m for i, m in enumerate(raw_methods)}
     methods = {str(k): (v if isinstance(v, dict) else {"path": v}) for k, v in dict(raw_methods).items()}
-    gt_raw = meta.get("gt") or protocol.get("gt")
-    return ScoreFolder(d, metrics, bins, meta, protocol, methods, gt_raw)
+    gt_raw = meta.get("gt") or meta.get("ground_truth") or protocol.get("gt")
+    extra = {stem: _read_csv(d / f"{stem}.csv") for stem in ("regions", "paired") if (d / f"{stem}.csv").is_file()}
+    return ScoreFolder(d, metrics, bins, meta, protocol, methods, gt_raw, extra)
 
 
 # --- tables -----------------------------------------------------------------------------------------------------
@@ -182,6 +187,9 @@ def _column_meta(col: str, info: Mapping[str, tuple[str, bool]]) -> tuple[str | 
     """(unit, higher_is_better, exact) for a column: exact name, else the longest metric name it starts with."""
     if col in info:
         unit, hib = info[col]
+        return unit, hib, True
+    if col.startswith("pooled_") and col[len("pooled_") :] in info:  # the pixel-pooled twin of a metric
+        unit, hib = info[col[len("pooled_") :]]
         return unit, hib, True
     for name in sorted(info, key=len, reverse=True):
         if col.startswith(name + "_"):
@@ -227,7 +235,8 @@ def _html_table(df, table_id: str, info: Mapping[str, tuple[str, bool]], *, bold
             text, raw = _fmt(v, unit)
             is_best = i in best and raw != "" and float(raw) == best[i]
             body = f"<b>{html.escape(text)}</b>" if is_best else html.escape(text)
-            cells.append(f'<td data-v="{html.escape(raw, quote=True)}">{body}</td>')
+            kind = "" if isinstance(v, int | float | np.number) else ' class="t"'  # text cells align left
+            cells.append(f'<td data-v="{html.escape(raw, quote=True)}"{kind}>{body}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return (
         f'<table class="sortable" id="{html.escape(table_id)}">\n<thead><tr>{"".join(heads)}</tr></thead>\n'
@@ -277,7 +286,7 @@ _CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
 table.sortable { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 14px; }
 table.sortable th, table.sortable td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
-table.sortable td:first-child, table.sortable th:first-child { text-align: left; }
+table.sortable td.t, table.sortable th:first-child { text-align: left; }
 table.sortable th { background: #eee; cursor: pointer; user-select: none; }
 th[aria-sort=ascending]::after { content: " \\25B2"; } th[aria-sort=descending]::after { content: " \\25BC"; }
 .unit { font-weight: normal; color: #666; }
@@ -288,6 +297,18 @@ table.panels img { width: 200px; image-rendering: pixelated; display: block; }
 pre { background: #f6f6f6; padding: 0.5em; overflow-x: auto; font-size: 12px; }
 """
 
+
+_COPIED = (
+    "metrics.csv",
+    "metrics.md",
+    "metrics.tex",
+    "bins.csv",
+    "regions.csv",
+    "paired.csv",
+    "metrics.json",
+    "protocol.json",
+    "methods.json",
+)
 
 # --- figures ----------------------------------------------------------------------------------------------------
 
@@ -405,7 +426,7 @@ def write_report(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         (tmp / "data").mkdir()
-        for name in ("metrics.csv", "bins.csv", "metrics.json", "protocol.json", "methods.json"):
+        for name in _COPIED:
             if (sf.path / name).is_file():
                 shutil.copy2(sf.path / name, tmp / "data" / name)
         info = _metric_info()
@@ -429,6 +450,18 @@ def write_report(
             ]
         if sf.bins is not None:
             parts += ["<h2>Per depth bin</h2>", _html_table(sf.bins, "bins", info, bold_best=False)]
+        if "regions" in sf.extra:
+            parts += [
+                "<h2>Per region (at spots / away, edges / flat)</h2>",
+                _html_table(sf.extra["regions"], "regions", info, bold_best=False),
+            ]
+        if "paired" in sf.extra:
+            parts += [
+                "<h2>Paired tests</h2>",
+                "<p>mean_diff = mean over images of (metric of method_a - metric of method_b), in the metric's "
+                "unit (m for RMSE/MAE).</p>",
+                _html_table(sf.extra["paired"], "paired", {}, bold_best=False),
+            ]
         if figures:
             parts.append(_draw_figures(sf, tmp, frames, float(err_range_mm)))
         if sf.protocol:

@@ -244,8 +244,9 @@ def test_figure_cli_with_methods_file_and_scores(npy_case):
 
     from typer.testing import CliRunner
 
-    (npy_case / "methods.toml").write_text('[float32]\npath = "float32"\n\n[W8A8]\npath = "W8A8"\nbits = 8\n')
-    (npy_case / "methods.yaml").write_text("methods:\n  - name: float32\n    path: float32\n")
+    toml = '[[method]]\nname = "float32"\npath = "float32"\n\n[[method]]\nname = "W8A8"\npath = "W8A8"\nbits = 8\n'
+    (npy_case / "methods.toml").write_text(toml)
+    (npy_case / "methods.yaml").write_text("method:\n  - name: float32\n    path: float32\n")
     runner = CliRunner()
     for mf in ("methods.toml", "methods.yaml"):
         out = npy_case / f"{mf}.png"
@@ -271,10 +272,12 @@ def test_figure_cli_errors_are_one_line_exit_2(npy_case):
     gt = ["--gt", str(npy_case / "gt"), "--out", str(npy_case / "f.png")]
     cases = [
         (gt, "exactly one way"),
-        (gt + ["--pred", "nonsense"], "expected NAME=PATH"),
+        (gt + ["--pred", "nonsense"], "NAME=PATH"),
+        (gt + ["--pred", f"a={npy_case / 'float32'}", "--pred", f"a={npy_case / 'W8A8'}"], "given twice"),
         (gt + ["--pred", f"a={npy_case / 'float32'}", "--frames", "9"], "frame 9 requested"),
         (gt + ["--pred", f"a={npy_case / 'float32'}", "--frames", "1,x"], "--frames"),
         (gt + ["--methods", str(npy_case / "nope.toml")], "methods file not found"),
+        (gt + ["--scores", str(npy_case)], "no metrics.csv"),
         (["--pred", f"a={npy_case / 'float32'}", "--out", str(npy_case / "f.png")], "--gt"),
     ]
     for args, msg in cases:

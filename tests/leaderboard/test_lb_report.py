@@ -258,3 +258,22 @@ def test_tables_sort_in_headless_chromium(tmp_path):
     assert [r[0] for r in table_rows(by_name, "metrics")] == sorted(METHODS, key=str.lower)
     unsorted = rendered("")
     assert [r[0] for r in table_rows(unsorted, "metrics")] == list(METHODS)
+
+
+def test_report_from_a_folder_written_by_leaderboard_score(tmp_path):
+    """Integration with the scoring side: `leaderboard.score.score` output -> report with figures."""
+    score_mod = pytest.importorskip("leaderboard.score")
+    root = tmp_path / "case"
+    make_score_dir(root)  # for its GT and prediction folders
+    out = tmp_path / "scored"
+    preds = {n: root / "preds" / n for n in METHODS}
+    score_mod.score(root / "gt", preds, out)
+    index = write_report(out, frames=(1,))
+    page = index.read_text()
+    assert "Figures not drawn" not in page
+    rows = table_rows(page, "metrics")
+    assert [r[0] for r in rows] == list(METHODS)
+    assert rows[1][1] == "600.0" and rows[2][1] == "600.0"  # constant +-600 mm offsets, shown in mm
+    assert 'id="bins"' in page and 'id="regions"' in page and 'id="paired"' in page
+    far = np.asarray(Image.open(index.parent / "figures" / "f1_W8A8_error.png"))
+    assert far[10, 10].tolist() == [128, 0, 0]
