@@ -59,13 +59,13 @@ def measure_pipeline(n_frames: int, seed: int) -> dict:
 def measure_stages(cfg, n_frames: int) -> dict:
     """Per-frame times of each stage on scene 0 (render, sensor, write) and of a bare cast_rays of its rays."""
     import open3d as o3d
-    from tofsim.scene.cameras import sample_camera_poses
-    from tofsim.scene.procedural import generate_room
-    from tofsim.sensor import simulate
 
     from tofsim.dataset.writer import write_shard
     from tofsim.pipeline import _Plan, _sample_from
     from tofsim.render import Renderer
+    from tofsim.scene.cameras import sample_camera_poses
+    from tofsim.scene.procedural import generate_room
+    from tofsim.sensor import simulate
 
     intr = cfg.camera.intrinsics()
     t0 = time.perf_counter()
