@@ -128,8 +128,9 @@ def test_write_shard_attrs_and_return_value(tmp_path):
     # Without meta["index"], indices come from attrs["first_index"].
     for s in samples:
         del s.meta["index"]
-    info = write_shard(tmp_path / "t.h5", samples, attrs={"first_index": 40})
+    info = write_shard(tmp_path / "t.h5", samples, attrs={"first_index": 40, "count": 99})
     assert info["first_index"] == 40
+    assert shard_info(tmp_path / "t.h5")["count"] == 3  # layout attributes cannot be overridden
 
 
 def test_write_shard_identical_bytes_for_identical_samples(tmp_path):
@@ -164,6 +165,8 @@ def test_write_shard_bad_input(tmp_path):
         write_shard(tmp_path / "s.h5", [], attrs={})
     with pytest.raises(ShapeError, match=r"samples\[1\]\.rgb"):
         write_shard(tmp_path / "s.h5", [make_sample(0), make_sample(1, h=10)], attrs={})
+    with pytest.raises(ShapeError, match="consecutive"):
+        write_shard(tmp_path / "s.h5", [make_sample(0), make_sample(2)], attrs={})
     with pytest.raises(OutputError, match="does not exist"):
         write_shard(tmp_path / "missing" / "s.h5", [make_sample(0)], attrs={})
     assert list(tmp_path.iterdir()) == []

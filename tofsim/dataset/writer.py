@@ -73,7 +73,10 @@ def _check_samples(samples: Sequence[Sample]) -> tuple[int, int]:
 
 def _global_indices(samples: Sequence[Sample], attrs: Mapping[str, Any]) -> np.ndarray:
     if all("index" in s.meta for s in samples):
-        return np.array([int(s.meta["index"]) for s in samples], dtype=np.int64)
+        index = np.array([int(s.meta["index"]) for s in samples], dtype=np.int64)
+        if np.any(index != index[0] + np.arange(len(index))):
+            raise ShapeError(f"write_shard: meta['index'] must be consecutive within a shard, got {index.tolist()[:8]}")
+        return index
     first = int(attrs.get("first_index", 0))
     return np.arange(first, first + len(samples), dtype=np.int64)
 
@@ -129,7 +132,8 @@ def _write_hdf5(path: Path, samples: Sequence[Sample], attrs: Mapping[str, Any])
         for key in sorted(schema.DATASETS):
             for attr, value in sorted(schema.DATASETS[key].items()):
                 f[key].attrs[attr] = value
-        root = {
+        root = {k: _attr_value(v) for k, v in attrs.items()}
+        root |= {  # the layout keys win over caller attributes of the same name
             "format": schema.FORMAT_NAME,
             "format_version": schema.FORMAT_VERSION,
             "count": n,
@@ -139,7 +143,6 @@ def _write_hdf5(path: Path, samples: Sequence[Sample], attrs: Mapping[str, Any])
             "units": "m",
             "depth_kind": "z",
         }
-        root.update({k: _attr_value(v) for k, v in attrs.items()})
         for key in sorted(root):
             f.attrs[key] = root[key]
 
