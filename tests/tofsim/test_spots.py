@@ -127,3 +127,13 @@ def test_bad_names_and_arguments():
         create_pattern("sds", pitch_x_deg=-1.0)
     with pytest.raises(ConfigError, match="jitter_deg"):
         create_pattern("grid", jitter_deg=-1.0)
+
+
+def test_finer_pitch_reproduces_the_reference_mask_geometry():
+    # design.md: the reference VGA mask has 1,070 spots in 31 rows of 35/34 at x 5..635, y 9..471
+    p = create_pattern("sds", pitch_x_deg=1.667, pitch_y_deg=1.44, fov_x_deg=56.7, fov_y_deg=43.2)
+    assert p.n == 16 * 35 + 15 * 34 == 1070
+    u = 319.5 + 585.0 * p.directions[:, 0] / p.directions[:, 2]
+    v = 239.5 + 585.0 * p.directions[:, 1] / p.directions[:, 2]
+    assert abs(u.min() - 5) < 1.5 and abs(u.max() - 635) < 1.5
+    assert abs(v.min() - 9) < 1.5 and abs(v.max() - 471) < 1.5

@@ -9,6 +9,7 @@ shot/read noise from the passed generator, detect, quantize, and write the spot 
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -70,16 +71,20 @@ def _prepare(config: SensorConfig) -> _Prepared:
 
 
 _CACHE: OrderedDict[str, _Prepared] = OrderedDict()
+_CACHE_LOCK = threading.Lock()  # Dask may run samples in threads
 
 
 def _prepared_for(config: SensorConfig) -> _Prepared:
+    """The prepared pattern of `config`, built once per distinct config (a small LRU cache)."""
     key = json.dumps(config.to_dict(), sort_keys=True, default=str)
-    hit = _CACHE.get(key)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
     if hit is None:
         hit = _prepare(config)
-        _CACHE[key] = hit
-        while len(_CACHE) > 16:
-            _CACHE.popitem(last=False)
+        with _CACHE_LOCK:
+            _CACHE[key] = hit
+            while len(_CACHE) > 16:
+                _CACHE.popitem(last=False)
     return hit
 
 
