@@ -113,7 +113,7 @@ def contact_sheet(
         ax.set_ylim(h - 0.5, -0.5)
         return ax
 
-    marker = max(1.0, (panel_width_px / w) * 3.0) ** 2
+    marker = max(1.5, (panel_width_px / w) * 4.0) ** 2  # points^2 at dpi 100: ~4 image px across
     for r, s in enumerate(samples):
         rgb = np.asarray(s.rgb)
         axes(0, r).imshow(rgb, interpolation="antialiased")

@@ -27,12 +27,16 @@ __all__ = ["write_manifest", "read_manifest", "make_manifest", "split_by_scene",
 
 def versions() -> dict[str, str]:
     """Versions of tofsim and the libraries that shape the stored bytes."""
+    from importlib.metadata import PackageNotFoundError, version
+
     import h5py
 
-    import tofsim
-
+    try:
+        tofsim_version = version("tofbench")
+    except PackageNotFoundError:  # a source tree without installation
+        tofsim_version = "0.0.0+local"
     return {
-        "tofsim": tofsim.__version__,
+        "tofsim": tofsim_version,
         "numpy": np.__version__,
         "h5py": h5py.version.version,
         "hdf5": h5py.version.hdf5_version,
