@@ -385,8 +385,14 @@ def open_ground_truth(
     out._fmt, out._scale_per_m, out._key = fmt, scale_per_m, key
     out.names = [p.name.split(".", 1)[0] for p in files]
     out.keys = [frame_key(p.name) for p in files]
-    if len(set(out.keys)) != len(out.keys):
-        raise InputFileError(f"{path}: two GT files share a frame key; use a file pattern to pick one kind")
+    seen: dict[int | str, str] = {}
+    for p, k in zip(files, out.keys, strict=True):
+        if k in seen:
+            raise InputFileError(
+                f"{path}: GT files {seen[k]} and {p.name} share the frame key {k!r}; "
+                "pass a file pattern (e.g. '*.depth.png') to pick one kind"
+            )
+        seen[k] = p.name
     if sparse is not None:
         src = sparse if isinstance(sparse, PredictionSource) else PredictionSource(path=Path(sparse))
         out._sparse = src.resolve()
