@@ -8,6 +8,7 @@ image y axis pointing straight down (world -z).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -228,7 +229,9 @@ def load_poses(path: str | Path, *, orthonormalize: bool = False) -> np.ndarray:
     if not path.is_file():
         raise InputFileError(f"pose file not found: {path}")
     try:
-        data = np.loadtxt(path, dtype=np.float64, ndmin=2, comments="#")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data": reported below instead
+            data = np.loadtxt(path, dtype=np.float64, ndmin=2, comments="#")
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputFileError(f"{path}: not a table of numbers ({str(exc).splitlines()[0]})") from None
     if data.size == 0:
