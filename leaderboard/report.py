@@ -30,6 +30,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +78,9 @@ def _metric_info() -> dict[str, tuple[str, bool]]:
     return info
 
 
+@dataclass(frozen=True, kw_only=True)
 class ScoreFolder:
-    """What a score folder holds, read once.
+    """What a score folder holds, read once (`read_score_dir`).
 
     Attributes:
         path: the score folder.
@@ -93,12 +95,15 @@ class ScoreFolder:
         gt_scale_per_m: PNG scale of a ground-truth folder when recorded, else None.
     """
 
-    def __init__(self, path: Path, metrics, bins, meta: dict, protocol: dict, methods: dict, gt: Any, extra=None):
-        self.path, self.metrics, self.bins = path, metrics, bins
-        self.extra = dict(extra or {})
-        self.meta, self.protocol, self.methods = meta, protocol, methods
-        self.gt_path = _resolve(gt, path)
-        self.gt_scale_per_m = gt.get("scale_per_m") if isinstance(gt, Mapping) else None
+    path: Path
+    metrics: Any
+    bins: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    protocol: dict[str, Any] = field(default_factory=dict)
+    methods: dict[str, dict[str, Any]] = field(default_factory=dict)
+    gt_path: Path | None = None
+    gt_scale_per_m: float | None = None
 
     @property
     def method_names(self) -> list[str]:
@@ -177,7 +182,17 @@ def read_score_dir(score_dir: str | os.PathLike) -> ScoreFolder:
     methods = {str(k): (v if isinstance(v, dict) else {"path": v}) for k, v in dict(raw_methods).items()}
     gt_raw = meta.get("gt") or meta.get("ground_truth") or protocol.get("gt")
     extra = {stem: _read_csv(d / f"{stem}.csv") for stem in ("regions", "paired") if (d / f"{stem}.csv").is_file()}
-    return ScoreFolder(d, metrics, bins, meta, protocol, methods, gt_raw, extra)
+    return ScoreFolder(
+        path=d,
+        metrics=metrics,
+        bins=bins,
+        extra=extra,
+        meta=meta,
+        protocol=protocol,
+        methods=methods,
+        gt_path=_resolve(gt_raw, d),
+        gt_scale_per_m=gt_raw.get("scale_per_m") if isinstance(gt_raw, Mapping) else None,
+    )
 
 
 # --- tables -----------------------------------------------------------------------------------------------------
