@@ -368,16 +368,23 @@ def test_zone_straddling_a_step_is_mixed_and_reports_the_strongest_peak():
     assert np.all(np.abs(out.zones["distance_m"][:, 5] / near - 1) < 0.05)  # nearer surface returns more signal
 
 
-def test_same_seed_same_output_and_twin_agrees():
+@pytest.mark.parametrize("preset", ["sds", "dtof-24x24", "zones-8x8"])
+def test_same_seed_same_output_and_twin_agrees(preset):
     xn = (np.arange(640) - 319.5) / 585
-    frame = make_frame(np.broadcast_to(2.5 / (1 - 0.3 * xn), (480, 640)), albedo=0.2)
-    a = simulate(frame, "sds", rng=np.random.default_rng(11))
-    b = Sensor("sds")(frame, rng=np.random.default_rng(11))
-    c = simulate(frame, get_sensor_preset("sds"), rng=np.random.default_rng(12))
-    assert a.spots.tobytes() == b.spots.tobytes()
-    assert np.array_equal(a.sparse_m, b.sparse_m) and np.array_equal(a.mask, b.mask)
+    depth = np.broadcast_to(2.5 / (1 - 0.3 * xn), (480, 640)).copy()
+    depth[200:260, 100:300] = 1.2  # an object in front: edges, mixed returns, shadows
+    frame = make_frame(depth, albedo=0.2)
+    a = simulate(frame, preset, rng=np.random.default_rng(11))
+    a2 = simulate(frame, preset, rng=np.random.default_rng(11))
+    b = Sensor(preset)(frame, rng=np.random.default_rng(11))
+    c = simulate(frame, get_sensor_preset(preset), rng=np.random.default_rng(12))
+    for other in (a2, b):
+        assert a.spots.tobytes() == other.spots.tobytes()
+        assert np.array_equal(a.sparse_m, other.sparse_m) and np.array_equal(a.mask, other.mask)
     assert a.spots.tobytes() != c.spots.tobytes()
-    assert a.zones is None
+    assert (a.zones is None) == (preset != "zones-8x8")
+    if a.zones is not None:
+        assert all(np.array_equal(a.zones[k], b.zones[k]) for k in a.zones)
 
 
 def test_bad_inputs():

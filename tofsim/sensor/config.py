@@ -6,6 +6,7 @@ The equations that use these fields are in ``docs/sensor-model.md``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -106,6 +107,9 @@ class SensorConfig:
             raise ConfigError(f"demodulation_contrast must be in (0, 1], got {self.demodulation_contrast!r}")
         if self.divergence_deg >= 90:
             raise ConfigError(f"divergence_deg must be below 90, got {self.divergence_deg}")
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.to_dict(), sort_keys=True, default=str))
 
     @property
     def unambiguous_range_m(self) -> float:
