@@ -113,7 +113,7 @@ def contact_sheet(
         ax.set_ylim(h - 0.5, -0.5)
         return ax
 
-    marker = max(1.5, (panel_width_px / w) * 4.0) ** 2  # points^2 at dpi 100: ~4 image px across
+    marker = max(1.5, (panel_width_px / w) * 4.0) ** 2  # area in pt^2 (1 pt = 1.39 px at dpi 100)
     for r, s in enumerate(samples):
         rgb = np.asarray(s.rgb)
         axes(0, r).imshow(rgb, interpolation="antialiased")

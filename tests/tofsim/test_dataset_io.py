@@ -120,7 +120,7 @@ def test_write_shard_attrs_and_return_value(tmp_path):
     assert shard_info(tmp_path / "s.h5") == info  # what a resumed run reads back
     with h5py.File(tmp_path / "s.h5", "r") as f:
         assert f.attrs["depth_kind"] == "z" and f.attrs["units"] == "m" and f.attrs["seed"] == 3
-        assert json.loads(f.attrs["config"]) == {"a": [1, 2]}
+        assert json.loads(f.attrs["config"]) == {"a": [1, 2]} and json.loads(f.attrs["versions"]) == {"x": "1"}
         assert f["depth"].attrs["units"] == "m" and f["depth"].attrs["depth_kind"] == "z"
         assert f["depth"].chunks == (1, 12, 16)
         assert f["sparse"].compression == "lzf"
@@ -130,6 +130,8 @@ def test_write_shard_attrs_and_return_value(tmp_path):
         del s.meta["index"]
     info = write_shard(tmp_path / "t.h5", samples, attrs={"first_index": 40, "count": 99})
     assert info["first_index"] == 40
+    with h5py.File(tmp_path / "t.h5", "r") as f:
+        assert "h5py" in json.loads(f.attrs["versions"])  # filled in when the caller gives none
     assert shard_info(tmp_path / "t.h5")["count"] == 3  # layout attributes cannot be overridden
 
 

@@ -132,7 +132,10 @@ def _write_hdf5(path: Path, samples: Sequence[Sample], attrs: Mapping[str, Any])
         for key in sorted(schema.DATASETS):
             for attr, value in sorted(schema.DATASETS[key].items()):
                 f[key].attrs[attr] = value
-        root = {k: _attr_value(v) for k, v in attrs.items()}
+        from tofsim.dataset.manifest import versions
+
+        root = {"versions": to_json(versions())}  # replaced by the caller's own "versions" when given
+        root |= {k: _attr_value(v) for k, v in attrs.items()}
         root |= {  # the layout keys win over caller attributes of the same name
             "format": schema.FORMAT_NAME,
             "format_version": schema.FORMAT_VERSION,
