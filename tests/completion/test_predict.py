@@ -16,6 +16,15 @@ from completion.predict import InputFolder, predict, write_depth_png
 from completion.prefill import nearest_fill
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny tensors: one intra-op thread is faster and does not fight the other test worker for the cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 class SplitList(list):
     def __init__(self, items, splits):
         super().__init__(items)
