@@ -336,3 +336,25 @@ def test_export_folder_layout_and_values(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "flat"]  # no temporary folder left
     with pytest.raises(OutputError, match="not empty"):
         export_folder(ds, out)
+
+
+def test_export_folder_failure_leaves_nothing(tmp_path, monkeypatch):
+    from tofsim.dataset import export as export_mod
+
+    write_dataset(tmp_path / "ds", (3,))
+    ds = open_dataset(tmp_path / "ds")
+    calls = []
+    real = export_mod._write_png
+
+    def flaky(path, arr):
+        calls.append(path)
+        if len(calls) == 5:
+            raise OSError(28, "No space left on device")
+        real(path, arr)
+
+    monkeypatch.setattr(export_mod, "_write_png", flaky)
+    with pytest.raises(OutputError, match="flat: cannot export"):
+        export_folder(ds, tmp_path / "flat")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+    with pytest.raises(OutputError, match="parent folder does not exist"):
+        export_folder(ds, tmp_path / "no" / "flat")
