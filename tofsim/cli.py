@@ -201,11 +201,11 @@ def preview(
     ] = None,
 ) -> None:
     """Write a PNG contact sheet: RGB, GT depth, spots over RGB, sparse depth."""
-    import tofsim
+    from tofsim.dataset.reader import open_dataset
     from tofsim.preview import contact_sheet
 
     with _user_errors():
-        ds = tofsim.open_dataset(dataset)
+        ds = open_dataset(dataset)
         result = contact_sheet(ds, out, indices=_parse_indices(indices))
         typer.echo(f"wrote {result if result is not None else out}")
 
@@ -216,11 +216,11 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Print a summary of a dataset (counts, splits, sensor, valid spots, depth range)."""
-    import tofsim
+    from tofsim.dataset.reader import open_dataset
     from tofsim.info import format_summary, summarize
 
     with _user_errors():
-        summary = summarize(tofsim.open_dataset(dataset))
+        summary = summarize(open_dataset(dataset))
         typer.echo(json.dumps(summary, indent=1, default=str) if as_json else format_summary(summary))
 
 
@@ -230,11 +230,11 @@ def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for RGB PNG + 16-bit PNG depth (mm).")],
 ) -> None:
     """Export a dataset to flat folders (RGB PNG, 16-bit PNG depth in mm, rounded) for other tools."""
-    import tofsim
     from tofsim.dataset.export import export_folder
+    from tofsim.dataset.reader import open_dataset
 
     with _user_errors():
-        ds = tofsim.open_dataset(dataset)
+        ds = open_dataset(dataset)
         result = export_folder(ds, out)
         typer.echo(f"exported {len(ds)} samples to {result if result is not None else out}")
 

@@ -380,3 +380,12 @@ def test_convert_redkitchen_spots_agree_with_real_depth(tmp_path, redkitchen):
     assert np.mean(np.abs(z) <= 4) >= 0.99
     assert abs(z.mean()) < 0.1
     assert 0.85 < z.std() < 1.15
+
+
+@pytest.mark.realdata
+def test_convert_intrinsics_file_overrides_the_source(tmp_path, redkitchen):
+    k_file = tmp_path / "K.txt"
+    k_file.write_text("600 0 321\n0 601 239\n0 0 1\n")
+    out = convert(redkitchen, tmp_path / "rk", config=ConvertConfig(intrinsics_path=str(k_file), max_frames=1))
+    K = read_all(out)["K"][0]
+    np.testing.assert_array_equal(K, [[600, 0, 321], [0, 601, 239], [0, 0, 1]])
