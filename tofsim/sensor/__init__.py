@@ -7,7 +7,7 @@ Equations: ``docs/sensor-model.md``.
 from __future__ import annotations
 
 from tofsim.sensor.config import SensorConfig
+from tofsim.sensor.model import Sensor, SensorOutput, simulate
 from tofsim.sensor.presets import SENSOR_PRESETS, get_sensor_preset
-from tofsim.sensor.simulate import Sensor, SensorOutput, simulate
 
 __all__ = ["SENSOR_PRESETS", "Sensor", "SensorConfig", "SensorOutput", "get_sensor_preset", "simulate"]

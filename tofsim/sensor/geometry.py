@@ -115,7 +115,7 @@ def _lookup(depth_m: np.ndarray, u: np.ndarray, v: np.ndarray):
     inside = (ui >= 0) & (ui < w) & (vi >= 0) & (vi < h)  # False for NaN
     uc = np.where(inside, ui, 0).astype(np.int64)
     vc = np.where(inside, vi, 0).astype(np.int64)
-    d = depth_m[vc, uc].astype(np.float64)
+    d = depth_m.reshape(-1).take(vc * w + uc).astype(np.float64)
     ok = inside & np.isfinite(d) & (d > 0)
     return np.where(ok, d, 0.0), uc, vc, ok
 
@@ -141,9 +141,10 @@ def normals_at(depth_m, intr: Intrinsics, ui, vi, normals_cam=None) -> np.ndarra
         n = normals_cam[vi, ui].astype(np.float64)
         nx, ny, nz, good = _unit(n[:, 0], n[:, 1], n[:, 2])
     else:
+        flat = depth_m.reshape(-1)
 
         def z_at(uu, vv):
-            z = depth_m[vv, uu].astype(np.float64)
+            z = flat.take(vv * w + uu).astype(np.float64)
             return np.where(np.isfinite(z) & (z > 0), z, np.nan)
 
         zc = z_at(ui, vi)

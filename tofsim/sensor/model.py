@@ -115,7 +115,7 @@ def _depth_stats(depth_m: np.ndarray) -> tuple[float, float, float] | None:
 
 def _run(frame: DenseFrame, prep: _Prepared, rng: np.random.Generator) -> SensorOutput:
     cfg, intr = prep.config, frame.intrinsics
-    depth, normals = frame.depth_m, frame.normals_cam
+    depth, normals = np.ascontiguousarray(frame.depth_m), frame.normals_cam
     b = prep.baseline_m
     dirs = prep.pattern.directions
     n, r = dirs.shape[0], prep.rays_per_spot
@@ -139,11 +139,14 @@ def _run(frame: DenseFrame, prep: _Prepared, rng: np.random.Generator) -> Sensor
 
     # 2. sub-ray signals
     p = sub.points
-    range_k = np.linalg.norm(p, axis=-1)
-    light = p - b
-    light /= np.linalg.norm(light, axis=-1, keepdims=True)
-    cos_k = np.clip(-np.sum(sub.normals * light, axis=-1), 0.0, 1.0)
-    albedo_k = np.clip(np.nan_to_num(frame.albedo[sub.vi, sub.ui].astype(np.float64)), 0.0, 1.0)
+    px, py, pz = p[:, 0], p[:, 1], p[:, 2]
+    range_k = np.sqrt(px * px + py * py + pz * pz)
+    lx, ly, lz = px - b[0], py - b[1], pz - b[2]  # illumination direction, projector -> surface
+    nrm = sub.normals
+    cos_k = -(nrm[:, 0] * lx + nrm[:, 1] * ly + nrm[:, 2] * lz) / np.sqrt(lx * lx + ly * ly + lz * lz)
+    cos_k = np.clip(np.nan_to_num(cos_k), 0.0, 1.0)
+    albedo_k = np.ravel(frame.albedo).take(sub.vi * w + sub.ui).astype(np.float64)
+    albedo_k = np.clip(np.nan_to_num(albedo_k), 0.0, 1.0)
     vis = sub.visible
     if cfg.mode == "dtof":
         in_window = vis & (range_k <= cfg.max_range_m)
@@ -186,18 +189,17 @@ def _run(frame: DenseFrame, prep: _Prepared, rng: np.random.Generator) -> Sensor
     # 4. spot position on the image: the centre ray's hit, else the signal-weighted centroid of the sub-ray hits,
     #    else where the centre ray would land at the frame's median depth
     u_inf, v_inf, bu, bv = geometry._pixel_params(b, dirs, intr)
-    u = u_inf + bu * s_ref
-    v = v_inf + bv * s_ref
-    sub_u, sub_v, _ = _project(p, intr)
-    wts = np.where(vis, np.maximum(s_k, 1e-30), 0.0)
-    wsum = wts.sum(axis=1)
-    has_sub = wsum > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cu = np.sum(wts * np.nan_to_num(sub_u.reshape(n, r)), axis=1) / wsum
-        cv = np.sum(wts * np.nan_to_num(sub_v.reshape(n, r)), axis=1) / wsum
-    u, v = np.where(has_sub, cu, u), np.where(has_sub, cv, v)
     cen_u, cen_v, _ = _project(centre.points, intr)
-    u, v = np.where(centre.visible, cen_u, u), np.where(centre.visible, cen_v, v)
+    u = np.where(centre.visible, cen_u, u_inf + bu * s_ref)
+    v = np.where(centre.visible, cen_v, v_inf + bv * s_ref)
+    need = ~centre.visible & vis.any(axis=1)
+    if need.any():
+        rows = np.flatnonzero(need)
+        sub_u, sub_v, _ = _project(p.reshape(n, r, 3)[rows].reshape(-1, 3), intr)
+        wts = np.where(vis[rows], np.maximum(s_k[rows], 1e-30), 0.0)
+        wsum = wts.sum(axis=1)
+        u[rows] = np.sum(wts * np.nan_to_num(sub_u.reshape(-1, r)), axis=1) / wsum
+        v[rows] = np.sum(wts * np.nan_to_num(sub_v.reshape(-1, r)), axis=1) / wsum
 
     # 5. status
     any_vis = vis.any(axis=1)
@@ -227,10 +229,12 @@ def _run(frame: DenseFrame, prep: _Prepared, rng: np.random.Generator) -> Sensor
     spots["amplitude"] = np.where(ok, amplitude, 0.0)
     spots["sigma_m"] = np.where(ok, sigma, 0.0)
     spots["status"] = status
-    sparse = np.full(h * w, np.inf, dtype=np.float32)
     idx = (vi[ok] * w + ui[ok]).astype(np.int64)
-    np.minimum.at(sparse, idx, spots["z_m"][ok])
-    sparse[~np.isfinite(sparse)] = 0.0
+    z_ok = spots["z_m"][ok]
+    order = np.lexsort((z_ok, idx))  # by pixel, then nearest first
+    pix, first = np.unique(idx[order], return_index=True)
+    sparse = np.zeros(h * w, dtype=np.float32)
+    sparse[pix] = z_ok[order][first]
     sparse = sparse.reshape(h, w)
     zones = zone_maps(spots, prep.pattern.grid_shape) if prep.pattern.zone_size_deg is not None else None
     return SensorOutput(spots=spots, sparse_m=sparse, mask=sparse > 0, zones=zones)
