@@ -5,12 +5,12 @@ Depth panels share one fixed colour range (``magma``, dark = near; invalid pixel
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from tofsim.dataset.atomic import atomic_path
 from tofsim.errors import ConfigError, OutputError
 from tofsim.frame import SpotStatus
 
@@ -141,13 +141,6 @@ def contact_sheet(
         label = "\u25cf " + status.name.lower().replace("_", " ")
         fig.text(x, (FOOTER_PX / 2) / height_px, label, color=colour, ha="left", va="center", fontsize=8)
         x += 0.11
-    tmp = out_png.with_name(f".{out_png.name}.tmp-{os.getpid()}.png")
-    try:
+    with atomic_path(out_png, what="contact sheet") as tmp:
         fig.savefig(tmp, dpi=dpi, format="png", facecolor="white")
-        os.replace(tmp, out_png)
-    except OSError as e:
-        raise OutputError(f"{out_png}: cannot write contact sheet ({e.strerror or e})") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return out_png

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tofsim.camera import Intrinsics
-from tofsim.errors import InputFileError, RegistryError, ShapeError
+from tofsim.errors import ConfigError, InputFileError, RegistryError, ShapeError
 from tofsim.sources import SOURCES, open_source
 from tofsim.sources.albedo import albedo_from_rgb
 from tofsim.sources.hypersim import tonemap_hypersim
@@ -142,6 +142,8 @@ def test_rgbd_folder_errors(tmp_path):
     make_7scenes(tmp_path / "nanK", k_txt="nan 0 15.5\n0 100 11.5\n0 0 1\n")
     with pytest.raises(ShapeError, match="camera-intrinsics.txt: intrinsics contain NaN"):
         open_source(tmp_path / "nanK")
+    with pytest.raises(ConfigError, match="positive"):
+        open_source(tmp_path / "nanK", depth_scale_per_m=0)
     with pytest.raises(RegistryError, match="valid names: hypersim, nyu-h5, rgbd-folder"):
         open_source(tmp_path / "noK", kind="tum")
 
@@ -200,7 +202,7 @@ def test_nyu_h5_folder_and_file(tmp_path):
     with pytest.raises(ShapeError, match="x.h5: depth is 640x480 but colour is 640x10"):
         open_source(tmp_path / "bad", kind="nyu-h5").load(0)
     (tmp_path / "none").mkdir()
-    with pytest.raises(InputFileError, match="no .h5 files"):
+    with pytest.raises(InputFileError, match=r"no NYUv2 files \(\*\.h5\)"):
         open_source(tmp_path / "none", kind="nyu-h5")
 
 
@@ -266,8 +268,12 @@ def test_hypersim_errors_and_tonemap(tmp_path):
     with pytest.raises(InputFileError, match="frame.0000.depth_meters.hdf5: no colour image"):
         open_source(tmp_path)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputFileError, match="no Hypersim"):
+    with pytest.raises(InputFileError, match="no Hypersim depth files"):
         open_source(tmp_path / "empty", kind="hypersim")
+    with pytest.raises(ConfigError, match="Hypersim files store metres"):
+        open_source(tmp_path, kind="hypersim", depth_scale_per_m=1000)
+    with pytest.raises(InputFileError, match="not found"):
+        open_source(tmp_path / "missing", kind="hypersim")
     assert tonemap_hypersim(np.zeros((2, 2, 3))).max() == 0
 
 

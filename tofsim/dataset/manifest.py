@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import zlib
 from collections.abc import Mapping, Sequence
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from tofsim.dataset import schema
+from tofsim.dataset.atomic import atomic_path, fsync_file
 from tofsim.dataset.writer import to_json
 from tofsim.errors import ConfigError, InputFileError, OutputError
 
@@ -162,18 +162,9 @@ def write_manifest(out_dir: Path, manifest: Mapping[str, Any]) -> Path:
         text = json.dumps(json.loads(to_json(manifest)), sort_keys=True, indent=2) + "\n"
     except TypeError as e:
         raise OutputError(f"{path}: manifest is not JSON-serialisable ({e})") from None
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        raise OutputError(f"{path}: cannot write manifest ({e.strerror or e})") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(path, what="manifest") as tmp:
+        tmp.write_text(text, encoding="utf-8")
+        fsync_file(tmp)
     return path
 
 

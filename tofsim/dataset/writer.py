@@ -19,6 +19,7 @@ import numpy as np
 
 from tofsim.checks import check_shape
 from tofsim.dataset import schema
+from tofsim.dataset.atomic import atomic_path
 from tofsim.errors import OutputError, ShapeError
 from tofsim.frame import SPOT_DTYPE, Sample
 
@@ -153,8 +154,8 @@ def _write_hdf5(path: Path, samples: Sequence[Sample], attrs: Mapping[str, Any])
 def write_shard(path: Path, samples: Sequence[Sample], *, attrs: dict) -> dict:
     """Write `samples` to the HDF5 shard `path`, atomically and reproducibly.
 
-    The file is built in memory, written to a temporary name in the same folder, flushed to disk and renamed
-    over `path`; on any error the temporary file is removed and `path` is untouched.
+    The file is written to a temporary name in the same folder, hashed, flushed to disk and renamed over
+    `path`; on any error the temporary file is removed and `path` is untouched.
 
     Args:
         path: final shard path (e.g. ``out / schema.shard_filename(k)``); its folder must exist.
@@ -173,19 +174,12 @@ def write_shard(path: Path, samples: Sequence[Sample], *, attrs: dict) -> dict:
     _check_samples(samples)
     if not path.parent.is_dir():
         raise OutputError(f"{path.parent}: output folder does not exist")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    digest = hashlib.sha256()
+    with atomic_path(path, what="shard") as tmp:
         _write_hdf5(tmp, samples, attrs)
-        digest = hashlib.sha256()
-        with open(tmp, "rb+") as fh:
+        with open(tmp, "rb") as fh:
             for block in iter(lambda: fh.read(4 << 20), b""):
                 digest.update(block)
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        raise OutputError(f"{path}: cannot write shard ({e.strerror or e})") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     first = int(_global_indices(samples, attrs)[0])
     return {"file": path.name, "count": len(samples), "sha256": digest.hexdigest(), "first_index": first}

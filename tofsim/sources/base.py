@@ -8,12 +8,20 @@ from typing import Any
 import numpy as np
 
 from tofsim.camera import Intrinsics, z_to_range
-from tofsim.errors import InputFileError, ShapeError
+from tofsim.errors import ConfigError, InputFileError, ShapeError
 from tofsim.frame import DenseFrame
 from tofsim.registry import Registry
 from tofsim.sources.albedo import albedo_from_rgb
 
-__all__ = ["FrameSource", "SOURCES", "read_depth_png", "read_rgb_image", "make_dense_frame"]
+__all__ = [
+    "FrameSource",
+    "SOURCES",
+    "find_files",
+    "check_metres_scale",
+    "read_depth_png",
+    "read_rgb_image",
+    "make_dense_frame",
+]
 
 #: Reader kinds by name: ``SOURCES.create(kind, path=..., depth_scale_per_m=..., intrinsics=...)``.
 SOURCES: Registry[FrameSource] = Registry("frame source kind")
@@ -61,6 +69,31 @@ class FrameSource:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self)} frames)"
+
+
+def find_files(path: Path, pattern: str, *, what: str) -> list[Path]:
+    """`path` itself when it is a file, else the files below it matching `pattern` (recursive, sorted).
+
+    Raises:
+        InputFileError: `path` does not exist, or the folder holds no matching file.
+    """
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise InputFileError(f"{path}: file or folder not found")
+    files = sorted(p for p in path.rglob(pattern) if p.is_file())
+    if not files:
+        raise InputFileError(f"{path}: no {what} files ({pattern}) found")
+    return files
+
+
+def check_metres_scale(path: Path, depth_scale_per_m: float | None, *, kind: str) -> None:
+    """Sources that store metres accept no depth scale other than 1. Raises `ConfigError` otherwise."""
+    if depth_scale_per_m not in (None, 1, 1.0):
+        raise ConfigError(
+            f"{path}: {kind} files store metres; depth_scale_per_m must be None or 1, got {depth_scale_per_m}"
+        )
 
 
 def read_depth_png(path: Path, *, depth_scale_per_m: float) -> np.ndarray:

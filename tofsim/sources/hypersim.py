@@ -30,7 +30,14 @@ import numpy as np
 from tofsim.camera import Intrinsics, range_to_z
 from tofsim.errors import InputFileError, ShapeError
 from tofsim.frame import DenseFrame
-from tofsim.sources.base import SOURCES, FrameSource, make_dense_frame, read_rgb_image
+from tofsim.sources.base import (
+    SOURCES,
+    FrameSource,
+    check_metres_scale,
+    find_files,
+    make_dense_frame,
+    read_rgb_image,
+)
 
 __all__ = ["HypersimSource", "HYPERSIM_HFOV_DEG", "tonemap_hypersim", "hypersim_intrinsics"]
 
@@ -133,16 +140,8 @@ class HypersimSource(FrameSource):
     ) -> None:
         super().__init__()
         path = Path(path)
-        if depth_scale_per_m not in (None, 1, 1.0):
-            raise ShapeError(f"{path}: Hypersim files store metres; depth_scale_per_m must be None or 1")
-        if path.is_file():
-            depths = [path]
-        elif path.is_dir():
-            depths = sorted(path.rglob("*" + _DEPTH_SUFFIX))
-            if not depths:
-                raise InputFileError(f"{path}: no Hypersim *{_DEPTH_SUFFIX} files found")
-        else:
-            raise InputFileError(f"{path}: file or folder not found")
+        check_metres_scale(path, depth_scale_per_m, kind="Hypersim")
+        depths = find_files(path, "*" + _DEPTH_SUFFIX, what="Hypersim depth")
         self.root = path
         self.intrinsics = intrinsics
         for depth in depths:

@@ -15,7 +15,7 @@ import numpy as np
 from tofsim.camera import Intrinsics
 from tofsim.errors import InputFileError, ShapeError
 from tofsim.frame import DenseFrame
-from tofsim.sources.base import SOURCES, FrameSource, make_dense_frame
+from tofsim.sources.base import SOURCES, FrameSource, check_metres_scale, find_files, make_dense_frame
 
 __all__ = ["NyuH5Source", "NYU_INTRINSICS_640x480", "nyu_intrinsics"]
 
@@ -87,16 +87,8 @@ class NyuH5Source(FrameSource):
     ) -> None:
         super().__init__()
         path = Path(path)
-        if depth_scale_per_m not in (None, 1, 1.0):
-            raise ShapeError(f"{path}: nyu-h5 files store metres; depth_scale_per_m must be None or 1")
-        if path.is_file():
-            files = [path]
-        elif path.is_dir():
-            files = sorted(p for p in path.rglob("*.h5") if p.is_file())
-            if not files:
-                raise InputFileError(f"{path}: no .h5 files found")
-        else:
-            raise InputFileError(f"{path}: file or folder not found")
+        check_metres_scale(path, depth_scale_per_m, kind="nyu-h5")
+        files = find_files(path, "*.h5", what="NYUv2")
         self.root = path
         self.intrinsics = intrinsics
         self.items = [str(p) for p in files]

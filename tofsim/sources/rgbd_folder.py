@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from tofsim.camera import Intrinsics
-from tofsim.errors import InputFileError, ShapeError
+from tofsim.errors import ConfigError, InputFileError
 from tofsim.frame import DenseFrame
 from tofsim.sources.base import SOURCES, FrameSource, make_dense_frame, read_depth_png, read_rgb_image
 from tofsim.sources.intrinsics_file import INTRINSICS_FILENAMES, read_intrinsics_file, read_pose_file
@@ -161,7 +161,7 @@ class RgbdFolderSource(FrameSource):
         if depth_scale_per_m is None:
             depth_scale_per_m = 5000.0 if layouts == {"tum"} else 1000.0
         if not np.isfinite(depth_scale_per_m) or depth_scale_per_m <= 0:
-            raise ShapeError(f"depth_scale_per_m must be a positive number, got {depth_scale_per_m}")
+            raise ConfigError(f"depth_scale_per_m must be a positive number, got {depth_scale_per_m}")
         self.depth_scale_per_m = float(depth_scale_per_m)
         self.layout = "+".join(sorted(layouts))
         # Fail early on a broken intrinsics file (NaN, wrong count), not in a worker halfway through a run.
