@@ -18,6 +18,7 @@ __all__ = [
     "SOURCES",
     "find_files",
     "check_metres_scale",
+    "h5_image_size",
     "read_depth_png",
     "read_rgb_image",
     "make_dense_frame",
@@ -86,6 +87,22 @@ def find_files(path: Path, pattern: str, *, what: str) -> list[Path]:
     if not files:
         raise InputFileError(f"{path}: no {what} files ({pattern}) found")
     return files
+
+
+def h5_image_size(path: Path, dataset: str) -> tuple[int, int]:
+    """(H, W): the first two axes of `dataset` in the HDF5 file `path`, without reading its data.
+
+    Raises:
+        InputFileError: missing or unreadable file, or no such dataset.
+    """
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            h, w = f[dataset].shape[:2]
+    except (OSError, KeyError) as e:
+        raise InputFileError(f"{path}: cannot read HDF5 dataset {dataset!r} ({e})") from None
+    return int(h), int(w)
 
 
 def check_metres_scale(path: Path, depth_scale_per_m: float | None, *, kind: str) -> None:

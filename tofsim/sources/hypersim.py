@@ -35,6 +35,7 @@ from tofsim.sources.base import (
     FrameSource,
     check_metres_scale,
     find_files,
+    h5_image_size,
     make_dense_frame,
     read_rgb_image,
 )
@@ -208,14 +209,7 @@ class HypersimSource(FrameSource):
 
     def image_size(self, i: int) -> tuple[int, int]:
         """(H, W) of frame `i` from the shape of its ``depth_meters`` dataset."""
-        import h5py
-
-        path = self.items[self._check_index(i)]
-        try:
-            with h5py.File(path, "r") as f:
-                return tuple(int(x) for x in f["dataset"].shape[:2])
-        except (OSError, KeyError) as e:
-            raise InputFileError(f"{path}: cannot read HDF5 ({e})") from None
+        return h5_image_size(Path(self.items[self._check_index(i)]), "dataset")
 
     def name(self, i: int) -> str:
         """``frame.IIII`` (the depth file name without ``.depth_meters.hdf5``)."""

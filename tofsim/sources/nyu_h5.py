@@ -15,7 +15,7 @@ import numpy as np
 from tofsim.camera import Intrinsics
 from tofsim.errors import InputFileError, ShapeError
 from tofsim.frame import DenseFrame
-from tofsim.sources.base import SOURCES, FrameSource, check_metres_scale, find_files, make_dense_frame
+from tofsim.sources.base import SOURCES, FrameSource, check_metres_scale, find_files, h5_image_size, make_dense_frame
 
 __all__ = ["NyuH5Source", "NYU_INTRINSICS_640x480", "nyu_intrinsics"]
 
@@ -109,14 +109,7 @@ class NyuH5Source(FrameSource):
 
     def image_size(self, i: int) -> tuple[int, int]:
         """(H, W) of frame `i` from the shape of its ``depth`` dataset."""
-        import h5py
-
-        path = self.items[self._check_index(i)]
-        try:
-            with h5py.File(path, "r") as f:
-                return tuple(int(x) for x in f["depth"].shape[:2])
-        except (OSError, KeyError) as e:
-            raise InputFileError(f"{path}: cannot read HDF5 ({e})") from None
+        return h5_image_size(Path(self.items[self._check_index(i)]), "depth")
 
     def name(self, i: int) -> str:
         """File stem (``00001``)."""
