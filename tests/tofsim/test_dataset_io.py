@@ -270,6 +270,10 @@ def test_reader_pickles_and_survives_fork(tmp_path):
     proc.join(timeout=60)
     assert result == [0, 1, 2, 3] and proc.exitcode == 0
     assert ds[0].meta["index"] == 0  # the parent's handles still work
+    with ds:
+        assert ds[1].meta["index"] == 1
+    assert not ds._handles  # closed on exit; the next access reopens
+    assert ds[2].meta["index"] == 2
 
 
 def test_reader_errors(tmp_path):

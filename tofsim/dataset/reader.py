@@ -191,6 +191,12 @@ class TofDataset:
             _, f = self._handles.popitem()
             f.close()
 
+    def __enter__(self) -> TofDataset:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _locate(self, i: int) -> tuple[int, int]:
         g = self.global_index(i)
         k = bisect.bisect_right(self._starts, g) - 1
