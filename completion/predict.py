@@ -5,7 +5,8 @@ Output folder (written into a temporary sibling folder, then renamed into place)
     000000.npy ...      (H, W) float32 predicted z-depth in metres, one per sample; the number is the sample's
                         index in the dataset, so sorted names follow the dataset's sample order
     000000.png ...      optional 16-bit PNG, value = round(depth_m * png_scale_per_m) clipped to [0, 65535]
-    latency.csv         index, name, height_px, width_px, latency_s (model forward incl. device transfer)
+    latency.csv         index, name, height_px, width_px, latency_s (model forward incl. device transfer;
+                        after one untimed warm-up pass)
     predictions.json    model name and config, checkpoint, dataset path, split, count, median latency, ...
 
 Input folder format (`InputFolder`)::
@@ -117,9 +118,9 @@ def open_inputs(data: Any, split: str | None = None) -> tuple[Any, list[int], st
         if (path / "rgb").is_dir() and (path / "sparse").is_dir():
             ds, desc = InputFolder(path), str(path)
         elif path.is_dir():
-            import tofsim
+            from tofsim.dataset import open_dataset
 
-            ds, desc = tofsim.open_dataset(path), str(path)
+            ds, desc = open_dataset(path), str(path)
         else:
             raise InputFileError(f"data folder not found: {path}")
     else:
@@ -242,6 +243,8 @@ def _predict_into(
         sample = ds[index]
         h, w = validate_sample(sample, name=f"sample {index}")
         inputs = make_inputs(sample)
+        if done == 1:  # one untimed warm-up pass: first-call allocations are not per-sample latency
+            model(to_batch(inputs, device))
         t0 = time.perf_counter()
         batch = to_batch(inputs, device)
         pred = model(batch)
@@ -256,7 +259,7 @@ def _predict_into(
         if png_scale_per_m is not None:
             write_depth_png(folder / f"{index:06d}.png", depth_m, png_scale_per_m)
         meta = sample["meta"] if "meta" in sample.keys() else {}
-        name = str(meta.get("name", meta.get("scene", index)))
+        name = str(next((meta[k] for k in ("name", "scene_id", "scene") if k in meta), index))
         rows.append({"index": int(index), "name": name, "latency_s": latency_s})
         writer.writerow([index, name, h, w, f"{latency_s:.6f}"])
         if progress is not None:

@@ -230,9 +230,9 @@ def _open_data(config: TrainConfig, dataset: Any) -> tuple[Any, list[int], list[
     if dataset is None:
         if not config.data:
             raise ConfigError("no training data: set `data` to a tofsim dataset folder (--data DIR)")
-        import tofsim
+        from tofsim.dataset import open_dataset
 
-        dataset = tofsim.open_dataset(config.data)
+        dataset = open_dataset(config.data)
     train_idx = _split_indices(dataset, config.train_split, config.max_train_samples)
     if not train_idx:
         raise CompletionError(f"the dataset has no samples in split {config.train_split!r}")
