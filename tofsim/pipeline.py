@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import shutil
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,12 @@ class _Plan:
     image_size: tuple[int, int] | None = None  # (H, W)
 
     @property
+    def run_hash(self) -> str:
+        """Identity of the run's data: kind, config hash and source (a folder holds the shards of one run)."""
+        text = json.dumps([self.kind, self.config_hash, self.source_root])
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    @property
     def n_shards(self) -> int:
         return -(-self.n_samples // self.shard_size)
 
@@ -105,6 +112,7 @@ class _Plan:
             "kind": self.kind,
             "seed": int(self.config.seed),
             "config_hash": self.config_hash,
+            "run_hash": self.run_hash,
             "tofsim_version": self.version,
             "shard_index": int(shard_index),
         }
@@ -220,7 +228,7 @@ def _run_shard(plan: _Plan, shard_index: int) -> dict[str, Any]:
     record = dict(write_shard(out_dir / shard_filename(shard_index), samples, attrs=plan.shard_attrs(shard_index)))
     record["file"] = Path(record["file"]).name
     record["shard_index"] = int(shard_index)
-    _write_json_atomic(_progress_path(out_dir, shard_index), {"config_hash": plan.config_hash, **record})
+    _write_json_atomic(_progress_path(out_dir, shard_index), {"run_hash": plan.run_hash, **record})
     return record
 
 
@@ -271,11 +279,11 @@ def _known_records(out_dir: Path, plan: _Plan) -> dict[int, dict[str, Any]]:
         except TofsimError:
             manifest = None
         if manifest is not None:
-            old = manifest.get("config_hash")
-            if old != plan.config_hash:
+            if manifest.get("run_hash") != plan.run_hash:
                 raise ConfigError(
-                    f"{out_dir} already holds a dataset made with another config (hash {old}, this run "
-                    f"{plan.config_hash}); choose another --out folder or delete it"
+                    f"{out_dir} already holds a dataset made with another config or source (config hash "
+                    f"{str(manifest.get('config_hash'))[:16]}, this run {plan.config_hash[:16]}); choose another "
+                    "--out folder or delete it"
                 )
             for k, rec in enumerate(manifest.get("shards", [])):
                 records[int(rec.get("shard_index", k))] = dict(rec)
@@ -283,10 +291,10 @@ def _known_records(out_dir: Path, plan: _Plan) -> dict[int, dict[str, Any]]:
         rec = _read_json(path)
         if rec is None:
             continue
-        if rec.get("config_hash") != plan.config_hash:
+        if rec.get("run_hash") != plan.run_hash:
             raise ConfigError(
-                f"{out_dir} holds an unfinished run with another config (hash {rec.get('config_hash')}, this run "
-                f"{plan.config_hash}); choose another --out folder or delete it"
+                f"{out_dir} holds an unfinished run with another config or source; choose another --out folder "
+                "or delete it"
             )
         records[int(rec["shard_index"])] = rec
     return records
@@ -308,7 +316,7 @@ def _complete_shards(out_dir: Path, plan: _Plan) -> dict[int, dict[str, Any]]:
             and rec.get("first_index", expected.start) == expected.start
             and rec.get("sha256") == _sha256(path)
         ):
-            done[k] = {key: v for key, v in rec.items() if key != "config_hash"}
+            done[k] = {key: v for key, v in rec.items() if key != "run_hash"}
     return done
 
 
@@ -360,7 +368,7 @@ def _run_on_dask(
     scheduler: str | None,
 ) -> None:
     try:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, LocalCluster, as_completed, wait
     except ImportError:  # pragma: no cover - dask is an optional extra
         raise ConfigError("Dask is not installed: pip install 'tofbench[dask]' (or run without --workers)") from None
 
@@ -383,13 +391,14 @@ def _run_on_dask(
             )
             client = stack.enter_context(Client(cluster))
         plan_future = client.scatter(plan, broadcast=True)
-        futures = [
-            client.submit(_run_shard, plan_future, k, key=f"tofsim-shard-{plan.config_hash}-{k}", pure=False)
-            for k in todo
-        ]
+        run_id = uuid.uuid4().hex[:12]  # fresh task keys: a long-lived cluster never returns an old result
+        futures = [client.submit(_run_shard, plan_future, k, key=f"tofsim-shard-{run_id}-{k}") for k in todo]
         try:
             for future in as_completed(futures):
                 on_done(future.result())
+        except TofsimError:
+            wait(futures)  # let running shards finish, so the caller can remove everything this run wrote
+            raise
         finally:
             for future in futures:
                 future.cancel()
@@ -408,10 +417,15 @@ def _execute(
         raise ConfigError(f"workers: must be a positive number of processes or None (in-process), got {workers!r}")
     out_dir = Path(plan.out_dir)
     created = _prepare_out_dir(out_dir)
-    written: list[Path] = []
+    try:
+        records = _complete_shards(out_dir, plan)  # refuses a folder that holds another run's data
+    except TofsimError:
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    preexisting = set(records)
     try:
         _remove_stale_temporaries(out_dir)
-        records = _complete_shards(out_dir, plan)
         todo = [k for k in range(plan.n_shards) if k not in records]
         done = sum(records[k]["count"] for k in records)
         if progress is not None:
@@ -420,7 +434,6 @@ def _execute(
         def on_done(record: dict[str, Any]) -> None:
             nonlocal done
             records[record["shard_index"]] = record
-            written.append(out_dir / record["file"])
             done += record["count"]
             if progress is not None:
                 progress(done, plan.n_samples)
@@ -431,13 +444,13 @@ def _execute(
             _run_in_process(plan, todo, on_done)
         write_manifest(out_dir, _manifest(plan, [records[k] for k in range(plan.n_shards)]))
     except TofsimError:
-        _discard(out_dir, plan, written, created)
+        _discard(out_dir, plan, preexisting, created)
         raise
     shutil.rmtree(out_dir / PROGRESS_DIR, ignore_errors=True)
     return out_dir
 
 
-def _discard(out_dir: Path, plan: _Plan, written: list[Path], created: bool) -> None:
+def _discard(out_dir: Path, plan: _Plan, preexisting: set[int], created: bool) -> None:
     """After a failure on bad input: remove what this run wrote (and the folder if this run created it)."""
     from tofsim.dataset.schema import shard_filename
 
@@ -445,10 +458,9 @@ def _discard(out_dir: Path, plan: _Plan, written: list[Path], created: bool) -> 
         shutil.rmtree(out_dir, ignore_errors=True)
         return
     for k in range(plan.n_shards):
-        path = out_dir / shard_filename(k)
-        if path in written:
+        if k not in preexisting:
             with contextlib.suppress(OSError):
-                path.unlink()
+                (out_dir / shard_filename(k)).unlink()
             with contextlib.suppress(OSError):
                 _progress_path(out_dir, k).unlink()
     _remove_stale_temporaries(out_dir)
@@ -468,6 +480,7 @@ def _manifest(plan: _Plan, shard_records: list[dict[str, Any]]) -> dict[str, Any
         "shard_size": plan.shard_size,
         "split_scenes": {name: [s for s in scenes if split_of_scene[s] == name] for name in splits},
         "source": plan.source_root,
+        "run_hash": plan.run_hash,
     }
     shards = [{k: r[k] for k in ("file", "count", "sha256", "first_index", "shard_index")} for r in shard_records]
     return make_manifest(

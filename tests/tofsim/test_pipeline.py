@@ -257,8 +257,10 @@ def test_rerun_rewrites_missing_or_corrupt_shards_only(tmp_path, tiny_dataset):
 
 def test_folder_with_another_config_is_refused(tmp_path, tiny_dataset):
     out = generate(tiny(n_frames=2), tmp_path / "ds")
+    before = file_hashes(out)
     with pytest.raises(ConfigError, match="another config"):
         generate(tiny(n_frames=3), out)
+    assert file_hashes(out) == before  # the other run's data are left alone
 
 
 @pytest.mark.slow
@@ -389,3 +391,18 @@ def test_convert_intrinsics_file_overrides_the_source(tmp_path, redkitchen):
     out = convert(redkitchen, tmp_path / "rk", config=ConvertConfig(intrinsics_path=str(k_file), max_frames=1))
     K = read_all(out)["K"][0]
     np.testing.assert_array_equal(K, [[600, 0, 321], [0, 601, 239], [0, 0, 1]])
+
+
+@pytest.mark.realdata
+def test_convert_refuses_a_folder_of_another_source_or_kind(tmp_path, redkitchen):
+    out = convert(redkitchen, tmp_path / "rk", config=ConvertConfig(max_frames=1))
+    before = file_hashes(out)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("camera-intrinsics.txt", "frame-000000.color.jpg", "frame-000000.depth.png", "frame-000000.pose.txt"):
+        (copy / name).write_bytes((redkitchen / name).read_bytes())
+    with pytest.raises(ConfigError, match="another config or source"):
+        convert(copy, out, config=ConvertConfig(max_frames=1))  # same config, another source
+    with pytest.raises(ConfigError, match="another config or source"):
+        generate(tiny(n_frames=1), out)
+    assert file_hashes(out) == before
