@@ -396,3 +396,19 @@ def test_bad_inputs():
         simulate(np.zeros((480, 640)), "sds", rng=np.random.default_rng(0))
     with pytest.raises(ConfigError, match="SensorConfig or a preset name"):
         simulate(plane(2.0), {"mode": "itof"}, rng=np.random.default_rng(0))
+
+
+def test_sds_frame_costs_a_few_ms_of_cpu():
+    import time
+
+    xn = (np.arange(640) - 319.5) / 585
+    depth = np.broadcast_to(2.5 / (1 - 0.3 * xn), (480, 640)).copy()
+    depth[200:260, 100:300] = 1.2
+    frame = make_frame(depth, albedo=0.3)
+    sensor = Sensor("sds")
+    sensor(frame, rng=np.random.default_rng(0))
+    t0 = time.process_time()
+    for i in range(10):
+        sensor(frame, rng=np.random.default_rng(i))
+    ms = (time.process_time() - t0) / 10 * 1000
+    assert ms < 40.0, f"sds sensor took {ms:.1f} ms of CPU per frame (about 5 ms expected)"
