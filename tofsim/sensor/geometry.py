@@ -19,7 +19,7 @@ import numpy as np
 from tofsim.camera import Intrinsics
 
 __all__ = [
-    "RayHits", "cone_offsets", "fixed_point", "march", "normals_at", "refine", "subray_directions",
+    "RayHits", "cone_offsets", "epipolar_params", "fixed_point", "march", "normals_at", "refine", "subray_directions",
     "zone_subray_directions",
 ]  # fmt: skip
 
@@ -95,7 +95,7 @@ class RayHits:
     normals: np.ndarray
 
 
-def _pixel_params(origin: np.ndarray, dirs: np.ndarray, intr: Intrinsics):
+def epipolar_params(origin: np.ndarray, dirs: np.ndarray, intr: Intrinsics):
     """Per-ray epipolar parameters: u_inf, v_inf, fx*Bx, fy*By (pixels, pixels*metres)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         tx = dirs[:, 0] / dirs[:, 2]
@@ -184,7 +184,7 @@ def refine(origin, dirs, depth_m, intr, s, normals_cam=None):
     Returns:
         (points (M, 3), ok (M,) bool, ui, vi, normals (M, 3)).
     """
-    u_inf, v_inf, bu, bv = _pixel_params(origin, dirs, intr)
+    u_inf, v_inf, bu, bv = epipolar_params(origin, dirs, intr)
     d, ui, vi, ok = _lookup(depth_m, u_inf + bu * s, v_inf + bv * s)
     n = normals_at(depth_m, intr, ui, vi, normals_cam)
     nx, ny, nz = n[:, 0], n[:, 1], n[:, 2]
@@ -221,7 +221,7 @@ def march(origin, dirs, depth_m, intr, s_near: float, s_far: float, normals_cam=
     Returns:
         `RayHits` for the M rays.
     """
-    u_inf, v_inf, bu, bv = _pixel_params(origin, dirs, intr)
+    u_inf, v_inf, bu, bv = epipolar_params(origin, dirs, intr)
     disparity_px = float(np.nanmax(np.hypot(bu, bv))) if len(dirs) else 0.0
     n_steps = max(2, math.ceil(disparity_px * (s_near - s_far)) + 1)
     if disparity_px == 0.0:  # no parallax: the pixel does not depend on depth
@@ -258,7 +258,7 @@ def fixed_point(origin, dirs, depth_m, intr, s_start, normals_cam=None, iteratio
     computed from (within one pixel); otherwise the sub-ray is treated as shadowed.
     """  # noqa: D205
     s = np.asarray(s_start, dtype=np.float64)
-    u_inf, v_inf, bu, bv = _pixel_params(origin, dirs, intr)
+    u_inf, v_inf, bu, bv = epipolar_params(origin, dirs, intr)
     for _ in range(iterations - 1):
         d, _, _, ok = _lookup(depth_m, u_inf + bu * s, v_inf + bv * s)
         s = np.where(ok, 1.0 / np.where(ok, d, 1.0), s)

@@ -188,7 +188,7 @@ def _run(frame: DenseFrame, prep: _Prepared, rng: np.random.Generator) -> Sensor
 
     # 4. spot position on the image: the centre ray's hit, else the signal-weighted centroid of the sub-ray hits,
     #    else where the centre ray would land at the frame's median depth
-    u_inf, v_inf, bu, bv = geometry._pixel_params(b, dirs, intr)
+    u_inf, v_inf, bu, bv = geometry.epipolar_params(b, dirs, intr)
     cen_u, cen_v, _ = _project(centre.points, intr)
     u = np.where(centre.visible, cen_u, u_inf + bu * s_ref)
     v = np.where(centre.visible, cen_v, v_inf + bv * s_ref)
