@@ -9,7 +9,7 @@ model part only, plus ``epoch`` and ``metrics``.
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ __all__ = [
     "load_model",
     "model_payload",
     "save_checkpoint",
+    "temp_sibling",
 ]
 
 CHECKPOINT_FORMAT = "tofbench-completion-checkpoint-v1"
@@ -49,15 +50,20 @@ def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
         The path written.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = temp_sibling(path)
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "xb") as fh:
             torch.save({"format": CHECKPOINT_FORMAT, **payload}, fh)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def temp_sibling(path: Path) -> Path:
+    """A unique temporary name beside `path` (same folder, so ``os.replace`` is atomic; created with the umask)."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -7,6 +7,7 @@ Each command parses its options, calls one library function and prints where the
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -101,7 +102,8 @@ def train_cmd(
         raise _fail(err) from None
     finally:
         bar.close()
-    typer.echo(f"run folder: {run} (best.pt, last.pt, metrics.csv)")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
+        typer.echo(f"run folder: {run} (best.pt, last.pt, metrics.csv)")
 
 
 @app.command("predict")

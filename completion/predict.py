@@ -23,7 +23,6 @@ import io
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,7 +33,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from completion.checkpoint import load_model
+from completion.checkpoint import load_model, temp_sibling
 from completion.data import make_inputs, to_batch, validate_sample
 from completion.errors import CompletionError, InputFileError, ShapeError
 from tofsim.frame import Sample, empty_spots
@@ -192,8 +191,9 @@ def predict(
     model = model.to(device).eval()
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    tmp = temp_sibling(out_dir)
     try:
+        tmp.mkdir()
         rows = _predict_into(model, ds, indices, tmp, png_scale_per_m, device, progress)
         latencies = [r["latency_s"] for r in rows]
         summary = {

@@ -81,6 +81,8 @@ def test_predict_writes_sorted_npy_matching_the_model(data, tmp_path):
     assert all(x > 0 for x in lat)
     assert summary["median_latency_s"] == pytest.approx(float(np.median(lat)), abs=1e-6)
     assert not list(tmp_path.glob(".pred.*"))  # no temporary folder left
+    (tmp_path / "probe").mkdir()
+    assert out.stat().st_mode & 0o777 == (tmp_path / "probe").stat().st_mode & 0o777
 
 
 def test_split_keeps_dataset_indices_and_baseline_by_name(data, tmp_path):

@@ -128,6 +128,11 @@ def test_run_folder_contents_and_best_checkpoint(data, tmp_path):
         "metrics.csv",
         "metrics.jsonl",
     ]
+    probe = tmp_path / "probe"
+    probe.write_text("x")  # files are published with the umask's mode, not mkstemp's 0600
+    assert {(run / n).stat().st_mode & 0o777 for n in ("best.pt", "last.pt", "config.json")} == {
+        probe.stat().st_mode & 0o777
+    }
     info = json.loads((run / "config.json").read_text())
     assert TrainConfig.from_dict(info["train_config"]) == _cfg(epochs=3)
     assert info["config_sha256"] == _cfg(epochs=3).sha256()
