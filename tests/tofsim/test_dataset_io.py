@@ -123,7 +123,7 @@ def test_write_shard_attrs_and_return_value(tmp_path):
         assert json.loads(f.attrs["config"]) == {"a": [1, 2]} and json.loads(f.attrs["versions"]) == {"x": "1"}
         assert f["depth"].attrs["units"] == "m" and f["depth"].attrs["depth_kind"] == "z"
         assert f["depth"].chunks == (1, 12, 16)
-        assert f["sparse"].compression == "lzf"
+        assert f["sparse"].compression == "gzip" and f["rgb"].compression is None
         np.testing.assert_array_equal(f["index"][()], [10, 11, 12])
     # Without meta["index"], indices come from attrs["first_index"].
     for s in samples:

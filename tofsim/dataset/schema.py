@@ -35,11 +35,18 @@ INDEX = "index"  # (N,) int64 global sample index
 SPOTS = "spots"  # (M,) SPOT_DTYPE, all samples' spot tables concatenated
 SPOT_OFFSETS = "spot_offsets"  # (N + 1,) int64: spots of sample j are spots[off[j]:off[j + 1]]
 
-#: HDF5 filter per dataset, chosen for write speed (a 640 x 480 frame must be written in a few ms): LZF on the
-#: mostly-zero sparse map and mask and on the spot table; none on colour (lossless LZF saves ~15 % on camera
-#: images at ~10 ms per frame) and on ground-truth depth (float32; LZF saves ~80 % on quantised sensor depth
-#: but little on rendered depth, at ~6 ms per frame). Every image is chunked one sample per chunk.
-FILTERS: dict[str, str | None] = {RGB: None, DEPTH: None, SPARSE: "lzf", MASK: "lzf", SPOTS: "lzf"}
+#: HDF5 filter per dataset (h5py ``create_dataset`` keywords; None = unfiltered), chosen for write speed, as a
+#: 640 x 480 frame must be written in a few ms: deflate level 1 (standard in every HDF5 build, unlike LZF) on the
+#: mostly-zero sparse map (1.2 MB -> ~15 kB), the mask and the spot table; nothing on colour (lossless coding
+#: saves ~15-30 % on camera images at 10-20 ms per frame) or on ground-truth depth (float32: little gain on
+#: rendered depth for ~6 ms per frame). Unfiltered chunks are written directly, one chunk per sample.
+FILTERS: dict[str, dict[str, object] | None] = {
+    RGB: None,
+    DEPTH: None,
+    SPARSE: {"compression": "gzip", "compression_opts": 1},
+    MASK: {"compression": "gzip", "compression_opts": 1},
+    SPOTS: {"compression": "gzip", "compression_opts": 1},
+}
 
 #: Every dataset in a shard with its per-dataset attributes (units, depth_kind, invalid value, meaning).
 DATASETS: dict[str, dict[str, str | int | float]] = {
