@@ -23,7 +23,7 @@ from tofsim.config import (
     get_generate_preset,
     load_toml,
 )
-from tofsim.errors import ConfigError, InputFileError, OutputError, ShapeError, TofsimError
+from tofsim.errors import ConfigError, InputFileError, OutputError, ShapeError
 from tofsim.frame import SPOT_DTYPE, SpotStatus
 from tofsim.pipeline import PROGRESS_DIR, convert, generate, scene_index_of
 from tofsim.rng import sample_rng
@@ -299,15 +299,28 @@ def test_bad_workers_and_config_type(tmp_path):
 
 
 def test_missing_and_empty_mesh_leave_no_output(tmp_path):
-    with pytest.raises(TofsimError):
+    with pytest.raises(InputFileError, match="mesh file not found"):
         generate(tiny(n_frames=1, mesh_path=str(tmp_path / "missing.ply")), tmp_path / "m1")
     empty = tmp_path / "empty.ply"
     empty.write_text(
         "ply\nformat ascii 1.0\nelement vertex 0\nelement face 0\nproperty list uchar int vertex_indices\nend_header\n"
     )
-    with pytest.raises(TofsimError):
+    with pytest.raises(InputFileError, match="triangles"):
         generate(tiny(n_frames=1, mesh_path=str(empty)), tmp_path / "m2")
     assert not (tmp_path / "m1").exists() and not (tmp_path / "m2").exists()
+
+
+def test_generate_from_a_mesh(tmp_path):
+    """A closed 4 x 5 x 2.6 m box: every pixel hits, no depth beyond the box's diagonal."""
+    import open3d as o3d
+
+    path = tmp_path / "box.ply"
+    o3d.io.write_triangle_mesh(str(path), o3d.geometry.TriangleMesh.create_box(4.0, 5.0, 2.6))
+    out = generate(tiny(n_frames=4, frames_per_scene=2, mesh_path=str(path)), tmp_path / "ds")
+    data = read_all(out)
+    assert np.all(data["depth"] > 0) and data["depth"].max() <= np.sqrt(4**2 + 5**2 + 2.6**2)
+    assert [m["scene_id"] for m in data["meta"]] == ["box-00000"] * 2 + ["box-00001"] * 2
+    assert data["meta"][0]["source_file"] == str(path)
 
 
 def test_failure_mid_run_removes_partial_output(tmp_path, monkeypatch):
