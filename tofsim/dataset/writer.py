@@ -128,7 +128,7 @@ def _write_hdf5(path: Path, samples: Sequence[Sample], attrs: Mapping[str, Any])
         meta = np.array([to_json(s.meta) for s in samples], dtype=object)
         f.create_dataset(schema.META, data=meta, dtype=h5py.string_dtype("utf-8"), track_times=False)
         if len(spots_flat):
-            chunk = (min(len(spots_flat), 1 << 14),)
+            chunk = (min(len(spots_flat), 4096),)  # ~100 kB: a sample's spots decompress a chunk or two
             f.create_dataset(
                 schema.SPOTS, data=spots_flat, chunks=chunk, track_times=False, **(schema.FILTERS[schema.SPOTS] or {})
             )
