@@ -94,6 +94,12 @@ def test_training_is_deterministic_on_cpu(data, tmp_path):
     assert [r["train_loss"] for r in rows_a] == [r["train_loss"] for r in rows_b]
 
 
+def test_worker_processes_do_not_change_the_result(data, tmp_path):
+    a = fit(_cfg(num_workers=0), tmp_path / "a", dataset=data).model.state_dict()
+    b = fit(_cfg(num_workers=2), tmp_path / "b", dataset=data).model.state_dict()
+    assert _same(a, b)
+
+
 def test_resume_continues_exactly(data, tmp_path):
     cfg = _cfg(epochs=3)
     full = fit(cfg, tmp_path / "full", dataset=data)
