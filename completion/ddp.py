@@ -71,6 +71,8 @@ def init_from_env(device_type: str) -> DistInfo:
     if world_size <= 1:
         return DistInfo()
     backend = "nccl" if device_type == "cuda" else "gloo"
+    if device_type == "cuda":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))  # one GPU per process, before NCCL starts
     dist.init_process_group(backend=backend)
     return DistInfo(
         rank=dist.get_rank(),
