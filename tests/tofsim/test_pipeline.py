@@ -129,6 +129,24 @@ def test_from_dict_merges_over_preset_and_round_trips():
     json.dumps(cfg.to_dict())  # plain JSON
 
 
+def test_sensor_section_presets_and_overrides():
+    from tofsim.sensor import get_sensor_preset
+
+    assert GenerateConfig.from_dict({"sensor": "zones-8x8"}).sensor == get_sensor_preset("zones-8x8")
+    cfg = GenerateConfig.from_dict({"preset": "dtof-24x24", "sensor": {"max_range_m": 5.0}})
+    assert cfg.sensor == get_sensor_preset("dtof-24x24").__class__.from_dict(
+        {**get_sensor_preset("dtof-24x24").to_dict(), "max_range_m": 5.0}
+    )
+    cfg = GenerateConfig.from_dict({"preset": "dtof-24x24", "sensor": {"preset": "sds"}})
+    assert cfg.sensor == get_sensor_preset("sds")
+    assert ConvertConfig.from_dict({"preset": "random-500"}).sensor == get_sensor_preset("random-500")
+    assert ConvertConfig.from_dict({"preset": "zones-8x8"}).sensor == get_sensor_preset("zones-8x8")
+    with pytest.raises(ConfigError, match="sensor.*valid keys"):
+        GenerateConfig.from_dict({"sensor": {"max_range": 5.0}})
+    with pytest.raises(ConfigError, match="unknown preset 'sdss'; valid presets: dtof-24x24, sds"):
+        ConvertConfig.from_dict({"preset": "sdss"})
+
+
 def test_load_toml(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('preset = "sds"\nseed = 3\nn_frames = 2\n[camera]\nwidth_px = 160\nheight_px = 120\n')
