@@ -70,6 +70,25 @@ def test_mesh_without_colours_gets_default_grey(tmp_path):
     assert (scene.face_rgb == np.array(DEFAULT_MESH_RGB, np.uint8)).all()
 
 
+def test_textured_obj_samples_the_texture_at_the_centroid_uv(tmp_path):
+    from PIL import Image
+
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[:32, :, 0] = 255  # top half of the file: red
+    image[32:, :, 2] = 255  # bottom half: blue
+    Image.fromarray(image).save(tmp_path / "tex.png")
+    (tmp_path / "m.mtl").write_text("newmtl mat0\nKd 1 1 1\nmap_Kd tex.png\n")
+    # OBJ texture coordinates start at the bottom left: v = 0.9 is near the top (red), v = 0.1 near the bottom.
+    (tmp_path / "m.obj").write_text(
+        "mtllib m.mtl\nv 0 0 0\nv 1 0 0\nv 0 1 0\nv 1 1 0\n"
+        "vt 0.1 0.9\nvt 0.2 0.9\nvt 0.1 0.95\nvt 0.1 0.1\nvt 0.2 0.1\nvt 0.1 0.05\n"
+        "usemtl mat0\nf 1/1 2/2 3/3\nf 2/4 4/5 3/6\n"
+    )
+    scene = load_mesh(tmp_path / "m.obj")
+    assert scene.face_rgb.tolist() == [[255, 0, 0], [0, 0, 255]]
+    assert scene.face_albedo[0] == pytest.approx(0.05 + 0.9 * 0.299, abs=1e-6)
+
+
 def _write_gltf(path, binary: bool):
     """A tetrahedron with vertex colours as glTF 2.0 (y up) with an embedded buffer, or as GLB."""
     pos = np.array([[0, 0, 0], [1, 0, 0], [0, 2, 0], [0, 0, 3]], np.float32)

@@ -1,6 +1,7 @@
 """Load a triangle mesh file (PLY, OBJ, OFF, GLB/glTF, STL) into a `Scene` with Open3D.
 
-Colour: vertex colours are averaged per triangle; a mesh without vertex colours gets a uniform light grey.
+Colour: vertex colours are averaged per triangle; without them, a textured mesh (OBJ + MTL, GLB/glTF) gets its
+texture's colour at each triangle's centroid UV; otherwise a uniform light grey.
 NIR albedo: no mesh file stores it, so a proxy from the colour's luma is used,
 ``albedo = 0.05 + 0.9 * (0.299 R + 0.587 G + 0.114 B) / 255`` (dark surfaces stay dark for the sensor).
 Open3D is imported inside `load_mesh`.
@@ -40,6 +41,43 @@ def albedo_from_rgb(rgb: np.ndarray) -> np.ndarray:
     return (0.05 + 0.9 * luma).astype(np.float32)
 
 
+def _texture_rgb8(image: np.ndarray) -> np.ndarray:
+    """Any Open3D texture image -> (h, w, 3) uint8."""
+    img = np.asarray(image)
+    if img.ndim < 2 or img.size == 0:  # an empty placeholder image
+        return np.zeros((0, 0, 3), np.uint8)
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    img = img[..., :3]
+    if img.dtype == np.uint16:
+        return (img >> 8).astype(np.uint8)
+    if img.dtype.kind == "f":
+        return np.clip(np.round(img * 255.0), 0, 255).astype(np.uint8)
+    return img.astype(np.uint8)
+
+
+def _sample_textures(mesh, face_rgb: np.ndarray) -> None:
+    """Fill `face_rgb` (T, 3) uint8 in place with each textured triangle's colour at its centroid UV.
+
+    Open3D stores textures flipped vertically (for OBJ and assimp formats alike), so row = v * (h - 1).
+    """
+    n_tri = len(face_rgb)
+    if len(mesh.textures) == 0 or len(mesh.triangle_uvs) != 3 * n_tri:  # (has_textures() is False if one is empty)
+        return
+    uv = np.asarray(mesh.triangle_uvs, dtype=np.float64).reshape(n_tri, 3, 2).mean(axis=1) % 1.0
+    ids = np.asarray(mesh.triangle_material_ids)
+    ids = ids if len(ids) == n_tri else np.zeros(n_tri, int)
+    for k, image in enumerate(mesh.textures):
+        img = _texture_rgb8(image)
+        sel = ids == k
+        if img.size == 0 or not sel.any():
+            continue
+        h, w = img.shape[:2]
+        rows = np.round(uv[sel, 1] * (h - 1)).astype(int)
+        cols = np.round(uv[sel, 0] * (w - 1)).astype(int)
+        face_rgb[sel] = img[rows, cols]
+
+
 def load_mesh(path: str | Path, *, up_axis: str = "z") -> Scene:
     """Read a mesh file into a `Scene` (one material; per-triangle colour and albedo from vertex colours).
 
@@ -77,11 +115,12 @@ def load_mesh(path: str | Path, *, up_axis: str = "z") -> Scene:
     if up_axis == "y":
         vertices = vertices @ _Y_UP_TO_Z_UP.T
 
+    face_rgb = np.tile(np.array(DEFAULT_MESH_RGB, np.uint8), (len(triangles), 1))
     if mesh.has_vertex_colors() and len(mesh.vertex_colors) == len(vertices):
         colours = np.asarray(mesh.vertex_colors, dtype=np.float64)[triangles].mean(axis=1)
         face_rgb = np.clip(np.round(colours * 255.0), 0, 255).astype(np.uint8)
     else:
-        face_rgb = np.tile(np.array(DEFAULT_MESH_RGB, np.uint8), (len(triangles), 1))
+        _sample_textures(mesh, face_rgb)
     face_albedo = albedo_from_rgb(face_rgb)
     mean_rgb = tuple(int(c) for c in np.round(face_rgb.mean(axis=0)))
     material = Material(name=f"mesh:{path.name}", albedo=float(face_albedo.mean()), color_rgb=mean_rgb)
