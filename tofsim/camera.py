@@ -7,6 +7,7 @@ coordinates, so the centre of the top-left pixel is (0, 0). ``depth_m`` is alway
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,10 +108,19 @@ def ray_norm(intr: Intrinsics, u: np.ndarray | None = None, v: np.ndarray | None
         float64 array of the same shape as u, >= 1.
     """
     if u is None or v is None:
-        u, v = pixel_grid(intr)
+        return _full_ray_norm(intr)
     x = (np.asarray(u, dtype=np.float64) - intr.cx_px) / intr.fx_px
     y = (np.asarray(v, dtype=np.float64) - intr.cy_px) / intr.fy_px
     return np.sqrt(x * x + y * y + 1.0)
+
+
+@functools.lru_cache(maxsize=16)
+def _full_ray_norm(intr: Intrinsics) -> np.ndarray:
+    # cached per intrinsics (frozen, hashable): the full grid is rebuilt for every frame otherwise
+    u, v = pixel_grid(intr)
+    norm = ray_norm(intr, u, v)
+    norm.setflags(write=False)
+    return norm
 
 
 def z_to_range(depth_m: np.ndarray, intr: Intrinsics, u=None, v=None) -> np.ndarray:
