@@ -119,8 +119,8 @@ def make_inputs(sample: Any) -> dict[str, np.ndarray]:
     """Turn one sample into channel-first float32 network inputs (no batch axis).
 
     Args:
-        sample: a `tofsim.frame.Sample` (or mapping with the same keys). ``depth`` may be None (no ground
-            truth, e.g. a folder of RGB + sparse inputs); it then becomes zeros.
+        sample: a `tofsim.frame.Sample` (or mapping with the same keys). ``depth`` may be None or absent (no
+            ground truth, e.g. a folder of RGB + sparse inputs); it then becomes zeros.
 
     Returns:
         dict with ``rgb`` (3, H, W) in [0, 1]; ``sparse``, ``mask``, ``prefill`` (metres), ``dist`` (px) and
@@ -129,7 +129,11 @@ def make_inputs(sample: Any) -> dict[str, np.ndarray]:
     Raises:
         ShapeError: if the sample breaks the contract (see `validate_sample`).
     """
-    if sample["depth"] is None:
+    try:
+        has_depth = sample["depth"] is not None
+    except (KeyError, AttributeError, TypeError):
+        has_depth = False
+    if not has_depth:
         sample = {k: sample[k] for k in ("rgb", "sparse", "mask", "K")} | {"depth": np.zeros(np.shape(sample["mask"]))}
     validate_sample(sample)
     sparse_m = np.asarray(sample["sparse"], dtype=np.float32)

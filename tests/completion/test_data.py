@@ -133,6 +133,9 @@ def test_collate_and_to_batch(samples):
 def test_sample_without_ground_truth_gets_zero_depth(samples):
     s = dataclasses.replace(samples[0], depth=None)
     assert not make_inputs(s)["depth"].any()
+    as_dict = {k: getattr(samples[0], k) for k in ("rgb", "sparse", "mask", "K")}
+    x = make_inputs(as_dict)
+    assert not x["depth"].any() and np.array_equal(x["sparse"][0], samples[0].sparse)
 
 
 def test_bad_samples_and_configs(samples):
