@@ -44,6 +44,14 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _has_threadpoolctl() -> bool:
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _loadavg() -> list[float] | None:
     try:
         return [round(x, 2) for x in os.getloadavg()]
@@ -115,6 +123,7 @@ def measure_stages(cfg, n_frames: int) -> dict:
         raycaster.cast_rays(rays)["t_hit"].numpy()
     cast_cpu_s = (_cpu_s() - cpu) / len(ray_sets)
     cast, render, sense, write = [], [], [], []
+    cpu_render = cpu_sense = 0.0
     samples = []
     plan = _Plan(
         kind="generate", config=cfg, config_hash="bench", out_dir="", n_samples=n_frames, shard_size=n_frames,
@@ -127,17 +136,21 @@ def measure_stages(cfg, n_frames: int) -> dict:
         ans = raycaster.cast_rays(rays)
         ans["t_hit"].numpy()
         cast.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_s()
         frame = renderer.render(intr, pose)
         render.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
+        t0, c1 = time.perf_counter(), _cpu_s()
         out = simulate(frame, cfg.sensor, rng=sample_rng(cfg.seed, i, "noise"))
         sense.append(time.perf_counter() - t0)
+        c2 = _cpu_s()
+        cpu_render += c1 - c0
+        cpu_sense += c2 - c1
         samples.append(_sample_from(frame, out, pose, _meta(plan, i)))
     with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_s()
         write_shard(Path(tmp) / "shard-00000.h5", samples, attrs={"seed": cfg.seed})
         write.append((time.perf_counter() - t0) / n_frames)
+        cpu_write = (_cpu_s() - c0) / n_frames
         shard_bytes = (Path(tmp) / "shard-00000.h5").stat().st_size
     med = statistics.median
     return {
@@ -150,6 +163,12 @@ def measure_stages(cfg, n_frames: int) -> dict:
         "render_s_per_frame": med(render),
         "sensor_s_per_frame": med(sense),
         "hdf5_write_s_per_frame": write[0],
+        "cpu_s_per_frame": {
+            "bare_cast_rays": cast_cpu_s,
+            "render": cpu_render / n_frames,
+            "sensor": cpu_sense / n_frames,
+            "hdf5_write": cpu_write,
+        },
         "shard_bytes_per_frame": shard_bytes / n_frames,
         "valid_spots_mean": float(
             np.mean([int(np.count_nonzero(s.spots["status"] == 0)) for s in samples])  # SpotStatus.VALID
@@ -199,6 +218,7 @@ def _report(figures: dict, stages: dict, dask: dict | None, per_frame_s: float, 
         f"    stages per frame: render {stages['render_s_per_frame'] * ms:.1f} ms, "
         f"sensor {stages['sensor_s_per_frame'] * ms:.1f} ms, HDF5 {stages['hdf5_write_s_per_frame'] * ms:.1f} ms; "
         f"{stages['spots_per_frame']} spots, {stages['valid_spots_mean']:.0f} valid",
+        "    CPU time per frame: " + ", ".join(f"{k} {v * ms:.1f} ms" for k, v in stages["cpu_s_per_frame"].items()),
         f"(b) ratio to a bare Open3D cast_rays of the same rays ({stages['bare_cast_rays_s_per_frame'] * ms:.1f} ms): "
         f"{ratio:.2f}x (target <= {TARGETS['ratio_vs_raycast']}); in CPU time "
         f"{figures['pipeline']['cpu_s_per_frame'] * ms:.1f} vs {stages['bare_cast_rays_cpu_s_per_frame'] * ms:.1f} ms "
@@ -250,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_count": os.cpu_count(),
             "platform": platform.platform(),
             "python": sys.version.split()[0],
+            "blas_single_thread_in_pipeline": _has_threadpoolctl(),
+            "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
             "loadavg_before": load_before,
             "loadavg_after": _loadavg(),
         },
