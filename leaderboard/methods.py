@@ -23,11 +23,10 @@ table column (numbers stay numbers).
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from leaderboard.errors import ConfigError, InputFileError
 from leaderboard.io.sources import PredictionSource

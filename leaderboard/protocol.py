@@ -19,11 +19,10 @@ import dataclasses
 import hashlib
 import json
 import math
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from leaderboard.errors import ConfigError, InputFileError
 

@@ -24,9 +24,9 @@ from leaderboard.metrics.mipi import conduction_weights, mipi_score, rds_sums
 from leaderboard.metrics.regions import (
     REGION_SUM_KEYS,
     bin_labels,
-    bin_sums,
     edge_mask,
     finalize_region,
+    label_sums,
     masked_sums,
 )
 from leaderboard.metrics.thresholds import THRESHOLD_SUM_KEYS, THRESHOLDS, delta_ratio, finalize_thresholds
@@ -97,7 +97,7 @@ class FrameStats:
     regions: dict[str, np.ndarray | None]
 
 
-def _apply_missing(pred: np.ndarray, missing: np.ndarray, policy: str) -> np.ndarray:
+def _apply_missing(pred: np.ndarray, missing: np.ndarray, policy: str, work: Workspace | None) -> np.ndarray:
     """Prediction after the penalise / fill policy (exclude is applied to the scored mask instead)."""
     if policy == "fill":
         if missing.all():
@@ -106,9 +106,83 @@ def _apply_missing(pred: np.ndarray, missing: np.ndarray, policy: str) -> np.nda
 
         idx = distance_transform_edt(missing, return_distances=False, return_indices=True)
         return pred[tuple(idx)]
-    out = pred.copy()
-    out[missing] = 0.0
+    out = scratch(work, "pred_penalised", pred.shape, pred.dtype)
+    np.copyto(out, pred)
+    np.putmask(out, missing, 0.0)
     return out
+
+
+#: Pixels per chunk of the per-pixel pass: its dozen float64 buffers then stay in the CPU cache.
+CHUNK_PX = 65536
+
+
+def _pixel_sums(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    scored: np.ndarray,
+    weights: np.ndarray,
+    edges: np.ndarray,
+    spots: np.ndarray | None,
+    pr: Protocol,
+    n_bins: int,
+    work: Workspace | None,
+) -> dict:
+    """Sums of the per-pixel terms over flat (N,) arrays, in cache-sized chunks.
+
+    Pixels that are not scored get p = g = 1 m, which makes every error term exactly 0 and the ratio 1 (a
+    threshold hit, subtracted again), so no pixel has to be gathered.
+    """
+    sums = dict.fromkeys((*ERROR_SUM_KEYS[1:], "rmae_sum", "ew_num", "ew_den"), 0.0)
+    bins = np.zeros((n_bins, len(REGION_SUM_KEYS)))
+    edge_s = np.zeros(len(REGION_SUM_KEYS))
+    spot_s = None if spots is None else np.zeros(len(REGION_SUM_KEYS))
+    count_keys = [f"c_{k}" for k in THRESHOLDS]
+    counts = dict.fromkeys(count_keys, 0)
+    t1 = THRESHOLDS["d1"]
+    for start in range(0, gt.size, CHUNK_PX):
+        stop = min(start + CHUNK_PX, gt.size)
+        m = stop - start
+        p = scratch(work, "p", m)
+        g = scratch(work, "g", m)
+        np.copyto(p, pred[start:stop])
+        np.copyto(g, gt[start:stop])
+        off = np.logical_not(scored[start:stop], out=scratch(work, "off", m, bool))
+        n_off = int(np.count_nonzero(off))
+        if n_off == m:
+            continue
+        if n_off:
+            np.putmask(p, off, 1.0)
+            np.putmask(g, off, 1.0)
+        terms = pixel_terms(p, g, valid_min_m=pr.valid_min_m, work=work)
+        ratio = delta_ratio(p, g, terms["inv_g"], work=work)
+        for k in ERROR_SUM_KEYS[1:]:
+            sums[k] += float(terms[k].sum())
+        hit = scratch(work, "hit", m, bool)
+        for k, t in THRESHOLDS.items():
+            counts[f"c_{k}"] += int(np.count_nonzero(np.less(ratio, t, out=hit))) - n_off
+        sums["rmae_sum"] += float(np.divide(terms["abs"], g, out=scratch(work, "rmae", m)).sum())
+        w = scratch(work, "w64", m)
+        np.copyto(w, weights[start:stop])  # 0 at invalid GT; error terms are 0 where not scored
+        sums["ew_num"] += float(np.einsum("i,i->", w, terms["abs"]))
+        if n_off:
+            np.putmask(w, off, 0.0)
+        sums["ew_den"] += float(w.sum())
+        c_d1 = np.less(ratio, t1, out=scratch(work, "c_d1", m))  # float 0/1
+        if n_off:
+            np.putmask(c_d1, off, 0.0)
+        region_w = {"sq": terms["sq"], "abs": terms["abs"], "rel": terms["rel"], "c_d1": c_d1}
+        labels = bin_labels(g, pr.bins_m, work=work)  # 0 .. n_bins + 1 (under- and overflow)
+        if n_off:
+            np.putmask(labels, off, 0)
+        # one grouping for bins and edges: label + (n_bins + 2) * edge (edge pixels are scored)
+        np.add(labels, edges[start:stop] * np.uint8(n_bins + 2), out=labels, casting="unsafe")
+        by_label = label_sums(labels, 2 * (n_bins + 2), region_w).reshape(2, n_bins + 2, len(REGION_SUM_KEYS))
+        bins += by_label[:, 1 : n_bins + 1].sum(axis=0)
+        edge_s += by_label[1].sum(axis=0)
+        if spots is not None:
+            spot_s += masked_sums(spots[start:stop], region_w, work=work)
+    sums.update({k: float(v) for k, v in counts.items()})
+    return {"sums": sums, "bins": bins, "edge": edge_s, "at_spot": spot_s}
 
 
 def frame_stats(
@@ -162,7 +236,7 @@ def frame_stats(
         if pr.missing == "exclude":
             scored = valid & ok
         else:
-            pred = _apply_missing(pred_m, missing, pr.missing)
+            pred = _apply_missing(pred_m, missing, pr.missing, work)
     if pr.clip_pred_to_caps:
         pred = np.clip(pred, pr.min_depth_m, np.inf if pr.max_depth_m is None else pr.max_depth_m)
 
@@ -182,45 +256,28 @@ def frame_stats(
         sums["rds_sum"], sums["rds_n"] = rds_sums(pred, sparse_m, use)
 
     if n_scored:
-        full = n_scored == scored.size
-        p = scratch(work, "p", n_scored)
-        g = scratch(work, "g", n_scored)
-        if full:
-            idx = None
-            np.copyto(p, pred.ravel())
-            np.copyto(g, gt_m.ravel())
-        else:
-            idx = np.flatnonzero(scored)
-            np.take(pred.ravel(), idx, out=p) if pred.dtype == np.float64 else np.copyto(p, pred.ravel()[idx])
-            np.take(gt_m.ravel(), idx, out=g) if gt_m.dtype == np.float64 else np.copyto(g, gt_m.ravel()[idx])
-        terms = pixel_terms(p, g, valid_min_m=pr.valid_min_m, work=work)
-        ratio = delta_ratio(p, g, terms["inv_g"], work=work)
-        sums["n"] = float(p.size)
-        for k in ERROR_SUM_KEYS[1:]:
-            sums[k] = float(terms[k].sum())
-        for k, t in THRESHOLDS.items():
-            sums[f"c_{k}"] = float(np.count_nonzero(ratio < t))
-        tmp = np.divide(terms["abs"], g, out=scratch(work, "rmae", n_scored))
-        sums["rmae_sum"] = float(tmp.sum())
-
-        weights, gmax = conduction_weights(gt_m, valid, kappa=pr.ewmae_kappa, work=work)
-        w = scratch(work, "w64", n_scored)
-        np.copyto(w, weights.ravel() if full else weights.ravel()[idx])
-        sums["ew_num"] = float(np.einsum("i,i->", w, terms["abs"])) / gmax
-        sums["ew_den"] = float(w.sum())
-
-        c_d1 = np.less(ratio, THRESHOLDS["d1"], out=scratch(work, "c_d1", n_scored))
-        region_w = {"sq": terms["sq"], "abs": terms["abs"], "rel": terms["rel"], "c_d1": c_d1}
-        bins = bin_sums(bin_labels(g, pr.bins_m, work=work), n_bins, region_w, work=work)
-        regions["all"] = np.array([sums["n"], sums["sq"], sums["abs"], sums["rel"], sums["c_d1"]])
-
-        def scored_part(mask2d: np.ndarray) -> np.ndarray:
-            return mask2d.ravel() if full else mask2d.ravel()[idx]
-
+        gmax = float(gt_m.max())  # invalid GT is 0 or NaN; fall back when NaN or a cap hides the maximum
+        if not (math.isfinite(gmax) and valid.flat[int(np.argmax(gt_m))]):
+            gmax = float(gt_m[valid].max())
+        weights, gmax = conduction_weights(gt_m, valid, kappa=pr.ewmae_kappa, work=work, gmax_m=gmax)
         edges = edge_mask(gt_m, valid, rel_jump=pr.edge_rel_jump, work=work)
-        regions["edge"] = masked_sums(scored_part(edges), region_w, work=work)
+        if n_scored != n_valid:
+            edges &= scored
+        spots = None
         if spot_mask is not None:
-            regions["at_spot"] = masked_sums(scored_part(spot_mask.astype(bool, copy=False)), region_w, work=work)
+            spots = np.logical_and(spot_mask, scored, out=scratch(work, "spots", gt_m.shape, bool)).ravel()
+        chunk_sums = _pixel_sums(
+            pred.ravel(), gt_m.ravel(), scored.ravel(), weights.ravel(), edges.ravel(), spots, pr, n_bins, work
+        )
+        sums.update(chunk_sums["sums"])
+        sums["n"] = float(n_scored)
+        sums["ew_num"] /= gmax
+        if n_scored == n_valid:  # G is 0 at invalid GT, so the whole image sums the scored pixels
+            sums["ew_den"] = float(weights.sum(dtype=np.float64))
+        bins = chunk_sums["bins"]
+        regions["all"] = np.array([sums["n"], sums["sq"], sums["abs"], sums["rel"], sums["c_d1"]])
+        regions["edge"] = chunk_sums["edge"]
+        regions["at_spot"] = chunk_sums["at_spot"]
     elif spot_mask is not None:
         regions["at_spot"] = np.zeros(len(REGION_SUM_KEYS))
     if regions["edge"] is None:

@@ -26,7 +26,12 @@ __all__ = ["conduction_weights", "ewmae", "rmae", "rds", "rds_sums", "mipi_score
 
 
 def conduction_weights(
-    gt_m: np.ndarray, valid: np.ndarray, *, kappa: float = 0.5, work: Workspace | None = None
+    gt_m: np.ndarray,
+    valid: np.ndarray,
+    *,
+    kappa: float = 0.5,
+    work: Workspace | None = None,
+    gmax_m: float | None = None,
 ) -> tuple[np.ndarray, float]:
     """Perona-Malik edge weights G of the GT depth (MIPI 2022 EWMAE).
 
@@ -35,6 +40,7 @@ def conduction_weights(
         valid: (H, W) bool, valid GT pixels (gradients to invalid neighbours are 0).
         kappa: conduction constant on depth / max depth.
         work: optional scratch buffers (the result is a view into them until the next call).
+        gmax_m: the maximum valid GT depth when the caller knows it already.
 
     Returns:
         ``(G, gmax_m)``: (H, W) float32 weights in [0, 1) and the maximum valid GT depth (NaN if none).
@@ -44,7 +50,7 @@ def conduction_weights(
     weights.fill(0.0)
     if not valid.any():
         return weights, math.nan
-    gmax = float(np.max(gt_m, where=valid, initial=0.0))
+    gmax = float(gt_m[valid].max()) if gmax_m is None else float(gmax_m)
     r = np.multiply(gt_m, np.float32(1.0 / gmax), out=scratch(work, "G_r", (h, w), np.float32), casting="unsafe")
     inv_k2 = np.float32(1.0 / (kappa * kappa))
     for axis, shape in ((0, (h - 1, w)), (1, (h, w - 1))):

@@ -19,6 +19,7 @@ __all__ = [
     "bin_labels",
     "bin_sums",
     "masked_sums",
+    "label_sums",
     "edge_mask",
     "finalize_region",
 ]
@@ -59,13 +60,21 @@ def bin_sums(
         labels: (N,) uint8 from `bin_labels`.
         n_bins: number of bins (``len(bins_m) - 1``).
         weights: (N,) float64 arrays keyed ``sq, abs, rel, c_d1``.
-        work: optional scratch buffers.
+        work: unused (kept for a uniform signature).
     """
-    out = np.zeros((n_bins, len(REGION_SUM_KEYS)), np.float64)
-    is_bin = scratch(work, "bin_is", labels.shape, bool)
-    for i in range(n_bins):
-        np.equal(labels, i + 1, out=is_bin)
-        out[i] = masked_sums(is_bin, weights, work=work)
+    return label_sums(labels, n_bins + 2, weights)[1 : n_bins + 1]
+
+
+def label_sums(labels: np.ndarray, n_labels: int, weights: dict[str, np.ndarray]) -> np.ndarray:
+    """Sums (rows: label values 0..n_labels-1, columns: `REGION_SUM_KEYS`) grouped by an integer label.
+
+    One ``np.bincount`` per column: its cost does not grow with the number of labels, so bins and the edge
+    flag can share one label (``bin + n * edge``).
+    """
+    out = np.empty((n_labels, len(REGION_SUM_KEYS)), np.float64)
+    out[:, 0] = np.bincount(labels, minlength=n_labels)[:n_labels]
+    for j, key in enumerate(REGION_SUM_KEYS[1:], start=1):
+        out[:, j] = np.bincount(labels, weights=weights[key], minlength=n_labels)[:n_labels]
     return out
 
 
