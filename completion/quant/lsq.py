@@ -98,12 +98,23 @@ class LsqQuantizer(nn.Module):
     def __init__(self, bits: int | None, *, signed: bool | None, per_channel: bool = False, channels: int = 1) -> None:
         super().__init__()
         self.bits = bits
-        self.signed = signed
         self.per_channel = per_channel
         shape = (channels, 1, 1, 1) if per_channel else ()
         self.step = nn.Parameter(torch.ones(shape))
         self.register_buffer("initialized", torch.tensor(False))
+        # the sign is state (decided from data when None), so it travels with the state dict: -1 = undecided
+        self.register_buffer("signed_state", torch.tensor(-1 if signed is None else int(signed), dtype=torch.int8))
         self.export = False  # True while exporting to ONNX: emit QuantizeLinear/DequantizeLinear
+
+    @property
+    def signed(self) -> bool | None:
+        """Signed range (True), unsigned (False) or not yet decided (None)."""
+        state = int(self.signed_state)
+        return None if state < 0 else bool(state)
+
+    @signed.setter
+    def signed(self, value: bool) -> None:
+        self.signed_state.fill_(int(value))
 
     @property
     def enabled(self) -> bool:
