@@ -33,13 +33,13 @@ class TofNetConfig:
         convs_per_scale: Conv-BN-ReLU blocks after each downsampling / merge (>= 1).
     """
 
-    base_width: int = 12
+    base_width: int = 8
     num_scales: int = 4
     max_depth_m: float = 10.0
     max_dist_px: float = 32.0
     skip: str = "concat"
     upsample: str = "nearest"
-    convs_per_scale: int = 1
+    convs_per_scale: int = 2
 
     def __post_init__(self) -> None:
         if self.base_width < 1 or self.num_scales < 1 or self.convs_per_scale < 1:

@@ -191,3 +191,31 @@ def test_baseline_models_have_no_parameters_and_match_numpy():
         ref = linear_depth(batch["sparse"][i, 0].numpy(), batch["mask"][i, 0].numpy() > 0)
         np.testing.assert_array_equal(out[i, 0].numpy(), ref)
     assert not list(models.create("ipbasic").parameters())
+
+
+def test_benchmark_mac_counter_hand_computed():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "completion_speed.py"
+    spec = importlib.util.spec_from_file_location("completion_speed", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    class Tiny(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Conv2d(3, 8, 3, padding=1)
+            self.g = nn.Conv2d(8, 8, 3, padding=1, groups=4)
+            self.t = nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1)
+            self.fc = nn.Linear(4 * 20 * 20, 5)
+
+        def forward(self, batch):
+            x = self.t(self.g(self.a(batch["rgb"])))
+            return self.fc(x.flatten(1))
+
+    macs = bench.count_macs(Tiny(), {"rgb": torch.rand(1, 3, 10, 10)})
+    # conv: 8 out x 100 px x 27; grouped: 8 x 100 x (2 x 9); transposed: 8 x 100 inputs x 4 x 9; linear: 1600 x 5
+    assert macs == 8 * 100 * 27 + 8 * 100 * 18 + 8 * 100 * 36 + 1600 * 5
+    tof = models.create("tofnet")
+    assert bench.count_macs(tof, make_batch(1, 48, 64)) > 0
