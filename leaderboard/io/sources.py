@@ -264,6 +264,7 @@ class GroundTruth:
         self._scale_per_m: float | None = None
         self._fmt = "auto"
         self._key: str | None = None
+        self._pattern: str | None = None
         self._sparse: ResolvedPredictions | None = None
 
     def __len__(self) -> int:
@@ -312,6 +313,8 @@ class GroundTruth:
             "n_frames": len(self),
             "format": self._fmt if self.kind == "folder" else "tofsim",
             "scale_per_m": self._scale_per_m,
+            "pattern": self._pattern,
+            "key": self._key,
             "sparse": None if self._sparse is None else self._sparse.describe(),
         }
 
@@ -382,7 +385,7 @@ def open_ground_truth(
         )
     out.kind = "folder"
     out._files = files
-    out._fmt, out._scale_per_m, out._key = fmt, scale_per_m, key
+    out._fmt, out._scale_per_m, out._key, out._pattern = fmt, scale_per_m, key, pattern
     out.names = [p.name.split(".", 1)[0] for p in files]
     out.keys = [frame_key(p.name) for p in files]
     seen: dict[int | str, str] = {}
