@@ -28,8 +28,6 @@ AMBIENT = 0.3
 #: Largest allowed deviation of a pose's rotation block from orthonormal (max abs entry of R^T R - I).
 ROTATION_TOLERANCE = 1e-2
 
-_INVALID_ID = np.uint32(0xFFFFFFFF)  # Open3D's RaycastingScene.INVALID_ID
-
 
 @dataclass(frozen=True)
 class _RayGrid:
@@ -248,8 +246,7 @@ class Renderer:
             facing = np.concatenate([self._normals * np.where(signed < 0, -1.0, 1.0)[:, None], np.zeros((1, 3))])
             normals_cam = np.take((facing @ rot).astype(np.float32), idx, axis=0)
             shade = np.take(np.append(np.abs(signed), 0.0).astype(np.float32), idx)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                shade /= range_m.ravel()  # misses: 0 / 0 -> NaN, cleared below
+            np.divide(shade, range_m.reshape(-1), out=shade, where=hit)  # misses keep 0
         else:
             # Per pixel (huge meshes): rotate Open3D's normals into the camera frame and flip them there.
             normals_cam = _matmul_single_thread(normals_world, rot.astype(np.float32))
@@ -263,8 +260,7 @@ class Renderer:
         np.minimum(shade, np.float32(1.0), out=shade)
         shade *= np.float32(1.0 - self.ambient)
         shade += np.float32(self.ambient)
-        shade[~hit] = 0.0
-        rgb = np.take(self._rgb_ext, idx, axis=0) * shade[:, None]
+        rgb = np.take(self._rgb_ext, idx, axis=0) * shade[:, None]  # misses: the extra all-zero row -> black
         frame_meta = {"scene_id": self.scene.scene_id, "source": "render"}
         if meta:
             frame_meta.update(meta)
