@@ -167,16 +167,18 @@ def _pixel_sums(
         if n_off:
             np.putmask(w, off, 0.0)
         sums["ew_den"] += float(w.sum())
-        c_d1 = np.less(ratio, t1, out=scratch(work, "c_d1", m))  # float 0/1
+        c_d1 = np.less(ratio, t1, out=scratch(work, "c_d1", m, bool))
         if n_off:
-            np.putmask(c_d1, off, 0.0)
+            np.putmask(c_d1, off, False)
         region_w = {"sq": terms["sq"], "abs": terms["abs"], "rel": terms["rel"], "c_d1": c_d1}
         labels = bin_labels(g, pr.bins_m, work=work)  # 0 .. n_bins + 1 (under- and overflow)
         if n_off:
             np.putmask(labels, off, 0)
         # one grouping for bins and edges: label + (n_bins + 2) * edge (edge pixels are scored)
-        np.add(labels, edges[start:stop] * np.uint8(n_bins + 2), out=labels, casting="unsafe")
-        by_label = label_sums(labels, 2 * (n_bins + 2), region_w).reshape(2, n_bins + 2, len(REGION_SUM_KEYS))
+        combined = scratch(work, "labels_intp", m, np.intp)
+        np.multiply(edges[start:stop], n_bins + 2, out=combined)
+        combined += labels
+        by_label = label_sums(combined, 2 * (n_bins + 2), region_w).reshape(2, n_bins + 2, len(REGION_SUM_KEYS))
         bins += by_label[:, 1 : n_bins + 1].sum(axis=0)
         edge_s += by_label[1].sum(axis=0)
         if spots is not None:

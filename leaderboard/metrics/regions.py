@@ -69,11 +69,24 @@ def label_sums(labels: np.ndarray, n_labels: int, weights: dict[str, np.ndarray]
     """Sums (rows: label values 0..n_labels-1, columns: `REGION_SUM_KEYS`) grouped by an integer label.
 
     One ``np.bincount`` per column: its cost does not grow with the number of labels, so bins and the edge
-    flag can share one label (``bin + n * edge``).
+    flag can share one label (``bin + n * edge``). A bool ``c_d1`` (the delta < 1.25 hits) is counted together
+    with the pixel count in one integer ``bincount``.
+
+    Args:
+        labels: (N,) non-negative integer labels (intp avoids a cast per call).
+        n_labels: number of label values.
+        weights: (N,) arrays keyed ``sq, abs, rel`` (float64) and ``c_d1`` (float64 0/1 or bool).
     """
     out = np.empty((n_labels, len(REGION_SUM_KEYS)), np.float64)
-    out[:, 0] = np.bincount(labels, minlength=n_labels)[:n_labels]
-    for j, key in enumerate(REGION_SUM_KEYS[1:], start=1):
+    hits = weights["c_d1"]
+    if hits.dtype == bool:
+        both = np.bincount(labels + n_labels * hits, minlength=2 * n_labels)
+        out[:, 0] = both[:n_labels] + both[n_labels : 2 * n_labels]
+        out[:, 4] = both[n_labels : 2 * n_labels]
+    else:
+        out[:, 0] = np.bincount(labels, minlength=n_labels)[:n_labels]
+        out[:, 4] = np.bincount(labels, weights=hits, minlength=n_labels)[:n_labels]
+    for j, key in ((1, "sq"), (2, "abs"), (3, "rel")):
         out[:, j] = np.bincount(labels, weights=weights[key], minlength=n_labels)[:n_labels]
     return out
 
@@ -81,7 +94,7 @@ def label_sums(labels: np.ndarray, n_labels: int, weights: dict[str, np.ndarray]
 def masked_sums(mask: np.ndarray, weights: dict[str, np.ndarray], *, work: Workspace | None = None) -> np.ndarray:
     """Sums (`REGION_SUM_KEYS`) over the scored pixels where the (N,) bool `mask` is True.
 
-    A float mask and dot products: faster than ``np.bincount`` with weights or fancy indexing.
+    A few pixels (the spots) are gathered; many are summed through a float mask and dot products.
     """
     out = np.zeros(len(REGION_SUM_KEYS), np.float64)
     n = np.count_nonzero(mask)
@@ -96,7 +109,11 @@ def masked_sums(mask: np.ndarray, weights: dict[str, np.ndarray], *, work: Works
     m = scratch(work, "mask_f64", mask.shape)
     np.copyto(m, mask)
     for j, key in enumerate(REGION_SUM_KEYS[1:], start=1):
-        out[j] = np.einsum("i,i->", weights[key], m)  # no BLAS: its threads stall on busy CPUs
+        w = weights[key]
+        if w.dtype == bool:
+            out[j] = np.count_nonzero(w & mask)
+        else:
+            out[j] = np.einsum("i,i->", w, m)  # no BLAS: its threads stall on busy CPUs
     return out
 
 
