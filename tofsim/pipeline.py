@@ -216,20 +216,6 @@ def _convert_samples(plan: _Plan, indices: range) -> Iterator[Sample]:
         )
 
 
-def _single_threaded_blas() -> contextlib.AbstractContextManager[Any]:
-    """Limit BLAS to one thread while frames are made (when `threadpoolctl` is installed).
-
-    The renderer's per-pixel products are tall-skinny matrix products ((H*W, 4) @ (4, 6)); a multi-threaded
-    OpenBLAS spends more time synchronising its threads on those than computing, several times the raycast
-    itself on a busy 2-core machine. Dask workers get the same effect from ``OPENBLAS_NUM_THREADS=1``.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def _run_shard(plan: _Plan, shard_index: int) -> dict[str, Any]:
     """Write one shard (atomically, by the writer) and its progress record; return the writer's record."""
     from tofsim.dataset.schema import shard_filename
@@ -237,8 +223,7 @@ def _run_shard(plan: _Plan, shard_index: int) -> dict[str, Any]:
 
     indices = plan.shard_range(shard_index)
     make = _generate_samples if plan.kind == "generate" else _convert_samples
-    with _single_threaded_blas():
-        samples = list(make(plan, indices))
+    samples = list(make(plan, indices))
     out_dir = Path(plan.out_dir)
     record = dict(write_shard(out_dir / shard_filename(shard_index), samples, attrs=plan.shard_attrs(shard_index)))
     record["file"] = Path(record["file"]).name
@@ -399,7 +384,7 @@ def _run_on_dask(
                     n_workers=workers,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",
                     silence_logs=logging.ERROR,
                     env=dict(_WORKER_ENV),
                 )

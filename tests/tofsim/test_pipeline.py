@@ -292,7 +292,7 @@ def test_one_and_two_dask_workers_give_identical_files(tmp_path):
     from distributed import LocalCluster
 
     with LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
     ) as cluster:
         assert file_hashes(generate(cfg, tmp_path / "w1", scheduler=cluster.scheduler_address)) == in_process
 
