@@ -10,6 +10,7 @@ cached). Open3D is imported inside `Renderer`, never at module import.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,14 +54,15 @@ def _ray_grid(intr: Intrinsics) -> _RayGrid:
     )
 
 
-def _matmul_single_thread(a: np.ndarray, b: np.ndarray, rows: int = 8192) -> np.ndarray:
+def _matmul_single_thread(a: np.ndarray, b: np.ndarray, rows: int = 8192, out: np.ndarray | None = None) -> np.ndarray:
     """``a @ b`` for a tall (N, k) ``a`` and a tiny (k, m) ``b``, on the calling thread.
 
     Row blocks keep each call below OpenBLAS's threading threshold. One big call wakes BLAS worker threads, which
     then compete for the cores with Open3D's ray-casting threads: measured on 2 busy cores, the (307200, 4) @
     (4, 6) ray product took ~11 ms of main-thread CPU (27 ms in all threads) instead of ~0.7 ms.
     """
-    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+    if out is None:
+        out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
     for start in range(0, a.shape[0], rows):
         np.matmul(a[start : start + rows], b, out=out[start : start + rows])
     return out
@@ -125,8 +127,12 @@ class Renderer:
         self._normals_ext = np.concatenate([normals, np.zeros((1, 3))]).astype(np.float32)
         self._albedo_ext = np.append(scene.face_albedo, np.float32(0.0)).astype(np.float32)
         self._rgb_ext = np.concatenate([scene.face_rgb, np.zeros((1, 3), np.uint8)])
+        self._rgb_ext_f32 = self._rgb_ext.astype(np.float32)
         self._material_ext = np.append(scene.material_id, np.int32(-1)).astype(np.int32)
         self._grids: dict[Intrinsics, _RayGrid] = {}
+        # Per-thread scratch for the big temporaries (rays, shading, float colour): fresh multi-MB arrays every
+        # frame cost thousands of page faults (glibc returns freed heap tops to the OS), ~3 ms per VGA frame.
+        self._scratch = threading.local()
         # Above this many triangles per pixel, per-pixel normals are cheaper than per-triangle camera tables.
         self._per_triangle_max = 2
 
@@ -138,7 +144,8 @@ class Renderer:
         normals (N, 3) float32 (winding order, 0 on a miss).
         """
         ans = self._raycaster.cast_rays(self._o3d.core.Tensor.from_numpy(np.ascontiguousarray(rays)))
-        idx = np.minimum(ans["primitive_ids"].numpy(), self._n_tri)  # INVALID_ID -> T
+        prim = ans["primitive_ids"].numpy()
+        idx = np.minimum(prim, self._n_tri, out=prim)  # INVALID_ID -> T (in place: the array is ours)
         return ans["t_hit"].numpy(), idx, ans["primitive_normals"].numpy()
 
     def cast_rays(self, origins_world: np.ndarray, dirs_world: np.ndarray) -> dict[str, np.ndarray]:
@@ -200,6 +207,14 @@ class Renderer:
         return self._raycaster.compute_distance(self._o3d.core.Tensor.from_numpy(points_world)).numpy()
 
     # ------------------------------------------------------------------ frames
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        """A reusable per-thread scratch array (contents undefined); never returned to callers."""
+        buf = getattr(self._scratch, name, None)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = np.empty(shape, dtype=dtype)
+            setattr(self._scratch, name, buf)
+        return buf
+
     def _grid(self, intr: Intrinsics) -> _RayGrid:
         grid = self._grids.get(intr)
         if grid is None:
@@ -234,7 +249,9 @@ class Renderer:
         ray_map = np.zeros((4, 6), dtype=np.float32)
         ray_map[:3, 3:] = rot.T
         ray_map[3, :3] = centre
-        t_hit, idx, normals_world = self._cast(_matmul_single_thread(grid.dirs_aug, ray_map))
+        n_px = h * w
+        rays = _matmul_single_thread(grid.dirs_aug, ray_map, out=self._buffer("rays", (n_px, 6), np.float32))
+        t_hit, idx, normals_world = self._cast(rays)
         hit = idx < self._n_tri
         depth_m = np.where(hit, t_hit, np.float32(0.0))
         range_m = depth_m.reshape(h, w) * grid.ray_norm
@@ -245,7 +262,9 @@ class Renderer:
             signed = self._normals @ centre - self._plane_offset
             facing = np.concatenate([self._normals * np.where(signed < 0, -1.0, 1.0)[:, None], np.zeros((1, 3))])
             normals_cam = np.take((facing @ rot).astype(np.float32), idx, axis=0)
-            shade = np.take(np.append(np.abs(signed), 0.0).astype(np.float32), idx)
+            shade = np.take(
+                np.append(np.abs(signed), 0.0).astype(np.float32), idx, out=self._buffer("shade", (n_px,), np.float32)
+            )
             np.divide(shade, range_m.reshape(-1), out=shade, where=hit)  # misses keep 0
         else:
             # Per pixel (huge meshes): rotate Open3D's normals into the camera frame and flip them there.
@@ -260,7 +279,9 @@ class Renderer:
         np.minimum(shade, np.float32(1.0), out=shade)
         shade *= np.float32(1.0 - self.ambient)
         shade += np.float32(self.ambient)
-        rgb = np.take(self._rgb_ext, idx, axis=0) * shade[:, None]  # misses: the extra all-zero row -> black
+        # Misses take the extra all-zero row: black.
+        rgb = np.take(self._rgb_ext_f32, idx, axis=0, out=self._buffer("rgb", (n_px, 3), np.float32))
+        rgb *= shade[:, None]
         frame_meta = {"scene_id": self.scene.scene_id, "source": "render"}
         if meta:
             frame_meta.update(meta)
