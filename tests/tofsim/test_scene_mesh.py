@@ -175,6 +175,26 @@ def test_cameras_sampled_inside_a_closed_mesh_room(tmp_path):
         assert renderer.render(K_VGA, pose).valid.all()
 
 
+def test_open_meshes(tmp_path):
+    # A scan without a ceiling still counts as enclosed (most rays hit the walls and floor).
+    box = o3d.geometry.TriangleMesh.create_box(5.0, 4.0, 2.6)
+    normals = np.asarray(box.compute_triangle_normals().triangle_normals)
+    box.triangles = o3d.utility.Vector3iVector(np.asarray(box.triangles)[normals[:, 2] < 0.5])  # drop the top
+    o3d.io.write_triangle_mesh(str(tmp_path / "open_room.ply"), box)
+    scene = load_mesh(tmp_path / "open_room.ply")
+    assert scene.n_triangles == 10
+    poses = sample_camera_poses(scene, K_VGA, 2, rng=np.random.default_rng(0))
+    assert ((poses[:, :3, 3] >= [0.3, 0.3, 1.0]) & (poses[:, :3, 3] <= [4.7, 3.7, 1.8])).all()
+    # A bare floor is not: the error names the test and the setting to relax.
+    floor = o3d.geometry.TriangleMesh.create_box(40.0, 40.0, 0.01)
+    o3d.io.write_triangle_mesh(str(tmp_path / "floor.ply"), floor)
+    scene = load_mesh(tmp_path / "floor.ply")
+    with pytest.raises(ConfigError, match="rejected by the 'enclosed' test .*lower min_enclosed_fraction"):
+        sample_camera_poses(scene, K_VGA, 2, rng=np.random.default_rng(0), max_candidates=256)
+    poses = sample_camera_poses(scene, K_VGA, 2, rng=np.random.default_rng(0), min_enclosed_fraction=0.3)
+    assert ((poses[:, 2, 3] >= 1.0) & (poses[:, 2, 3] <= 1.81)).all()
+
+
 def test_load_poses_on_real_7scenes_files(redkitchen):
     first = load_poses(redkitchen / "frame-000000.pose.txt")
     assert first.shape == (1, 4, 4) and first.dtype == np.float64

@@ -190,10 +190,17 @@ def sample_camera_poses(
         tried += batch
     if len(poses) < n:
         worst = max(failures, key=failures.get)
+        hint = {
+            "clearance": "lower min_clearance_m",
+            "enclosed": "lower min_enclosed_fraction for open scenes (a bare floor needs < 0.5)",
+            "floor": "check that the mesh is z-up (load_mesh(..., up_axis='y') for y-up files)",
+            "front_face": "lower min_front_face_fraction (or check the mesh's triangle winding)",
+            "view_blocked": "lower min_view_distance_m",
+            "view_empty": "lower min_view_hit_fraction",
+        }[worst]
         raise ConfigError(
-            f"found only {len(poses)} of {n} camera poses in scene {scene.scene_id!r} after {tried} candidates "
-            f"(most rejected by the {worst!r} test: {failures}); relax min_clearance_m / height_range_m, "
-            "or check that the mesh is z-up (load_mesh(..., up_axis='y') for y-up files)"
+            f"found only {len(poses)} of {n} camera poses in scene {scene.scene_id!r} after {tried} candidates; "
+            f"most were rejected by the {worst!r} test ({failures}): {hint}, or change height_range_m"
         )
     return np.stack(poses).astype(np.float64)
 
