@@ -85,6 +85,35 @@ def _print_dataset_summary(out: Path, seconds: float) -> None:
     typer.echo(f"next: tofsim info {out}   |   tofsim preview {out} --out preview.png")
 
 
+# Options shared by generate and convert.
+ShardSizeOpt = Annotated[int | None, typer.Option("--shard-size", help="Samples per HDF5 shard.")]
+WorkersOpt = Annotated[int | None, typer.Option("--workers", "-w", help="Start a local Dask cluster of N processes.")]
+SchedulerOpt = Annotated[str | None, typer.Option("--scheduler", help="Address of an existing Dask scheduler.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+
+def _config_dict(config: Path | None, preset: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The TOML file (if any), then ``--preset``, then the other options (those given) on top."""
+    from tofsim.config import load_toml
+
+    d: dict[str, Any] = load_toml(config) if config is not None else {}
+    if preset is not None:
+        d["preset"] = preset
+    d.update({k: v for k, v in overrides.items() if v is not None})
+    return d
+
+
+def _run_with_bar(desc: str, quiet: bool, run: Any) -> None:
+    """Call ``run(progress)`` with a progress bar, then print the dataset summary."""
+    bar = _ProgressBar(desc, enabled=not quiet)
+    start = time.perf_counter()
+    try:
+        path = run(bar)
+    finally:
+        bar.close()
+    _print_dataset_summary(path, time.perf_counter() - start)
+
+
 @app.command()
 def generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created; an unfinished run there resumes).")],
@@ -104,39 +133,29 @@ def generate(
     frames_per_scene: Annotated[
         int | None, typer.Option("--frames-per-scene", help="Frames that share one room.")
     ] = None,
-    shard_size: Annotated[int | None, typer.Option("--shard-size", help="Samples per HDF5 shard.")] = None,
+    shard_size: ShardSizeOpt = None,
     mesh: Annotated[
         Path | None, typer.Option("--mesh", help="Render this mesh file instead of procedural rooms.")
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option("--workers", "-w", help="Start a local Dask cluster of N processes.")
-    ] = None,
-    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of an existing Dask scheduler.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Generate a dataset of procedural rooms (or a mesh) seen by a sparse ToF sensor."""
-    from tofsim.config import GenerateConfig, load_toml
+    from tofsim.config import GenerateConfig
     from tofsim.pipeline import generate as run_generate
 
     with _user_errors():
-        d: dict[str, Any] = load_toml(config) if config is not None else {}
-        if preset is not None:
-            d["preset"] = preset
-        elif config is None:
-            d["preset"] = "sds"
+        if preset is None and config is None:
+            preset = "sds"
         overrides = {
             "n_frames": frames, "seed": seed, "frames_per_scene": frames_per_scene, "shard_size": shard_size,
             "mesh_path": None if mesh is None else str(mesh),
         }  # fmt: skip
-        d.update({k: v for k, v in overrides.items() if v is not None})
-        cfg = GenerateConfig.from_dict(d)
-        bar = _ProgressBar("generate", enabled=not quiet)
-        start = time.perf_counter()
-        try:
-            path = run_generate(cfg, out, workers=workers, scheduler=scheduler, progress=bar)
-        finally:
-            bar.close()
-        _print_dataset_summary(path, time.perf_counter() - start)
+        cfg = GenerateConfig.from_dict(_config_dict(config, preset, overrides))
+        _run_with_bar(
+            "generate", quiet, lambda bar: run_generate(cfg, out, workers=workers, scheduler=scheduler, progress=bar)
+        )
 
 
 @app.command()
@@ -161,35 +180,27 @@ def convert(
     seed: Annotated[int | None, typer.Option("--seed", "-s", help="Global seed for the sensor noise.")] = None,
     max_frames: Annotated[int | None, typer.Option("--max-frames", help="Convert at most this many frames.")] = None,
     stride: Annotated[int | None, typer.Option("--stride", help="Take every n-th source frame.")] = None,
-    shard_size: Annotated[int | None, typer.Option("--shard-size", help="Samples per HDF5 shard.")] = None,
-    workers: Annotated[
-        int | None, typer.Option("--workers", "-w", help="Start a local Dask cluster of N processes.")
-    ] = None,
-    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of an existing Dask scheduler.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    shard_size: ShardSizeOpt = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Convert real RGB-D frames into a sparse ToF dataset (the real depth is the ground truth)."""
-    from tofsim.config import ConvertConfig, load_toml
+    from tofsim.config import ConvertConfig
     from tofsim.pipeline import convert as run_convert
 
     with _user_errors():
-        d: dict[str, Any] = load_toml(config) if config is not None else {}
-        if preset is not None:
-            d["preset"] = preset
         overrides = {
             "kind": kind, "depth_scale_per_m": depth_scale_per_m, "seed": seed, "max_frames": max_frames,
             "frame_stride": stride, "shard_size": shard_size,
             "intrinsics_path": None if intrinsics is None else str(intrinsics),
         }  # fmt: skip
-        d.update({k: v for k, v in overrides.items() if v is not None})
-        cfg = ConvertConfig.from_dict(d)
-        bar = _ProgressBar("convert", enabled=not quiet)
-        start = time.perf_counter()
-        try:
-            path = run_convert(src, out, config=cfg, workers=workers, scheduler=scheduler, progress=bar)
-        finally:
-            bar.close()
-        _print_dataset_summary(path, time.perf_counter() - start)
+        cfg = ConvertConfig.from_dict(_config_dict(config, preset, overrides))
+        _run_with_bar(
+            "convert",
+            quiet,
+            lambda bar: run_convert(src, out, config=cfg, workers=workers, scheduler=scheduler, progress=bar),
+        )
 
 
 @app.command()
