@@ -10,6 +10,7 @@ cached). Open3D is imported inside `Renderer`, never at module import.
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -40,18 +41,38 @@ class _RayGrid:
     inv_ray_norm: np.ndarray  # (H*W,) float32
 
 
+@functools.lru_cache(maxsize=16)
 def _ray_grid(intr: Intrinsics) -> _RayGrid:
+    """Cached for the process (shared by every Renderer); the arrays are read-only."""
     u, v = pixel_grid(intr)
     x = (u - intr.cx_px) / intr.fx_px
     y = (v - intr.cy_px) / intr.fy_px
     dirs = np.stack([x, y, np.ones_like(x)], axis=-1).reshape(-1, 3).astype(np.float32)
     norm = np.sqrt(x * x + y * y + 1.0)
-    return _RayGrid(
+    grid = _RayGrid(
         dirs_cam=dirs,
         dirs_aug=np.ascontiguousarray(np.concatenate([dirs, np.ones((len(dirs), 1), np.float32)], axis=1)),
         ray_norm=norm.astype(np.float32),
         inv_ray_norm=(1.0 / norm).ravel().astype(np.float32),
     )
+    for arr in (grid.dirs_cam, grid.dirs_aug, grid.ray_norm, grid.inv_ray_norm):
+        arr.setflags(write=False)
+    return grid
+
+
+# Per-thread scratch for the big temporaries (rays, shading, float colour), shared by every Renderer: fresh
+# multi-MB arrays every frame cost thousands of page faults (glibc returns freed heap tops to the OS), ~3 ms
+# per VGA frame. Never handed to callers.
+_SCRATCH = threading.local()
+
+
+def _scratch(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """A reusable per-thread scratch array (contents undefined)."""
+    buf = getattr(_SCRATCH, name, None)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = np.empty(shape, dtype=dtype)
+        setattr(_SCRATCH, name, buf)
+    return buf
 
 
 def _matmul_single_thread(a: np.ndarray, b: np.ndarray, rows: int = 8192, out: np.ndarray | None = None) -> np.ndarray:
@@ -129,10 +150,6 @@ class Renderer:
         self._rgb_ext = np.concatenate([scene.face_rgb, np.zeros((1, 3), np.uint8)])
         self._rgb_ext_f32 = self._rgb_ext.astype(np.float32)
         self._material_ext = np.append(scene.material_id, np.int32(-1)).astype(np.int32)
-        self._grids: dict[Intrinsics, _RayGrid] = {}
-        # Per-thread scratch for the big temporaries (rays, shading, float colour): fresh multi-MB arrays every
-        # frame cost thousands of page faults (glibc returns freed heap tops to the OS), ~3 ms per VGA frame.
-        self._scratch = threading.local()
         # Above this many triangles per pixel, per-pixel normals are cheaper than per-triangle camera tables.
         self._per_triangle_max = 2
 
@@ -207,21 +224,6 @@ class Renderer:
         return self._raycaster.compute_distance(self._o3d.core.Tensor.from_numpy(points_world)).numpy()
 
     # ------------------------------------------------------------------ frames
-    def _buffer(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
-        """A reusable per-thread scratch array (contents undefined); never returned to callers."""
-        buf = getattr(self._scratch, name, None)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = np.empty(shape, dtype=dtype)
-            setattr(self._scratch, name, buf)
-        return buf
-
-    def _grid(self, intr: Intrinsics) -> _RayGrid:
-        grid = self._grids.get(intr)
-        if grid is None:
-            grid = _ray_grid(intr)
-            self._grids[intr] = grid
-        return grid
-
     def render(self, intrinsics: Intrinsics, pose: np.ndarray, *, meta: dict[str, Any] | None = None) -> DenseFrame:
         """Render one dense frame.
 
@@ -240,7 +242,7 @@ class Renderer:
             ShapeError: bad pose (shape, NaN, not a rotation).
         """
         pose = check_pose(pose)
-        grid = self._grid(intrinsics)
+        grid = _ray_grid(intrinsics)
         h, w = intrinsics.height_px, intrinsics.width_px
         rot = pose[:3, :3]
         centre = pose[:3, 3]
@@ -250,7 +252,7 @@ class Renderer:
         ray_map[:3, 3:] = rot.T
         ray_map[3, :3] = centre
         n_px = h * w
-        rays = _matmul_single_thread(grid.dirs_aug, ray_map, out=self._buffer("rays", (n_px, 6), np.float32))
+        rays = _matmul_single_thread(grid.dirs_aug, ray_map, out=_scratch("rays", (n_px, 6), np.float32))
         t_hit, idx, normals_world = self._cast(rays)
         hit = idx < self._n_tri
         depth_m = np.where(hit, t_hit, np.float32(0.0))
@@ -263,7 +265,7 @@ class Renderer:
             facing = np.concatenate([self._normals * np.where(signed < 0, -1.0, 1.0)[:, None], np.zeros((1, 3))])
             normals_cam = np.take((facing @ rot).astype(np.float32), idx, axis=0)
             shade = np.take(
-                np.append(np.abs(signed), 0.0).astype(np.float32), idx, out=self._buffer("shade", (n_px,), np.float32)
+                np.append(np.abs(signed), 0.0).astype(np.float32), idx, out=_scratch("shade", (n_px,), np.float32)
             )
             np.divide(shade, range_m.reshape(-1), out=shade, where=hit)  # misses keep 0
         else:
@@ -280,7 +282,7 @@ class Renderer:
         shade *= np.float32(1.0 - self.ambient)
         shade += np.float32(self.ambient)
         # Misses take the extra all-zero row: black.
-        rgb = np.take(self._rgb_ext_f32, idx, axis=0, out=self._buffer("rgb", (n_px, 3), np.float32))
+        rgb = np.take(self._rgb_ext_f32, idx, axis=0, out=_scratch("rgb", (n_px, 3), np.float32))
         rgb *= shade[:, None]
         frame_meta = {"scene_id": self.scene.scene_id, "source": "render"}
         if meta:
