@@ -74,7 +74,10 @@ def score_cmd(
     protocol_file: Annotated[
         Path | None, typer.Option("--protocol", help="Protocol TOML file (options above override it).")
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Threads reading and scoring frames.")] = 2,
+    workers: Annotated[int, typer.Option("--workers", help="Threads (or processes) reading and scoring frames.")] = 2,
+    processes: Annotated[
+        bool, typer.Option("--processes", help="Use worker processes instead of threads (no GIL; same numbers).")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Score predictions against ground truth and write metric tables into OUT."""
@@ -117,7 +120,15 @@ def score_cmd(
                 bar.update(done - bar.n)
 
         try:
-            result = score(gt_src, specs, out, protocol=protocol, progress=progress, workers=workers)
+            result = score(
+                gt_src,
+                specs,
+                out,
+                protocol=protocol,
+                progress=progress,
+                workers=workers,
+                executor="process" if processes else "thread",
+            )
         finally:
             if bar is not None:
                 bar.close()

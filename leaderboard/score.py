@@ -20,11 +20,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import pickle
 import platform
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,66 @@ def _match(gt: GroundTruth, name: str, res: ResolvedPredictions, protocol: Proto
     return paths, missing
 
 
+class _FrameJob:
+    """Reads one GT frame and every method's prediction of it and scores them (picklable for processes)."""
+
+    def __init__(self, gt_obj, names, paths, resolved, protocol) -> None:
+        self.gt_obj, self.names, self.paths, self.resolved, self.protocol = gt_obj, names, paths, resolved, protocol
+        self._local = threading.local()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_local"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
+
+    def __call__(self, i: int):
+        work = getattr(self._local, "work", None)
+        if work is None:
+            work = self._local.work = Workspace()
+        frame = self.gt_obj.read(i)
+        out: dict[str, Any] = {}
+        for name in self.names:
+            path = self.paths[name][i]
+            if path is None:
+                if self.protocol.missing_files == "exclude":
+                    out[name] = None
+                    continue
+                pred, sha = np.zeros_like(frame.depth_m), ""
+            else:
+                pred, sha = self.resolved[name].read(path, frame.key)
+                if pred.shape != frame.depth_m.shape:
+                    raise ShapeError(
+                        f"method {name!r}: prediction {path} has size {pred.shape} but GT frame {frame.name} "
+                        f"has {frame.depth_m.shape}; predictions must be at the GT resolution"
+                    )
+            stats = frame_stats(
+                pred,
+                frame.depth_m,
+                protocol=self.protocol,
+                spot_mask=frame.spot_mask,
+                sparse_m=frame.sparse_m,
+                work=work,
+            )
+            out[name] = (stats, sha)
+        return frame.name, frame.sha256, out
+
+
+_WORKER_JOB: _FrameJob | None = None
+
+
+def _init_worker(job: _FrameJob) -> None:
+    global _WORKER_JOB
+    _WORKER_JOB = job
+
+
+def _run_in_worker(i: int):
+    return _WORKER_JOB(i)
+
+
 def score(
     gt: Any,
     preds: Any,
@@ -156,6 +217,7 @@ def score(
     protocol: Protocol | None = None,
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
+    executor: str = "thread",
 ) -> ScoreResult:
     """Score every method on every GT frame and write the output folder (see the module docstring).
 
@@ -166,7 +228,9 @@ def score(
         out_dir: output folder (created).
         protocol: scoring protocol (default `Protocol()`: NLSPN's, per image, missing pixels penalised).
         progress: optional callback ``progress(frames_done, frames_total)``.
-        workers: threads reading and scoring frames (default: up to 2).
+        workers: threads or processes reading and scoring frames (default: up to 2).
+        executor: ``thread`` (default; numpy releases the GIL in most of the work) or ``process`` (spawned
+            worker processes: no GIL at all, needs picklable ground truth; same numbers either way).
 
     Returns:
         A `ScoreResult`.
@@ -187,53 +251,42 @@ def score(
     shas: dict[str, list[str]] = {s.name: [] for s in specs}
     penalised: dict[str, set[str]] = {s.name: set() for s in specs}
     gt_digest = hashlib.sha256()
-    local = threading.local()
     n = len(gt_obj)
-
-    def job(i: int):
-        work = getattr(local, "work", None)
-        if work is None:
-            work = local.work = Workspace()
-        frame = gt_obj.read(i)
-        out = {}
-        for s in specs:
-            path = matched[s.name][0][i]
-            if path is None:
-                if protocol.missing_files == "exclude":
-                    out[s.name] = None
-                    continue
-                pred, sha = np.zeros_like(frame.depth_m), ""
-            else:
-                pred, sha = resolved[s.name].read(path, frame.key)
-                if pred.shape != frame.depth_m.shape:
-                    raise ShapeError(
-                        f"method {s.name!r}: prediction {path} has size {pred.shape} but GT frame {frame.name} "
-                        f"has {frame.depth_m.shape}; predictions must be at the GT resolution"
-                    )
-            stats = frame_stats(
-                pred, frame.depth_m, protocol=protocol, spot_mask=frame.spot_mask, sparse_m=frame.sparse_m, work=work
-            )
-            out[s.name] = (stats, sha)
-        return frame, out
-
+    job = _FrameJob(gt_obj, [s.name for s in specs], {k: v[0] for k, v in matched.items()}, resolved, protocol)
     n_workers = max(1, min(workers if workers is not None else 2, os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=n_workers) as pool:
+    if executor not in ("thread", "process"):
+        raise ConfigError(f"executor={executor!r}; valid: thread, process")
+    if executor == "process" and n_workers > 1:
+        try:
+            pickle.dumps(job)
+        except Exception as e:  # a user's dataset object that cannot travel to another process
+            raise ConfigError(f"executor='process' needs picklable ground truth ({e}); use executor='thread'") from None
+        import multiprocessing as mp
+
+        pool = ProcessPoolExecutor(
+            n_workers, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(job,)
+        )
+        call = _run_in_worker
+    else:
+        pool = ThreadPoolExecutor(max_workers=n_workers)
+        call = job
+    with pool:
         pending: deque = deque()
         nxt = 0
         for done in range(n):
             while nxt < n and len(pending) < 2 * n_workers:
-                pending.append(pool.submit(job, nxt))
+                pending.append(pool.submit(call, nxt))
                 nxt += 1
-            frame, out = pending.popleft().result()
-            gt_digest.update(f"{frame.name} {frame.sha256}\n".encode())
+            frame_name, frame_sha, out = pending.popleft().result()
+            gt_digest.update(f"{frame_name} {frame_sha}\n".encode())
             for name, item in out.items():
                 if item is None:
                     continue
                 stats, sha = item
-                accs[name].add(stats, name=frame.name, index=done)
+                accs[name].add(stats, name=frame_name, index=done)
                 shas[name].append(sha)
                 if not sha:
-                    penalised[name].add(frame.name)
+                    penalised[name].add(frame_name)
             if progress is not None:
                 progress(done + 1, n)
 

@@ -63,7 +63,20 @@ def test_methods_file_and_options(data):
     methods = data / "methods.toml"
     methods.write_text('[[method]]\nname = "a"\npath = "a"\nweight_mb = 1.5\nlatency_ms = 3\n')
     out = data / "out2"
-    r = run("--gt", data / "gt", "--out", out, "--methods", methods, "--missing", "exclude", "--cap-m", 4.0, "-q")
+    r = run(
+        "--gt",
+        data / "gt",
+        "--out",
+        out,
+        "--methods",
+        methods,
+        "--missing",
+        "exclude",
+        "--cap-m",
+        4.0,
+        "-q",
+        "--processes",
+    )
     assert r.exit_code == 0, r.output
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert rows[0]["weight_mb"] == "1.5" and rows[0]["missing_policy"] == "exclude"

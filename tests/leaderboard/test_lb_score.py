@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from leaderboard.errors import InputFileError, ShapeError
+from leaderboard.errors import ConfigError, InputFileError, ShapeError
 from leaderboard.io import PredictionSource
 from leaderboard.methods import MethodSpec
 from leaderboard.protocol import Protocol
@@ -87,13 +87,18 @@ def test_output_folder_contract(tmp_path, rng):
     assert res.rows[0]["method"] == "good" and "good" in res.results
 
 
-def test_threads_do_not_change_numbers(tmp_path, rng):
+def test_threads_and_processes_do_not_change_numbers(tmp_path, rng):
     make_folders(tmp_path, rng, n=7)
     preds = {"good": tmp_path / "good", "bad": tmp_path / "bad"}
     score(tmp_path / "gt", preds, tmp_path / "o1", workers=1)
     score(tmp_path / "gt", preds, tmp_path / "o2", workers=2)
-    for name in ("metrics.csv", "per_image.csv", "bins.csv", "regions.csv"):
-        assert (tmp_path / "o1" / name).read_text() == (tmp_path / "o2" / name).read_text(), name
+    score(tmp_path / "gt", preds, tmp_path / "o3", workers=2, executor="process")
+    for name in ("metrics.csv", "per_image.csv", "bins.csv", "regions.csv", "paired.csv"):
+        ref = (tmp_path / "o1" / name).read_text()
+        assert (tmp_path / "o2" / name).read_text() == ref, name
+        assert (tmp_path / "o3" / name).read_text() == ref, name
+    with pytest.raises(ConfigError, match="executor='fork'; valid: thread, process"):
+        score(tmp_path / "gt", preds, tmp_path / "o4", executor="fork")
 
 
 def test_missing_prediction_files(tmp_path, rng):
@@ -178,6 +183,8 @@ def test_tofsim_dataset_gt_with_nlspn_and_npy_predictions(tmp_path, rng):
     assert regions["at_spot"]["n_pixels"] == sum(int(s.mask.sum()) for s in samples)
     doc = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert doc["ground_truth"]["kind"] == "tofsim" and doc["ground_truth"]["n_frames"] == 4
+    score(tmp_path / "ds", specs, tmp_path / "out_proc", executor="process")  # the dataset travels to workers
+    assert (tmp_path / "out_proc" / "per_image.csv").read_text() == (tmp_path / "out" / "per_image.csv").read_text()
 
 
 def test_scoring_works_with_torch_blocked(tmp_path, rng):
