@@ -115,11 +115,16 @@ def points_in_polygon(points_xy: np.ndarray, polygon_xy: np.ndarray) -> np.ndarr
     return (np.count_nonzero(crosses & (x < x_at), axis=1) % 2) == 1
 
 
-def _edges(lo: float, hi: float, step: float, extra: list[float]) -> np.ndarray:
-    """Grid lines from lo to hi: multiples of `step` plus the `extra` cut lines, sorted and de-duplicated."""
-    grid = np.arange(np.ceil(lo / step) * step, hi, step)
-    e = np.unique(np.round(np.concatenate([[lo, hi], grid, np.clip(extra, lo, hi)]), 6))
-    return e[np.concatenate([[True], np.diff(e) > 1e-4])]
+def _edges(lo: float, hi: float, step: float, extra=()) -> np.ndarray:
+    """Sorted grid lines: lo, hi, the multiples of `step` and the `extra` cuts between them (0.1 mm apart)."""
+    eps = 1e-4
+    first, last = np.ceil((lo + eps) / step), np.floor((hi - eps) / step)
+    inner = np.arange(first, last + 1.0) * step if last >= first else np.zeros(0)
+    cuts = [x for x in extra if lo + eps < x < hi - eps]
+    if cuts:
+        inner = np.unique(np.round(np.concatenate([inner, cuts]), 6))
+        inner = inner[np.concatenate([[True], np.diff(inner) > eps])]
+    return np.concatenate([[lo], inner, [hi]])
 
 
 class _MeshBuilder:
@@ -130,8 +135,7 @@ class _MeshBuilder:
         self.vertices: list[np.ndarray] = []
         self.triangles: list[np.ndarray] = []
         self.material_ids: list[np.ndarray] = []
-        self.colours: list[np.ndarray] = []
-        self.albedos: list[np.ndarray] = []
+        self.shades: list[np.ndarray] = []  # per-triangle texture shade factor (1 +- contrast)
         self.materials: list[Material] = []
         self.n_vertices = 0
 
@@ -161,33 +165,39 @@ class _MeshBuilder:
         mat = self.materials[mat_index]
         u_edges, v_edges = np.asarray(u_edges, float), np.asarray(v_edges, float)
         nu, nv = len(u_edges) - 1, len(v_edges) - 1
-        uu, vv = np.meshgrid(u_edges, v_edges, indexing="ij")
-        verts = np.asarray(origin, float) + uu[..., None] * np.asarray(u_axis, float) + vv[..., None] * v_axis
-        keep = np.ones((nu, nv), bool) if keep is None else keep
-        ci, cj = np.nonzero(keep)
+        verts = (
+            np.asarray(origin, float)
+            + u_edges[:, None, None] * np.asarray(u_axis, float)
+            + v_edges[None, :, None] * np.asarray(v_axis, float)
+        )  # (nu + 1, nv + 1, 3)
+        if keep is None:
+            ci, cj = np.divmod(np.arange(nu * nv), nv)
+        else:
+            ci, cj = np.nonzero(keep)
         if len(ci) == 0:
             return
-        a = ci * (nv + 1) + cj  # vertex (i, j)
-        b, c, d = a + (nv + 1), a + (nv + 1) + 1, a + 1  # (i+1, j), (i+1, j+1), (i, j+1)
-        tri = np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)]) if not flip else (
-            np.concatenate([np.stack([a, c, b], 1), np.stack([a, d, c], 1)])
-        )  # fmt: skip
-        centre_u = 0.5 * (u_edges[ci] + u_edges[ci + 1])
-        centre_v = 0.5 * (v_edges[cj] + v_edges[cj + 1])
-        shade = self._shade(
-            mat,
-            np.floor(centre_u / mat.texture_scale_m).astype(int),
-            np.floor(centre_v / mat.texture_scale_m).astype(int),
-        )
-        shade = np.concatenate([shade, shade])
-        colour = np.clip(np.asarray(mat.color_rgb, float)[None] * shade[:, None], 0, 255).round().astype(np.uint8)
-        albedo = np.clip(mat.albedo * (1.0 + 0.5 * (shade - 1.0)), 0.0, 1.0)
+        n = len(ci)
+        a = ci * (nv + 1) + cj  # vertex (i, j); (i+1, j) = a + nv + 1, (i+1, j+1) = a + nv + 2, (i, j+1) = a + 1
+        tri = np.empty((2 * n, 3), dtype=np.int64)
+        tri[:n, 0] = tri[n:, 0] = a
+        second, third = (1, 2) if not flip else (2, 1)
+        tri[:n, second], tri[:n, third] = a + nv + 1, a + nv + 2
+        tri[n:, second], tri[n:, third] = a + nv + 2, a + 1
+        if mat.texture == "flat" or mat.texture_contrast == 0:
+            shade = np.ones(n)
+        else:
+            centre_u = 0.5 * (u_edges[ci] + u_edges[ci + 1])
+            centre_v = 0.5 * (v_edges[cj] + v_edges[cj + 1])
+            shade = self._shade(
+                mat,
+                np.floor(centre_u / mat.texture_scale_m).astype(int),
+                np.floor(centre_v / mat.texture_scale_m).astype(int),
+            )
         self.vertices.append(verts.reshape(-1, 3))
         self.triangles.append(tri + self.n_vertices)
         self.n_vertices += verts.shape[0] * verts.shape[1]
-        self.material_ids.append(np.full(len(tri), mat_index))
-        self.colours.append(colour)
-        self.albedos.append(albedo)
+        self.material_ids.append(np.full(2 * n, mat_index))
+        self.shades.append(np.concatenate([shade, shade]))
 
     def box(self, centre_xy, z0: float, size_m, yaw_rad: float, mat_index: int) -> None:
         """A closed box, outward normals: footprint centred at `centre_xy`, from z0 to z0 + size_m[2]."""
@@ -222,7 +232,6 @@ class _MeshBuilder:
             length = float(np.linalg.norm(u))
             self.grid(np.append(p0, z0), u / length, [0.0, 0.0, 1.0], [0.0, length], _edges(0, height_m, 0.25, []),
                       mat_index)  # fmt: skip
-        mat = self.materials[mat_index]
         for z, up in ((z0, False), (z0 + height_m, True)):
             verts = np.vstack([[centre_xy[0], centre_xy[1], z], np.column_stack([ring, np.full(n_seg, z)])])
             k = np.arange(n_seg)
@@ -232,22 +241,26 @@ class _MeshBuilder:
             self.triangles.append(tri + self.n_vertices)
             self.n_vertices += len(verts)
             self.material_ids.append(np.full(n_seg, mat_index))
-            self.colours.append(np.tile(np.asarray(mat.color_rgb, np.uint8), (n_seg, 1)))
-            self.albedos.append(np.full(n_seg, mat.albedo))
+            self.shades.append(np.ones(n_seg))
 
     def build(self, meta: dict[str, Any]) -> Scene:
         vertices = np.concatenate(self.vertices).astype(np.float32)
         triangles = np.concatenate(self.triangles).astype(np.int32)
-        face_rgb = np.concatenate(self.colours).astype(np.uint8)
+        material_id = np.concatenate(self.material_ids).astype(np.int32)
+        shade = np.concatenate(self.shades)
+        base_rgb = np.array([m.color_rgb for m in self.materials], float)[material_id]
+        face_rgb = np.clip(np.round(base_rgb * shade[:, None]), 0, 255).astype(np.uint8)
+        base_albedo = np.array([m.albedo for m in self.materials])[material_id]
+        face_albedo = np.clip(base_albedo * (1.0 + 0.5 * (shade - 1.0)), 0.0, 1.0).astype(np.float32)
         digest = hashlib.sha1(vertices.tobytes() + triangles.tobytes() + face_rgb.tobytes()).hexdigest()[:12]
         meta = {"scene_id": f"room-{digest}", **meta}
         return Scene(
             vertices=vertices,
             triangles=triangles,
-            material_id=np.concatenate(self.material_ids).astype(np.int32),
+            material_id=material_id,
             materials=tuple(self.materials),
             face_rgb=face_rgb,
-            face_albedo=np.concatenate(self.albedos).astype(np.float32),
+            face_albedo=face_albedo,
             meta=meta,
         )
 
