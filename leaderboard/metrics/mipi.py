@@ -56,9 +56,11 @@ def conduction_weights(
     for axis, shape in ((0, (h - 1, w)), (1, (h, w - 1))):
         lo = (slice(None, -1), slice(None)) if axis == 0 else (slice(None), slice(None, -1))
         hi = (slice(1, None), slice(None)) if axis == 0 else (slice(None), slice(1, None))
-        g = np.subtract(r[hi], r[lo], out=scratch(work, f"G_g{axis}", shape, np.float32))
-        both = np.logical_and(valid[hi], valid[lo], out=scratch(work, f"G_b{axis}", shape, bool))
-        g *= both
+        with np.errstate(invalid="ignore"):  # inf - inf at invalid GT; zeroed just below
+            g = np.subtract(r[hi], r[lo], out=scratch(work, f"G_g{axis}", shape, np.float32))
+        invalid_pair = np.logical_and(valid[hi], valid[lo], out=scratch(work, f"G_b{axis}", shape, bool))
+        np.logical_not(invalid_pair, out=invalid_pair)
+        np.putmask(g, invalid_pair, 0.0)  # not g *= valid: NaN or inf GT would give NaN
         np.square(g, out=g)
         g *= -inv_k2
         np.exp(g, out=g)

@@ -137,7 +137,8 @@ def edge_mask(gt_m: np.ndarray, valid: np.ndarray, *, rel_jump: float, work: Wor
         lo = (slice(None, -1), slice(None)) if axis == 0 else (slice(None), slice(None, -1))
         hi = (slice(1, None), slice(None)) if axis == 0 else (slice(None), slice(1, None))
         a, b = g[lo], g[hi]
-        diff = np.subtract(b, a, out=scratch(work, f"edge_d{axis}", shape, np.float32))
+        with np.errstate(invalid="ignore"):  # inf - inf at invalid GT; masked by `valid` below
+            diff = np.subtract(b, a, out=scratch(work, f"edge_d{axis}", shape, np.float32))
         np.abs(diff, out=diff)
         near = np.minimum(a, b, out=scratch(work, f"edge_m{axis}", shape, np.float32))
         near *= t

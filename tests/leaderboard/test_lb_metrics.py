@@ -291,6 +291,20 @@ def test_streaming_is_independent_of_order_and_batching(rng):
         assert a.pooled[k] == pytest.approx(METRICS.get(k)(big_p, big_g), rel=1e-12), k
 
 
+def test_nan_and_inf_ground_truth_count_as_invalid(rng):
+    pred, gt, sparse = scene(rng)
+    zeros = MetricAccumulator()
+    zeros.update(pred, gt, sparse_m=sparse, spot_mask=sparse > 0)
+    odd = gt.copy()
+    odd[0, :2] = np.nan  # the same pixels gt marks invalid with 0
+    odd[0, 2:4] = np.inf
+    other = MetricAccumulator()
+    other.update(pred, odd, sparse_m=sparse, spot_mask=sparse > 0)
+    a, b = zeros.compute(), other.compute()
+    assert a.per_image == b.per_image and a.regions == b.regions
+    assert np.isfinite(b.per_image["ewmae"])
+
+
 def test_accumulator_reset(rng):
     acc = MetricAccumulator()
     p, g, _ = scene(rng)
