@@ -174,9 +174,9 @@ def measure_stages(cfg, n_frames: int) -> dict:
 def measure_dask(n_frames: int, shard_size: int, seed: int, rounds: int) -> dict:
     """(c): the same job on a local cluster of 1 and of 2 single-threaded worker processes.
 
-    Both clusters are started first (start-up reported, not counted); the job then runs alternately on each,
-    `rounds` times, so that a change in the machine's load hits both alike. The speed-up is the ratio of the
-    median times.
+    Both clusters are started and warmed up first (start-up reported, not counted); the job then runs
+    alternately on each, `rounds` times, so that a change in the machine's load hits both alike. The speed-up is
+    the ratio of the median times.
     """
     from distributed import Client, LocalCluster
 
@@ -197,6 +197,9 @@ def measure_dask(n_frames: int, shard_size: int, seed: int, rounds: int) -> dict
                 )
             )  # fmt: skip
             stack.enter_context(Client(cluster)).wait_for_workers(n_workers)
+            with tempfile.TemporaryDirectory() as tmp:  # warm-up: every worker imports Open3D, h5py, ...
+                warm = cfg.replace(n_frames=n_workers, frames_per_scene=1, shard_size=1)
+                generate(warm, Path(tmp) / "warm-up", scheduler=cluster.scheduler_address)
             clusters[n_workers] = cluster
             result[f"workers_{n_workers}"] = {"startup_s": time.perf_counter() - t0}
         for _ in range(rounds):
