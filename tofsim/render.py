@@ -196,7 +196,7 @@ class Renderer:
         t_hit, idx, _ = self._cast(np.concatenate([origins_world, dirs_world], axis=1))
         hit = idx < self._n_tri
         normals = np.take(self._normals_ext, idx, axis=0)
-        cos_dir = np.einsum("ij,ij->i", normals, dirs_world)
+        cos_dir = normals[:, 0] * dirs_world[:, 0] + normals[:, 1] * dirs_world[:, 1] + normals[:, 2] * dirs_world[:, 2]
         normals *= np.where(cos_dir > 0, np.float32(-1.0), np.float32(1.0))[:, None]
         return {
             "t_hit": t_hit,

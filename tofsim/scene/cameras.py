@@ -33,19 +33,30 @@ def camera_pose(position_m, *, yaw_deg: float, pitch_deg: float = 0.0, roll_deg:
     Returns:
         (4, 4) float64 ``T_world_from_cam``.
     """
-    yaw, pitch, roll = np.deg2rad([yaw_deg, pitch_deg, roll_deg])
-    forward = np.array([np.cos(yaw), np.sin(yaw), 0.0])
-    down = np.array([0.0, 0.0, -1.0])
-    right = np.cross(down, forward)  # x = y cross z for a right-handed camera frame
-    level = np.column_stack([right, down, forward])
-    cp, sp, cr, sr = np.cos(pitch), np.sin(pitch), np.cos(roll), np.sin(roll)
-    # Pitch about the camera x axis (positive: forward tilts towards -y_cam, i.e. up), then roll about z.
-    rot_x = np.array([[1.0, 0.0, 0.0], [0.0, cp, -sp], [0.0, sp, cp]])
-    rot_z = np.array([[cr, -sr, 0.0], [sr, cr, 0.0], [0.0, 0.0, 1.0]])
     pose = np.eye(4)
-    pose[:3, :3] = level @ rot_x @ rot_z
+    pose[:3, :3] = _rotations(np.array([yaw_deg]), np.array([pitch_deg]), np.array([roll_deg]))[0]
     pose[:3, 3] = np.asarray(position_m, dtype=np.float64)
     return pose
+
+
+def _rotations(yaw_deg: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray) -> np.ndarray:
+    """(B,) angles -> (B, 3, 3) camera-to-world rotations (see `camera_pose`), vectorised."""
+    yaw, pitch, roll = np.deg2rad(yaw_deg), np.deg2rad(pitch_deg), np.deg2rad(roll_deg)
+    b = len(yaw)
+    cy, sy, cp, sp, cr, sr = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch), np.cos(roll), np.sin(roll)
+    # Level camera: columns x = right = down x forward, y = down = -z_world, z = forward (heading yaw).
+    level = np.zeros((b, 3, 3))
+    level[:, 0, 0], level[:, 1, 0] = sy, -cy
+    level[:, 2, 1] = -1.0
+    level[:, 0, 2], level[:, 1, 2] = cy, sy
+    # Pitch about the camera x axis (positive: forward tilts towards -y_cam, i.e. up), then roll about z.
+    rot_x = np.zeros((b, 3, 3))
+    rot_x[:, 0, 0] = 1.0
+    rot_x[:, 1, 1], rot_x[:, 1, 2], rot_x[:, 2, 1], rot_x[:, 2, 2] = cp, -sp, sp, cp
+    rot_z = np.zeros((b, 3, 3))
+    rot_z[:, 0, 0], rot_z[:, 0, 1], rot_z[:, 1, 0], rot_z[:, 1, 1] = cr, -sr, sr, cr
+    rot_z[:, 2, 2] = 1.0
+    return level @ rot_x @ rot_z
 
 
 def clearance_directions(n: int = 64) -> np.ndarray:
@@ -163,13 +174,10 @@ def sample_camera_poses(
         yaw = horizontal_yaw_deg[np.minimum(pick, horizontal.size - 1)] + rng.uniform(-20.0, 20.0, size=batch)
         pitch = np.clip(rng.normal(pitch_mean_deg, pitch_std_deg, size=batch), -max_pitch_deg, max_pitch_deg)
         roll = np.clip(rng.normal(0.0, roll_std_deg, size=batch), -max_roll_deg, max_roll_deg)
-        cand = np.stack(
-            [
-                camera_pose(c, yaw_deg=a, pitch_deg=p, roll_deg=r)
-                for c, a, p, r in zip(centres, yaw, pitch, roll, strict=True)
-            ]
-        )
-        view_world = np.einsum("bij,kj->bki", cand[:, :3, :3], view_cam)  # (B, K, 3)
+        cand = np.tile(np.eye(4), (batch, 1, 1))
+        cand[:, :3, :3] = _rotations(yaw, pitch, roll)
+        cand[:, :3, 3] = centres
+        view_world = np.swapaxes(cand[:, :3, :3] @ view_cam.T, 1, 2)  # (B, K, 3)
         t_view = renderer.cast_rays(np.repeat(centres, n_view, axis=0), view_world.reshape(-1, 3))["t_hit"]
         t_view = t_view.reshape(batch, n_view)
         hits = hit_all.sum(1)
