@@ -1,0 +1,233 @@
+"""Named study settings for `leaderboard reproduce`: ``quick`` (the demo), ``standard`` (CPU study), ``paper`` (GPU).
+
+A preset is a frozen keyword-only dataclass: image size, dataset size, training epochs per model, QAT epochs,
+model configs, which NLSPN variant, which test frames the figures show, and how much of the real-data study
+to run. `get_preset(name, **overrides)` returns one (overrides are validated like the fields), and the
+resolved preset is saved as ``DIR/reproduce.json`` beside the outputs (with its hash: a folder holds one study).
+
+| preset | images | frames (train/val/test) | tofnet epochs | QAT epochs | NLSPN, epochs | expected wall time |
+|---|---|---|---|---|---|---|
+| ``quick`` | 120 x 160 | 48 (36/6/6) | 2 | 1 | ``nlspn-small``, 1 | ~5-15 min, 2-core CPU |
+| ``standard`` | 240 x 320 (crops 120 x 160) | 400 (320/40/40) | 20 | 3 | ``nlspn-small``, 10 | ~3-5 h, CPU |
+| ``paper`` | 480 x 640 (crops 240 x 320) | 2000 (1600/200/200) | 40 | 10 | ``nlspn`` (ResNet-34), 20 | ~3-5 h, one GPU |
+
+The camera keeps the 7-Scenes field of view at every size (f = 585 px at 640 px wide), so real Kinect frames
+subsampled to the same size look like the training data to the networks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from leaderboard.errors import ConfigError
+from tofsim.registry import Registry
+
+__all__ = ["ReproducePreset", "PRESETS", "get_preset", "preset_names", "METHODS", "QUANT_PRESETS"]
+
+#: QAT methods (method name = `completion.quant` bit-width preset name).
+QUANT_PRESETS = ("w8a8", "w4a8", "w4a4", "wstar")
+#: Every method of the study, in table and figure order.
+METHODS = ("float32", *QUANT_PRESETS, "nlspn", "nearest", "linear", "ipbasic")
+#: Focal length in pixels of a 640-pixel-wide image (7-Scenes / Kinect v1); other widths scale it.
+VGA_FOCAL_PX = 585.0
+VGA_WIDTH_PX = 640
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReproducePreset:
+    """Everything that defines one reproduction study.
+
+    Attributes:
+        name: preset name (``quick``, ``standard``, ``paper``; a test may override fields but keeps the name).
+        height_px, width_px: image size of the generated data (and of the subsampled real frames); the width must
+            divide 640 so real 640 x 480 frames can be subsampled exactly.
+        n_frames: generated samples; frames_per_scene: consecutive samples sharing one procedural room.
+        sensor: tofsim sensor preset of the spots.
+        seed: global seed of data, training and QAT (0 is a seed).
+        batch_size, lr: training batch size and peak learning rate (every trained model).
+        crop_hw_px: random training crop (height, width), or None for full images.
+        tofnet_epochs, tofnet_cfg: float32 tofnet training.
+        qat_epochs: QAT fine-tuning epochs per quantized preset.
+        wstar_ratio: the W* weight budget as a compression factor against the float32 weights (14 in the paper).
+        nlspn_model, nlspn_epochs, nlspn_cfg: the NLSPN variant (``nlspn-small`` or ``nlspn``) and its training.
+        figure_frames: positions within the test split shown in the comparison figure and error maps.
+        device: training device (``cpu``, ``auto``: CUDA when present); prediction always runs on CPU, whose
+            per-sample latency the tables report.
+        realdata_frames: real frames scored (7-Scenes, every n-th frame); 0 skips the real-data study.
+        mesh_fuse_stride: fuse every n-th real frame that is not held out into the TSDF mesh.
+        mesh_holdout_every: every n-th real frame (offset n // 2) is held out for the mesh comparison.
+        mesh_voxel_m: TSDF voxel size in metres.
+        expected_time: what the docs promise for the whole run (shown in ``results.md``).
+    """
+
+    name: str
+    height_px: int = 120
+    width_px: int = 160
+    n_frames: int = 48
+    frames_per_scene: int = 6
+    sensor: str = "sds"
+    seed: int = 0
+    batch_size: int = 4
+    lr: float = 2e-3
+    crop_hw_px: tuple[int, int] | None = None
+    tofnet_epochs: int = 2
+    tofnet_cfg: dict[str, Any] = field(default_factory=dict)
+    qat_epochs: int = 1
+    wstar_ratio: float = 14.0
+    nlspn_model: str = "nlspn-small"
+    nlspn_epochs: int = 1
+    nlspn_cfg: dict[str, Any] = field(default_factory=dict)
+    figure_frames: tuple[int, ...] = (0, 3)
+    device: str = "cpu"
+    realdata_frames: int = 10
+    mesh_fuse_stride: int = 3
+    mesh_holdout_every: int = 10
+    mesh_voxel_m: float = 0.02
+    expected_time: str = ""
+
+    def __post_init__(self) -> None:
+        positive = ("height_px", "width_px", "n_frames", "frames_per_scene", "batch_size", "tofnet_epochs",
+                    "qat_epochs", "nlspn_epochs", "mesh_fuse_stride", "mesh_holdout_every")  # fmt: skip
+        for key in positive:
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"preset {self.name!r}: {key} must be a positive integer, got {value!r}")
+        if VGA_WIDTH_PX % self.width_px or self.height_px * 4 != self.width_px * 3:
+            raise ConfigError(
+                f"preset {self.name!r}: image size {self.height_px}x{self.width_px} must be 3:4 with a width that "
+                "divides 640 (e.g. 60x80, 120x160, 240x320, 480x640)"
+            )
+        if self.n_frames < 3 * self.frames_per_scene:
+            raise ConfigError(
+                f"preset {self.name!r}: n_frames {self.n_frames} must hold at least 3 scenes of "
+                f"{self.frames_per_scene} frames (train, val and test)"
+            )
+        if not (self.lr > 0 and self.wstar_ratio >= 1 and self.mesh_voxel_m > 0):
+            raise ConfigError(f"preset {self.name!r}: lr > 0, wstar_ratio >= 1 and mesh_voxel_m > 0 are required")
+        if self.nlspn_model not in ("nlspn", "nlspn-small"):
+            raise ConfigError(f"preset {self.name!r}: nlspn_model must be 'nlspn' or 'nlspn-small'")
+        if not isinstance(self.realdata_frames, int) or self.realdata_frames < 0:
+            raise ConfigError(f"preset {self.name!r}: realdata_frames must be >= 0 (0 skips the real data)")
+        if self.crop_hw_px is not None:
+            object.__setattr__(self, "crop_hw_px", tuple(int(c) for c in self.crop_hw_px))
+        object.__setattr__(self, "figure_frames", tuple(int(i) for i in self.figure_frames))
+        if not self.figure_frames:
+            raise ConfigError(f"preset {self.name!r}: figure_frames needs at least one test frame")
+        object.__setattr__(self, "tofnet_cfg", dict(self.tofnet_cfg))
+        object.__setattr__(self, "nlspn_cfg", dict(self.nlspn_cfg))
+
+    @property
+    def focal_px(self) -> float:
+        """Focal length in pixels at this width (the 7-Scenes / Kinect field of view)."""
+        return VGA_FOCAL_PX * self.width_px / VGA_WIDTH_PX
+
+    @property
+    def subsample(self) -> int:
+        """Factor by which real 640 x 480 frames are subsampled to this size."""
+        return VGA_WIDTH_PX // self.width_px
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        d = dataclasses.asdict(self)
+        d["crop_hw_px"] = None if self.crop_hw_px is None else list(self.crop_hw_px)
+        d["figure_frames"] = list(self.figure_frames)
+        return d
+
+    def sha256(self) -> str:
+        """Hash of what changes the results (everything but the name and the expected-time note)."""
+        d = {k: v for k, v in self.to_dict().items() if k not in ("expected_time",)}
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+    def replace(self, **changes: Any) -> ReproducePreset:
+        """A copy with some fields changed (validated again).
+
+        Raises:
+            ConfigError: an unknown field (listing the valid ones) or a bad value.
+        """
+        valid = [f.name for f in dataclasses.fields(self)]
+        unknown = sorted(set(changes) - set(valid))
+        if unknown:
+            raise ConfigError(f"unknown preset field(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+        return dataclasses.replace(self, **changes)
+
+
+PRESETS: Registry[ReproducePreset] = Registry("reproduce preset")
+
+
+@PRESETS.register("quick")
+def _quick() -> ReproducePreset:
+    """The demo (``make demo``): every method in every output within 15 minutes on a 2-core CPU."""
+    return ReproducePreset(name="quick", expected_time="about 5-15 min on a 2-core CPU")
+
+
+@PRESETS.register("standard")
+def _standard() -> ReproducePreset:
+    """The CPU study of ``docs/results.md``: QVGA images, 120 x 160 training crops, a few hours on 2 cores."""
+    return ReproducePreset(
+        name="standard",
+        height_px=240,
+        width_px=320,
+        n_frames=400,
+        frames_per_scene=10,
+        batch_size=8,
+        crop_hw_px=(120, 160),
+        tofnet_epochs=20,
+        qat_epochs=3,
+        nlspn_epochs=10,
+        figure_frames=(0, 10, 20, 30),
+        realdata_frames=50,
+        mesh_fuse_stride=1,
+        mesh_voxel_m=0.01,
+        expected_time="about 3-5 h on a 2-core CPU",
+    )
+
+
+@PRESETS.register("paper")
+def _paper() -> ReproducePreset:
+    """The paper's full-size setting (VGA, full NLSPN) for one GPU."""
+    return ReproducePreset(
+        name="paper",
+        height_px=480,
+        width_px=640,
+        n_frames=2000,
+        frames_per_scene=10,
+        batch_size=8,
+        crop_hw_px=(240, 320),
+        tofnet_epochs=40,
+        qat_epochs=10,
+        nlspn_model="nlspn",
+        nlspn_epochs=20,
+        figure_frames=(0, 50, 100, 150),
+        device="auto",
+        realdata_frames=100,
+        mesh_fuse_stride=1,
+        mesh_voxel_m=0.01,
+        expected_time="about 3-5 h on one GPU (H100 class) plus CPU prediction and scoring",
+    )
+
+
+def preset_names() -> list[str]:
+    """Names of the registered presets."""
+    return PRESETS.names()
+
+
+def get_preset(name: str | ReproducePreset, **overrides: Any) -> ReproducePreset:
+    """A named preset (or a given one) with `overrides` applied.
+
+    Raises:
+        ConfigError: an unknown name (listing the valid ones, with close matches), an unknown field or a bad value.
+    """
+    if isinstance(name, ReproducePreset):
+        preset = name
+    else:
+        if not isinstance(name, str) or name not in PRESETS.names():
+            close = difflib.get_close_matches(str(name), PRESETS.names(), n=2)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ConfigError(f"unknown preset {name!r}{hint}; valid presets: {', '.join(PRESETS.names())}")
+        preset = PRESETS.create(name)
+    return preset.replace(**overrides) if overrides else preset
