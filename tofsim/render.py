@@ -139,6 +139,8 @@ class Renderer:
             o3d.core.Tensor(scene.vertices, dtype=o3d.core.float32),
             o3d.core.Tensor(scene.triangles.astype(np.uint32), dtype=o3d.core.uint32),
         )
+        # Build the BVH now (Open3D does it lazily on the first query, which concurrent first calls could race).
+        self._raycaster.cast_rays(o3d.core.Tensor(np.array([[0, 0, 0, 0, 0, 1]], np.float32)))
         n_tri = scene.n_triangles
         self._n_tri = np.uint32(n_tri)
         # Per-triangle tables with one extra row (index T) for "no hit": a miss needs no branch (0 everywhere).

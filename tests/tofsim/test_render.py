@@ -170,6 +170,21 @@ def test_per_triangle_and_per_pixel_shading_paths_agree(rng):
         assert np.abs(a.rgb.astype(int) - b.rgb.astype(int)).max() <= 1
 
 
+def test_concurrent_renders_match_serial_ones(rng):
+    from concurrent.futures import ThreadPoolExecutor
+
+    room = generate_room(rng=rng)
+    renderer = Renderer(room)
+    poses = sample_camera_poses(room, K_VGA, 4, rng=rng, renderer=renderer)
+    serial = [renderer.render(K_VGA, p) for p in poses]
+    with ThreadPoolExecutor(2) as pool:
+        parallel = list(pool.map(lambda p: renderer.render(K_VGA, p), list(poses) * 2))
+    for i, frame in enumerate(parallel):
+        ref = serial[i % 4]
+        for name in ("rgb", "depth_m", "range_m", "albedo", "normals_cam"):
+            np.testing.assert_array_equal(getattr(frame, name), getattr(ref, name))
+
+
 def _brute_force_t(origin, dirs, tris):
     """Moeller-Trumbore over every triangle in float64: nearest t per ray (inf on a miss)."""
     v0, e1, e2 = tris[:, 0], tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0]
