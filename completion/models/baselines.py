@@ -7,6 +7,7 @@ back to the input's device. Batch keys read: `sparse`, `mask`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -65,4 +66,4 @@ def make_linear(cfg: NoConfig) -> NumpyBaseline:
 
 def make_ipbasic(cfg: IpBasicConfig) -> NumpyBaseline:
     """IP-Basic-style morphological filler."""
-    return NumpyBaseline("ipbasic", lambda s, m: ipbasic_depth(s, m, cfg), cfg)
+    return NumpyBaseline("ipbasic", functools.partial(ipbasic_depth, cfg=cfg), cfg)

@@ -106,3 +106,14 @@ def test_ipbasic_config_validation():
         IpBasicConfig(large_fill_px=30)
     with pytest.raises(ConfigError, match="unknown config key"):
         models.create("ipbasic", blur=3)
+
+
+@pytest.mark.parametrize("name", ["nearest", "linear", "ipbasic"])
+def test_registry_baselines_pickle(name):
+    import pickle
+
+    model = models.create(name)
+    clone = pickle.loads(pickle.dumps(model))
+    sparse = torch.zeros(1, 1, 12, 15)
+    sparse[0, 0, 2::4, 1::5] = torch.arange(1, 10, dtype=torch.float32).view(3, 3)
+    torch.testing.assert_close(clone({"sparse": sparse}), model({"sparse": sparse}))
