@@ -102,15 +102,22 @@ def create_model(name: str, config: dict[str, Any] | None = None) -> nn.Module:
 def model_payload(model: nn.Module) -> dict[str, Any]:
     """The model part of a checkpoint: name, config and a CPU copy of the state dict."""
     model = getattr(model, "module", model)  # unwrap DistributedDataParallel
-    return {
+    payload = {
         "model_name": model.name,
         "model_config": dict(getattr(model, "config", {}) or {}),
         "model_state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
     }
+    if getattr(model, "qat_plan", None) is not None:  # a quantization-aware model (completion.quant.qat)
+        payload["qat_plan"] = dict(model.qat_plan)
+    return payload
 
 
 def _model_from_payload(payload: dict[str, Any], source: Path) -> nn.Module:
     model = create_model(payload["model_name"], payload.get("model_config"))
+    if payload.get("qat_plan") is not None:
+        from completion.quant.qat import rebuild_qat
+
+        model = rebuild_qat(model, payload["qat_plan"])
     try:
         model.load_state_dict(payload["model_state"])
     except RuntimeError as err:

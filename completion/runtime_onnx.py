@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from completion.errors import CompletionError, InputFileError, ShapeError
 
-__all__ = ["OnnxRunner"]
+__all__ = ["OnnxRunner", "OnnxModel"]
 
 
 class OnnxRunner:
@@ -67,3 +68,24 @@ class OnnxRunner:
                 f"{hw[0]}x{hw[1]}; re-export with --height/--width"
             )
         return self.session.run(None, feed)[0]
+
+
+class OnnxModel(torch.nn.Module):
+    """`OnnxRunner` behind the model interface (`forward(batch) -> (B, 1, H, W)` metres), for `predict`.
+
+    Batches are run one sample at a time (the graph has batch size 1).
+    """
+
+    def __init__(self, path: str | Path, *, threads: int | None = None) -> None:
+        super().__init__()
+        self.runner = OnnxRunner(path, threads=threads)
+        self.name = f"onnx:{Path(path).name}"
+        self.config = {"path": str(path), "input_keys": list(self.runner.input_keys)}
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Depth (B, 1, H, W) float32 metres."""
+        outs = []
+        for b in range(next(iter(batch.values())).shape[0]):
+            feed = {k: batch[k][b : b + 1].detach().cpu().numpy() for k in self.runner.input_keys}
+            outs.append(torch.from_numpy(self.runner(feed)))
+        return torch.cat(outs).to(batch[self.runner.input_keys[0]].device)

@@ -291,6 +291,7 @@ def fit(
     dataset: Any = None,
     resume: bool = False,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    model: nn.Module | None = None,
 ) -> TrainResult:
     """Train `config.model` and return the run folder, the final model and the history.
 
@@ -301,6 +302,8 @@ def fit(
         resume: continue from ``out_dir/last.pt`` (config must match except for `RESUME_MAY_CHANGE`).
         progress: called with ``{"event": "start" | "step" | "epoch", ...}`` (rank 0 only); may raise to stop
             (checkpoints of finished epochs stay valid).
+        model: start from this model instead of creating ``config.model`` (QAT fine-tuning of a float run);
+            pass the same model again to resume.
 
     Returns:
         A `TrainResult`.
@@ -317,12 +320,12 @@ def fit(
     device_type = "cuda" if on_cuda else "cpu"
     info = ddp.init_from_env(device_type)
     try:
-        return _fit(config, out_dir, dataset, resume, progress if info.is_main else None, info)
+        return _fit(config, out_dir, dataset, resume, progress if info.is_main else None, info, model)
     finally:
         ddp.shutdown(info)
 
 
-def _fit(config, out_dir, dataset, resume, progress, info) -> TrainResult:  # noqa: C901, PLR0915
+def _fit(config, out_dir, dataset, resume, progress, info, initial_model=None) -> TrainResult:  # noqa: C901, PLR0915
     device = _resolve_device(config.device, info)
     use_amp = config.amp and device.type == "cuda"
     last_path = out_dir / "last.pt"
@@ -364,7 +367,10 @@ def _fit(config, out_dir, dataset, resume, progress, info) -> TrainResult:  # no
     try:
         with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(config.seed)
-            model = ckpt.create_model(config.model, config.model_cfg).to(device)
+            if initial_model is not None:  # e.g. a QAT model built from a float run (completion.quant.api)
+                model = initial_model.to(device).train()
+            else:
+                model = ckpt.create_model(config.model, config.model_cfg).to(device)
             if not any(p.requires_grad for p in model.parameters()):
                 raise ConfigError(f"model {config.model!r} has no trainable parameters (a baseline): nothing to train")
             optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)

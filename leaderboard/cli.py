@@ -13,6 +13,8 @@ from typing import Annotated
 import typer
 
 from leaderboard.errors import ConfigError, LeaderboardError
+from leaderboard.cli_figures import figure_command, report_command
+from leaderboard.cli_reproduce import reproduce_command
 
 app = typer.Typer(
     name="leaderboard",
@@ -146,6 +148,12 @@ def score_cmd(
             f"d1 {row['d1']:.4f}  density {row['density']:.3f}"
         )
     typer.echo(f"wrote {result.out_dir}/metrics.csv (+ .md, .tex, .json, per_image.csv, bins.csv, regions.csv)")
+
+
+# figures, report and the whole study live in their own modules; registered here so there is one app
+app.command("figure")(figure_command)
+app.command("report")(report_command)
+app.command("reproduce")(reproduce_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

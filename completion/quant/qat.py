@@ -19,7 +19,16 @@ from torch import nn
 from completion.quant.bitwidths import LayerBits
 from completion.quant.lsq import LsqQuantizer
 
-__all__ = ["fold_bn", "QuantConv2d", "fold_all_bn", "quantizable_layers", "prepare_qat", "calibrate", "set_export_mode"]
+__all__ = [
+    "fold_bn",
+    "QuantConv2d",
+    "fold_all_bn",
+    "quantizable_layers",
+    "prepare_qat",
+    "calibrate",
+    "set_export_mode",
+    "rebuild_qat",
+]
 
 
 @torch.no_grad()
@@ -154,6 +163,11 @@ def prepare_qat(model: nn.Module, plan: Mapping[str, LayerBits]) -> nn.Module:
             block.act = nn.Sequential(block.act, LsqQuantizer(bits, signed=None))
     qmodel.qat_plan = {k: {"weight_bits": v.weight_bits, "act_bits": v.act_bits} for k, v in plan.items()}
     return qmodel.train()
+
+
+def rebuild_qat(model: nn.Module, plan: Mapping[str, Mapping[str, int | None]]) -> nn.Module:
+    """The QAT structure for `plan` (as saved in ``model.qat_plan``) around a float model, before loading weights."""
+    return prepare_qat(model, {name: LayerBits(b["weight_bits"], b["act_bits"]) for name, b in plan.items()})
 
 
 @torch.no_grad()

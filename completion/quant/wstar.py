@@ -81,7 +81,8 @@ def search_plan(
     Args:
         model: the float model (for layer sizes).
         sensitivity: from `layer_sensitivity`.
-        budget_bytes: weight-memory budget; default float32 weight bytes / 14.
+        budget_bytes: weight-memory budget; default float32 weight bytes / 14 (or, for a network too small to
+            get there, its smallest size, with a note in the summary).
         act_bits: activation bits of every layer.
 
     Returns:
@@ -89,11 +90,19 @@ def search_plan(
     """
     sizes = layer_sizes(model)
     fp32 = sum(weight_bytes(n, c, None) for n, c in sizes.values())
-    budget = int(fp32 / DEFAULT_COMPRESSION) if budget_bytes is None else int(budget_bytes)
     options = [
         LayerOptions(name, sensitivity[name], {b: weight_bytes(n, c, b) for b in sensitivity[name]})
         for name, (n, c) in sizes.items()
     ]
+    note = None
+    if budget_bytes is None:
+        budget = int(fp32 / DEFAULT_COMPRESSION)
+        smallest = sum(min(o.size_bytes.values()) for o in options)
+        if budget < smallest:  # tiny networks: per-channel scales and biases make 14x unreachable
+            note = f"{DEFAULT_COMPRESSION:g}x is out of reach for this network; used its smallest size"
+            budget = smallest
+    else:
+        budget = int(budget_bytes)
     bits, cost, total = allocate_bits(options, budget)
     plan = {name: LayerBits(b, act_bits) for name, b in bits.items()}
     summary = {
@@ -103,5 +112,6 @@ def search_plan(
         "ratio_vs_fp32": fp32 / total,
         "predicted_cost": cost,
         "bits": bits,
+        "note": note,
     }
     return plan, summary

@@ -1,0 +1,121 @@
+"""`quantize_run`: a float run in, a quantization-aware fine-tuned run out (what `completion quantize` calls).
+
+Steps: load the float model of the run; build the bit plan (a uniform preset, or for W* the budgeted per-layer
+plan from measured sensitivities); fold BatchNorm and insert LSQ quantizers (`prepare_qat`); calibrate the
+activation steps on one training batch; fine-tune with the run's own training loop and loss (`completion.train`,
+a tenth of its learning rate by default); write the memory report. The result is a run folder like any other:
+`completion predict`, `completion export` and `completion memory` take it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from completion.errors import CompletionError, ConfigError, InputFileError
+from completion.quant.bitwidths import BIT_PRESETS, preset_plan
+from completion.quant.qat import calibrate, prepare_qat, quantizable_layers
+from completion.quant.report import memory_report
+from completion.quant.wstar import layer_sensitivity, search_plan
+
+__all__ = ["quantize_run", "QAT_LR_FACTOR"]
+
+QAT_LR_FACTOR = 0.1
+SENSITIVITY_SAMPLES = 8
+
+
+def _float_run_config(run_dir: Path) -> dict[str, Any]:
+    cfg_file = run_dir / "config.json"
+    if not cfg_file.is_file():
+        raise InputFileError(f"{run_dir} is not a training run (no config.json)")
+    return json.loads(cfg_file.read_text())["train_config"]
+
+
+def quantize_run(
+    run_dir: str | Path,
+    preset: str,
+    out_dir: str | Path,
+    *,
+    budget_mb: float | None = None,
+    epochs: int = 2,
+    dataset: Any = None,
+    train_overrides: dict[str, Any] | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> Path:
+    """Quantization-aware fine-tuning of a float run.
+
+    Args:
+        run_dir: a float training run (``completion train`` output).
+        preset: ``w8a8``, ``w4a8``, ``w4a4`` or ``wstar``.
+        out_dir: the new run folder.
+        budget_mb: W* weight-memory budget in MB (10^6 bytes); default float32 weights / 14.
+        epochs: QAT fine-tuning epochs.
+        dataset: an indexable of samples instead of the run's dataset folder.
+        train_overrides: `TrainConfig` fields to change (e.g. ``{"lr": 1e-4}``).
+        progress: training progress callback (see `completion.train.fit`); also receives
+            ``{"event": "sensitivity", "done": i, "total": n}`` while W* measures layers.
+
+    Returns:
+        `out_dir`, holding the checkpoints, ``quantization.json`` (preset, plan, W* summary) and ``memory.json``.
+
+    Raises:
+        RegistryError: unknown preset. ConfigError: a budget below what 2-bit weights need.
+        InputFileError: `run_dir` is not a run.
+    """
+    from completion.checkpoint import load_model
+    from completion.data import CompletionDataset, collate
+    from completion.train import TrainConfig, evaluate, fit
+
+    p = BIT_PRESETS.create(preset)
+    if p.weight_bits is None and not p.searched:
+        raise ConfigError("preset fp32 is the float run itself: nothing to quantize")
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    base = _float_run_config(run_dir)
+    values = {**base, "epochs": epochs, "lr": base.get("lr", 2e-3) * QAT_LR_FACTOR, **(train_overrides or {})}
+    config = TrainConfig.from_dict(values)
+    float_model = load_model(run_dir)
+    if dataset is None:
+        import tofsim
+
+        dataset = tofsim.open_dataset(config.data)
+    splits = getattr(dataset, "splits", None) or {}
+    train_idx = list(splits.get(config.train_split) or range(len(dataset)))
+    val_idx = list(splits.get(config.val_split) or train_idx)
+    names = quantizable_layers(float_model)
+    info: dict[str, Any] = {"preset": preset, "float_run": str(run_dir)}
+    if p.searched:
+        sens_ds = CompletionDataset(dataset, indices=val_idx[:SENSITIVITY_SAMPLES], augment=None)
+        loader = torch.utils.data.DataLoader(sens_ds, batch_size=1, collate_fn=collate)
+        cached = list(loader)
+
+        def rmse(model: torch.nn.Module) -> float:
+            return evaluate(model, cached, torch.device("cpu"))["rmse_m"]
+
+        def sens_progress(done: int, total: int) -> None:
+            if progress is not None:
+                progress({"event": "sensitivity", "done": done, "total": total})
+
+        sensitivity = layer_sensitivity(float_model, rmse, progress=sens_progress)
+        budget = None if budget_mb is None else int(budget_mb * 1e6)
+        plan, summary = search_plan(float_model, sensitivity, budget_bytes=budget, act_bits=p.act_bits)
+        info["wstar"] = {**summary, "sensitivity_rmse_m": sensitivity}
+    else:
+        plan = preset_plan(preset, names)
+    qmodel = prepare_qat(float_model, plan)
+    first = collate([CompletionDataset(dataset, indices=train_idx[:1], augment=None)[0]])
+    calibrate(qmodel, first)
+    result = fit(config, out_dir, dataset=dataset, model=qmodel, progress=progress)
+    info["plan"] = qmodel.qat_plan
+    info["best_val_rmse_m"] = None if math.isinf(result.best_val_rmse_m) else result.best_val_rmse_m
+    h, w = first["rgb"].shape[-2:]
+    report = memory_report(result.model, height_px=int(h), width_px=int(w))
+    (out_dir / "memory.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out_dir / "quantization.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
+    if not (out_dir / "best.pt").exists() and not (out_dir / "last.pt").exists():
+        raise CompletionError(f"QAT produced no checkpoint in {out_dir}")
+    return out_dir
