@@ -12,9 +12,9 @@ from typing import Annotated
 
 import typer
 
-from leaderboard.errors import ConfigError, LeaderboardError
 from leaderboard.cli_figures import figure_command, report_command
 from leaderboard.cli_reproduce import reproduce_command
+from leaderboard.errors import ConfigError, LeaderboardError
 
 app = typer.Typer(
     name="leaderboard",
