@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from tqdm import tqdm
 
+from completion.cli_quant import export_command, memory_command, quantize_command
 from completion.errors import CompletionError
 from tofsim.errors import TofsimError
 
@@ -118,6 +119,9 @@ def predict_cmd(
     split: Annotated[str | None, typer.Option("--split", help="only this split (default: all).")] = None,
     device: Annotated[str, typer.Option("--device", help="torch device.")] = "cpu",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing --out folder.")] = False,
+    runtime: Annotated[
+        str, typer.Option("--runtime", help="torch, or onnx (an exported .onnx, or RUN/model.onnx).")
+    ] = "torch",
 ) -> None:
     """Predict depth: one float32 .npy per sample (named by sample index), optional 16-bit PNG."""
     from completion.predict import predict
@@ -132,6 +136,13 @@ def predict_cmd(
 
     cb: Callable[[int, int], None] = progress
     try:
+        if runtime not in ("torch", "onnx"):
+            raise CompletionError(f"--runtime must be torch or onnx, got {runtime!r}")
+        if runtime == "onnx":
+            from completion.cli_quant import onnx_model_path
+            from completion.runtime_onnx import OnnxModel
+
+            model = OnnxModel(onnx_model_path(model))
         folder = predict(model, data, out, png_scale_per_m=png_scale_per_m, device=device, split=split,
                          overwrite=overwrite, progress=cb)  # fmt: skip
     except (CompletionError, TofsimError) as err:
@@ -143,6 +154,11 @@ def predict_cmd(
     typer.echo(
         f"{summary['count']} predictions in {folder} (median latency {summary['median_latency_s'] * 1e3:.1f} ms)"
     )
+
+
+app.command("quantize")(quantize_command)
+app.command("memory")(memory_command)
+app.command("export")(export_command)
 
 
 def main() -> None:  # pragma: no cover - console-script entry

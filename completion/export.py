@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -86,7 +87,10 @@ def export_onnx(
     g = torch.Generator().manual_seed(0)
     example = tuple(torch.rand(1, channels.get(k, 1), height_px, width_px, generator=g) + 0.5 for k in input_keys)
     buf = io.BytesIO()
-    with torch.no_grad():
+    # tracing turns the quantizers' Python-side constants (steps, bit ranges) into graph constants, as intended
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             _DictInput(model, input_keys), example, buf, input_names=list(input_keys), output_names=["depth"],
             opset_version=EXPORT_OPSET, dynamo=False, do_constant_folding=False,

@@ -1,0 +1,133 @@
+"""The ``completion quantize``, ``completion memory`` and ``completion export`` commands (registered in cli.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from tqdm import tqdm
+
+from completion.errors import CompletionError
+from tofsim.errors import TofsimError
+
+__all__ = ["quantize_command", "memory_command", "export_command", "onnx_model_path"]
+
+
+def _fail(err: Exception) -> typer.Exit:
+    typer.echo(f"error: {err}", err=True)
+    return typer.Exit(2)
+
+
+def onnx_model_path(model: str) -> Path:
+    """The ONNX file for ``--runtime onnx``: the file itself, or ``RUN/model.onnx`` of a run folder.
+
+    Raises:
+        CompletionError: when there is no such file (says how to export one).
+    """
+    path = Path(model)
+    if path.suffix == ".onnx" and path.is_file():
+        return path
+    if path.is_dir() and (path / "model.onnx").is_file():
+        return path / "model.onnx"
+    raise CompletionError(
+        f"--runtime onnx needs an .onnx file or a run folder with model.onnx; export one with "
+        f"`completion export {model} --out {path / 'model.onnx' if path.is_dir() else 'model.onnx'}`"
+    )
+
+
+class _QatBar:
+    def __init__(self) -> None:
+        self.bar: tqdm | None = None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "sensitivity":
+            if self.bar is None:
+                self.bar = tqdm(total=event["total"], desc="W* layer sensitivity", unit="eval")
+            self.bar.update(event["done"] - self.bar.n)
+        elif kind == "start":
+            self.close()
+            self.bar = tqdm(total=event["epochs"] * event["steps_per_epoch"], desc="QAT", unit="step")
+        elif kind == "step" and self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{event['loss']:.4f}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def quantize_command(
+    source: Annotated[Path, typer.Option("--from", help="float run folder (`completion train` output).")],
+    bits: Annotated[str, typer.Option("--bits", help="w8a8, w4a8, w4a4 or wstar.")],
+    out: Annotated[Path, typer.Option("--out", help="new run folder for the quantized model.")],
+    budget_mb: Annotated[
+        float | None, typer.Option("--budget-mb", help="W* weight budget in MB (default: float32 / 14).")
+    ] = None,
+    epochs: Annotated[int, typer.Option("--epochs", help="QAT fine-tuning epochs.")] = 2,
+    data: Annotated[Path | None, typer.Option("--data", help="dataset (default: the float run's).")] = None,
+) -> None:
+    """Quantization-aware fine-tuning of a float run (LSQ, BatchNorm folded), then a memory report."""
+    from completion.quant.api import quantize_run
+    from completion.quant.report import format_memory_report
+
+    bar = _QatBar()
+    overrides = {"data": str(data)} if data is not None else None
+    try:
+        run = quantize_run(source, bits, out, budget_mb=budget_mb, epochs=epochs, train_overrides=overrides,
+                           progress=bar)  # fmt: skip
+    except (CompletionError, TofsimError) as err:
+        raise _fail(err) from None
+    finally:
+        bar.close()
+    report = json.loads((run / "memory.json").read_text())
+    typer.echo(format_memory_report(report))
+    typer.echo(f"quantized run: {run} (best.pt, quantization.json, memory.json)")
+
+
+def memory_command(
+    run: Annotated[str, typer.Argument(help="run folder, .pt checkpoint or model name.")],
+    height: Annotated[int, typer.Option("--height", help="input height in pixels.")] = 480,
+    width: Annotated[int, typer.Option("--width", help="input width in pixels.")] = 640,
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the report as JSON here.")] = None,
+) -> None:
+    """Weight bytes per layer as stored and peak activation memory, beside float32."""
+    from completion.checkpoint import load_model
+    from completion.quant.report import format_memory_report, memory_report
+
+    try:
+        report = memory_report(load_model(run), height_px=height, width_px=width)
+    except (CompletionError, TofsimError) as err:
+        raise _fail(err) from None
+    typer.echo(format_memory_report(report))
+    target = json_out if json_out is not None else (Path(run) / "memory.json" if Path(run).is_dir() else None)
+    if target is not None:
+        tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
+        os.replace(tmp, target)
+        typer.echo(f"wrote {target}")
+
+
+def export_command(
+    run: Annotated[str, typer.Argument(help="run folder (float or quantized) or .pt checkpoint.")],
+    out: Annotated[Path, typer.Option("--out", help="the .onnx file to write.")],
+    height: Annotated[int, typer.Option("--height", help="input height the graph is built for.")] = 480,
+    width: Annotated[int, typer.Option("--width", help="input width the graph is built for.")] = 640,
+    weight_storage: Annotated[
+        str, typer.Option("--weights", help="packed (INT4/INT2 where planned: smallest) or int8 (fastest).")
+    ] = "packed",
+) -> None:
+    """Export to ONNX with QuantizeLinear/DequantizeLinear so onnxruntime runs int8 convolutions."""
+    from completion.checkpoint import load_model
+    from completion.export import export_onnx
+
+    try:
+        info = export_onnx(load_model(run), out, height_px=height, width_px=width, weight_storage=weight_storage)
+    except (CompletionError, TofsimError) as err:
+        raise _fail(err) from None
+    kinds = sorted(set(info["weights"].values())) or ["float32"]
+    typer.echo(f"wrote {info['path']} ({info['bytes']:,} bytes, opset {info['opset']}, weights {', '.join(kinds)})")

@@ -1,0 +1,74 @@
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from completion.cli import app
+from completion.data import toy_samples
+from tofsim.dataset import make_manifest, shard_filename, write_manifest, write_shard
+
+pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+runner = CliRunner()
+
+
+@pytest.fixture
+def float_run(tmp_path):
+    samples = toy_samples(6, height_px=32, width_px=48, rng=np.random.default_rng(5))
+    data = tmp_path / "ds"
+    data.mkdir()
+    record = write_shard(data / shard_filename(0), samples, attrs={})
+    write_manifest(data, make_manifest([record], config={}, splits={"train": [0, 1, 2, 3], "val": [4], "test": [5]},
+                                       image_size=(32, 48)))  # fmt: skip
+    toml = tmp_path / "tiny.toml"
+    toml.write_text('batch_size = 2\ndevice = "cpu"\ncpu_threads = 1\n[model_cfg]\nbase_width = 4\nnum_scales = 2\n')
+    run = tmp_path / "float"
+    result = runner.invoke(app, ["train", "--data", str(data), "--model", "tofnet", "--out", str(run), "--config",
+                                 str(toml), "--epochs", "1"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return run, data
+
+
+def test_quantize_memory_export_and_onnx_predict(float_run, tmp_path):
+    run, data = float_run
+    qrun = tmp_path / "w8a8"
+    result = runner.invoke(app, ["quantize", "--from", str(run), "--bits", "w8a8", "--out", str(qrun), "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    assert "total weights" in result.output and (qrun / "memory.json").is_file()
+
+    result = runner.invoke(
+        app, ["memory", str(qrun), "--height", "32", "--width", "48", "--json", str(tmp_path / "m.json")]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "m.json").read_text())
+    assert report["activations"]["bits"] == 8 and 3.5 < report["weights"]["ratio_vs_fp32"] < 4.1
+
+    onnx_file = qrun / "model.onnx"
+    result = runner.invoke(app, ["export", str(qrun), "--out", str(onnx_file), "--height", "32", "--width", "48",
+                                 "--weights", "int8"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "weights INT8" in result.output
+
+    torch_pred, onnx_pred = tmp_path / "p_torch", tmp_path / "p_onnx"
+    for runtime, out in (("torch", torch_pred), ("onnx", onnx_pred)):
+        args = ["predict", "--model", str(qrun), "--data", str(data), "--out", str(out), "--runtime", runtime]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    for i in range(6):
+        a, b = np.load(torch_pred / f"{i:06d}.npy"), np.load(onnx_pred / f"{i:06d}.npy")
+        assert np.abs(a - b).max() < 5e-3  # a few quantization steps of the output
+
+
+def test_onnx_runtime_without_export_is_a_clear_error(float_run, tmp_path):
+    run, data = float_run
+    result = runner.invoke(app, ["predict", "--model", str(run), "--data", str(data), "--out", str(tmp_path / "p"),
+                                 "--runtime", "onnx"])  # fmt: skip
+    assert result.exit_code == 2
+    assert "completion export" in result.output
+
+
+def test_unknown_bits_preset_is_a_clear_error(float_run, tmp_path):
+    run, _ = float_run
+    result = runner.invoke(app, ["quantize", "--from", str(run), "--bits", "w3a3", "--out", str(tmp_path / "q")])
+    assert result.exit_code == 2
+    assert "unknown bit-width preset 'w3a3'" in result.output
