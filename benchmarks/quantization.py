@@ -1,0 +1,533 @@
+"""Quantization benchmark: float32 tofnet vs W8A8, W4A8, W4A4 and W* on one small simulated SDS data set.
+
+In one run (all on the CPU, torch and onnxruntime limited to --threads threads):
+
+1. generate (or reuse) a small SDS-style data set with tofsim (`sds-qvga` sensor set-up at --height x --width,
+   procedural rooms, scene-wise train/val/test splits);
+2. train (or reuse) a float32 tofnet on it (random --crop training crops);
+3. fine-tune each preset with quantization-aware training (`completion.quant.api.quantize_run`, --qat-epochs);
+4. measure, for float32 and each preset:
+   - weight bytes as stored (packed sub-byte weights + float32 per-channel scales + float32 biases) and the ratio
+     to float32 (`completion.quant.report.memory_report`);
+   - peak activation bytes from tensor liveness at 480x640 (--latency-height x --latency-width) at the preset's
+     activation bits; below 8 bits this is computed, not measured;
+   - test-split RMSE (pooled over all valid pixels of the full test images) and its change vs float32;
+   - training-step time: forward + geometry loss + backward + gradient clipping + AdamW step on the same training
+     batch for the float model and each QAT model, interleaved step by step so that a changing load on a shared
+     CPU hits all of them alike; medians over --step-runs steps after a warm-up;
+   - CPU latency at 480x640, batch 1: float32 torch (`torch.inference_mode`), float32 onnxruntime and the
+     quantized model exported with INT8 weight storage on onnxruntime, in blocks per engine, round by round;
+     medians over --latency-runs rounds of one untimed and three timed calls per engine;
+5. print a table, compare with the targets of issue 4, and write everything as JSON (--json PATH).
+
+`qat_step_ratio` is the largest QAT/float step-time ratio over the presets; `int8_speedup_vs_fp32` is float32
+torch latency / int8 onnxruntime latency of the W8A8 model (the median of the per-round ratios).
+
+    .venv/bin/python benchmarks/quantization.py --out /tmp/qbench --json bench-quantization.json
+
+The work folder keeps the data set (``dataset/``) and the float run (``fp32/``) and reuses them when the options
+that made them are unchanged; the QAT runs (``qat-<preset>/``) and the ONNX files are made afresh on every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+PRESETS = ["w8a8", "w4a8", "w4a4", "wstar"]
+RMSE_TARGETS_PCT = {"w8a8": 1.0, "w4a8": 3.0, "w4a4": 8.0, "wstar": 10.0}
+WSTAR_MIN_RATIO = 14.0
+INT8_MIN_SPEEDUP = 2.0
+QAT_MAX_STEP_RATIO = 1.3
+
+
+def _loadavg() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def _log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options (see the module docstring)."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, default=Path("bench-quantization-work"), help="work folder")
+    p.add_argument("--json", type=Path, default=None, help="write the figures here as JSON")
+    p.add_argument("--frames", type=int, default=64, help="frames in the generated data set")
+    p.add_argument("--frames-per-scene", type=int, default=4)
+    p.add_argument("--height", type=int, default=240, help="data set image height (px)")
+    p.add_argument("--width", type=int, default=320, help="data set image width (px)")
+    p.add_argument("--crop", type=int, nargs=2, default=(120, 160), metavar=("H", "W"), help="training crop (px)")
+    p.add_argument("--epochs", type=int, default=12, help="float32 training epochs")
+    p.add_argument("--qat-epochs", type=int, default=2, help="QAT fine-tuning epochs per preset")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--base-width", type=int, default=8, help="tofnet base width n_f")
+    p.add_argument("--presets", nargs="+", default=PRESETS, choices=PRESETS)
+    p.add_argument("--threads", type=int, default=2, help="torch and onnxruntime intra-op threads")
+    p.add_argument("--step-runs", type=int, default=7, help="timed training steps per model")
+    p.add_argument("--latency-runs", type=int, default=5, help="latency rounds (3 timed calls per engine each)")
+    p.add_argument("--latency-height", type=int, default=480)
+    p.add_argument("--latency-width", type=int, default=640)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--skip-latency", action="store_true", help="skip the ONNX export and latency part")
+    args = p.parse_args(argv)
+    if args.frames < 3 * args.frames_per_scene:
+        p.error("--frames must give at least 3 scenes (train, val, test): raise --frames or lower --frames-per-scene")
+    if args.crop[0] > args.height or args.crop[1] > args.width:
+        p.error("--crop must fit inside --height x --width")
+    return args
+
+
+# --------------------------------------------------------------------------------------------------------------
+# data and float run (reused when unchanged)
+
+
+def _reuse_or_reset(folder: Path, key: dict[str, Any], done_file: str) -> bool:
+    """True when `folder` holds a finished product of the same options; else empties it and returns False."""
+    stamp = folder / "bench-options.json"
+    if stamp.is_file() and (folder / done_file).exists() and json.loads(stamp.read_text()) == key:
+        return True
+    if folder.exists():
+        shutil.rmtree(folder)
+    return False
+
+
+def make_dataset(args: argparse.Namespace) -> Path:
+    """Generate the data set (or reuse it): SDS sensor, camera scaled from the 640x480, f = 585 set-up."""
+    from tofsim.config import CameraConfig, get_generate_preset
+    from tofsim.pipeline import generate
+
+    folder = args.out / "dataset"
+    key = {"frames": args.frames, "fps": args.frames_per_scene, "hw": [args.height, args.width], "seed": args.seed}
+    if _reuse_or_reset(folder, key, "manifest.json"):
+        _log(f"reusing data set {folder}")
+        return folder
+    n_scenes = -(-args.frames // args.frames_per_scene)
+    held_out = max(0.125, 1.0 / n_scenes)  # at least one scene each in val and test
+    f_px = 585.0 * args.width / 640.0
+    camera = CameraConfig(width_px=args.width, height_px=args.height, fx_px=f_px, fy_px=f_px)
+    cfg = get_generate_preset("sds-qvga").replace(
+        camera=camera, n_frames=args.frames, frames_per_scene=args.frames_per_scene, shard_size=16, seed=args.seed,
+        split_fractions={"train": 1.0 - 2 * held_out, "val": held_out, "test": held_out},
+    )  # fmt: skip
+    _log(f"generating {args.frames} frames at {args.height}x{args.width} into {folder}")
+    t0 = time.perf_counter()
+    generate(cfg, folder)
+    (folder / "bench-options.json").write_text(json.dumps(key))
+    _log(f"data set done in {time.perf_counter() - t0:.0f} s")
+    return folder
+
+
+def _epoch_logger(tag: str):
+    def progress(ev: dict[str, Any]) -> None:
+        if ev.get("event") == "epoch":
+            _log(f"{tag} epoch {ev['epoch']}: loss {ev['train_loss']:.4f}, val RMSE {ev['val_rmse_m'] * 1000:.1f} mm")
+        elif ev.get("event") == "sensitivity" and (ev["done"] % 11 == 0 or ev["done"] == ev["total"]):
+            _log(f"{tag} sensitivity {ev['done']}/{ev['total']}")
+
+    return progress
+
+
+def train_float(args: argparse.Namespace, data_dir: Path) -> Path:
+    """Train the float32 tofnet (or reuse the run)."""
+    from completion.train import TrainConfig, fit
+
+    folder = args.out / "fp32"
+    cfg = TrainConfig(
+        data=str(data_dir), model="tofnet", model_cfg={"base_width": args.base_width}, epochs=args.epochs,
+        batch_size=args.batch_size, crop_hw_px=tuple(args.crop), seed=args.seed, device="cpu",
+        cpu_threads=args.threads,
+    )  # fmt: skip
+    key = {"train_config": cfg.to_dict(), "data": json.loads((data_dir / "bench-options.json").read_text())}
+    if _reuse_or_reset(folder, key, "best.pt"):
+        _log(f"reusing float run {folder}")
+        return folder
+    _log(f"training float32 tofnet for {args.epochs} epochs into {folder}")
+    t0 = time.perf_counter()
+    fit(cfg, folder, progress=_epoch_logger("fp32"))
+    (folder / "bench-options.json").write_text(json.dumps(key))
+    _log(f"float training done in {time.perf_counter() - t0:.0f} s")
+    return folder
+
+
+def finetune_float(args: argparse.Namespace, float_dir: Path, dataset: Any) -> Path:
+    """Control: the float model fine-tuned exactly like QAT (same epochs and learning rate) without quantizers.
+
+    QAT continues training a short float run, so part of a quantized model's change in RMSE is extra training;
+    the change vs this control isolates the quantization.
+    """
+    from completion.checkpoint import load_model
+    from completion.quant.api import QAT_LR_FACTOR
+    from completion.train import TrainConfig, fit
+
+    folder = args.out / "fp32-finetuned"
+    if folder.exists():
+        shutil.rmtree(folder)
+    base = json.loads((float_dir / "config.json").read_text())["train_config"]
+    cfg = TrainConfig.from_dict({**base, "epochs": args.qat_epochs, "lr": base["lr"] * QAT_LR_FACTOR})
+    _log(f"control: float fine-tune for {args.qat_epochs} epochs into {folder}")
+    fit(cfg, folder, dataset=dataset, model=load_model(float_dir), progress=_epoch_logger("fp32-ft"))
+    return folder
+
+
+# --------------------------------------------------------------------------------------------------------------
+# measurements
+
+
+def test_rmse_m(model: torch.nn.Module, dataset: Any) -> float:
+    """Pooled RMSE (m) over all valid pixels of the full-size test images."""
+    from completion.data import CompletionDataset, collate
+    from completion.train import evaluate
+
+    idx = list(dataset.splits["test"])
+    loader = torch.utils.data.DataLoader(CompletionDataset(dataset, indices=idx, augment=None), batch_size=4,
+                                         collate_fn=collate)  # fmt: skip
+    return evaluate(model, loader, torch.device("cpu"))["rmse_m"]
+
+
+def training_batch(dataset: Any, config: Any) -> dict[str, torch.Tensor]:
+    """The first training batch of the float run's pipeline (augmented crops)."""
+    from completion.data import CompletionDataset, collate
+
+    idx = list(dataset.splits["train"])[: config.batch_size]
+    ds = CompletionDataset(dataset, indices=idx, augment=config.augment_config(), seed=config.seed)
+    return collate([ds[i] for i in range(len(ds))])
+
+
+def step_times(models: dict[str, torch.nn.Module], batch: dict[str, torch.Tensor], loss_cfg: Any, runs: int,
+               grad_clip_norm: float) -> dict[str, list[float]]:  # fmt: skip
+    """Seconds per training step (forward, geometry loss, backward, clip, AdamW step) of each model, interleaved.
+
+    One untimed warm-up step per model first; then `runs` rounds, each timing one step of every model.
+    """
+    from completion.losses import geometry_loss
+
+    opts = {k: torch.optim.AdamW(m.parameters(), lr=1e-6) for k, m in models.items()}
+
+    def step(name: str) -> float:
+        m, opt = models[name], opts[name]
+        t0 = time.perf_counter()
+        pred = m(batch)
+        loss, _ = geometry_loss(pred, batch["depth"], batch["K"], loss_cfg)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip_norm > 0:
+            torch.nn.utils.clip_grad_norm_(m.parameters(), grad_clip_norm)
+        opt.step()
+        return time.perf_counter() - t0
+
+    for m in models.values():
+        m.train()
+    for name in models:
+        step(name)
+    times: dict[str, list[float]] = {k: [] for k in models}
+    for _ in range(runs):
+        for name in models:
+            times[name].append(step(name))
+    return times
+
+
+def latency_batch(h: int, w: int) -> dict[str, torch.Tensor]:
+    """A synthetic batch of one at h x w (values do not change the timing)."""
+    g = torch.Generator().manual_seed(0)
+    prefill = 0.5 + 4.0 * torch.rand(1, 1, h, w, generator=g)
+    return {
+        "rgb": torch.rand(1, 3, h, w, generator=g),
+        "sparse": prefill,
+        "mask": torch.ones(1, 1, h, w),
+        "prefill": prefill,
+        "dist": 10.0 * torch.rand(1, 1, h, w, generator=g),
+        "K": torch.tensor([[[585.0 * w / 640, 0, (w - 1) / 2], [0, 585.0 * w / 640, (h - 1) / 2], [0, 0, 1]]]),
+    }
+
+
+def time_latency(fns: dict[str, Any], rounds: int, block: int = 3) -> dict[str, list[list[float]]]:
+    """Seconds per call of each function: per round, each function in turn runs one untimed call and `block` timed.
+
+    Timing in blocks keeps one engine's idle threads from disturbing the next: onnxruntime's intra-op threads spin
+    for a while after each run, and a torch call right after an onnxruntime call on 2 cores measured 3x slower.
+
+    Returns:
+        name -> one list of `block` times per round.
+    """
+    times: dict[str, list[list[float]]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            fn()
+            ts = []
+            for _ in range(block):
+                t0 = time.perf_counter()
+                fn()
+                ts.append(time.perf_counter() - t0)
+            times[name].append(ts)
+    return times
+
+
+def measure_latency(args: argparse.Namespace, models: dict[str, torch.nn.Module]) -> dict[str, Any]:
+    """Export float32 and every preset (INT8 weights; and packed for the file size), time them at 480x640."""
+    from completion.export import export_onnx
+    from completion.runtime_onnx import OnnxRunner
+
+    h, w = args.latency_height, args.latency_width
+    onnx_dir = args.out / "onnx"
+    if onnx_dir.exists():
+        shutil.rmtree(onnx_dir)
+    onnx_dir.mkdir(parents=True)
+    batch = latency_batch(h, w)
+    feed = {k: batch[k].numpy() for k in ("rgb", "prefill", "dist")}
+    runners, files = {}, {}
+    for name, model in models.items():
+        storage = "int8" if name != "fp32" else "packed"
+        info = export_onnx(model, onnx_dir / f"{name}-int8.onnx", height_px=h, width_px=w, weight_storage=storage)
+        files[name] = {"onnx_int8_bytes": info["bytes"]}
+        if name != "fp32":
+            packed = export_onnx(model, onnx_dir / f"{name}-packed.onnx", height_px=h, width_px=w)
+            files[name].update(onnx_packed_bytes=packed["bytes"], onnx_packed_opset=packed["opset"])
+        runners[name] = OnnxRunner(info["path"], threads=args.threads)
+        _log(f"exported {name} ({info['bytes']:,} B)")
+    # parity of the exported model with the torch model it came from, on the latency input
+    for name, model in models.items():
+        with torch.inference_mode():
+            ref = model.eval()(batch).numpy()
+        files[name]["onnx_vs_torch_max_abs_diff_m"] = float(np.abs(runners[name](feed) - ref).max())
+    float_model = models["fp32"].eval()
+
+    def torch_fp32() -> None:
+        with torch.inference_mode():
+            float_model(batch)
+
+    fns = {"torch_fp32": torch_fp32}
+    fns.update({f"ort_{name}": (lambda r=r: r(feed)) for name, r in runners.items()})
+    _log(f"timing latency at {h}x{w}: {', '.join(fns)} x {args.latency_runs} rounds")
+    times = time_latency(fns, args.latency_runs)
+    flat = {k: [t for block in v for t in block] for k, v in times.items()}
+    med = {k: statistics.median(v) for k, v in flat.items()}
+    # per round: median torch block / median onnxruntime block; then the median over rounds
+    ratios = {
+        name: statistics.median(
+            statistics.median(t) / statistics.median(q)
+            for t, q in zip(times["torch_fp32"], times[f"ort_{name}"], strict=True)
+        )
+        for name in runners
+    }
+    return {"hw": [h, w], "median_s": med, "min_s": {k: min(v) for k, v in flat.items()},
+            "speedup_vs_torch_fp32": ratios, "times_s": times, "files": files}  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: C901, PLR0915
+    """Run the benchmark; print the table; return (and with --json write) the figures."""
+    args = parse_args(argv)
+    import tofsim
+    from completion.checkpoint import load_model
+    from completion.quant.api import quantize_run
+    from completion.quant.report import memory_report
+    from completion.train import TrainConfig
+
+    t_start = time.perf_counter()
+    load_start = _loadavg()
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    data_dir = make_dataset(args)
+    dataset = tofsim.open_dataset(data_dir)
+    float_dir = train_float(args, data_dir)
+    config = TrainConfig.from_dict(json.loads((float_dir / "config.json").read_text())["train_config"])
+
+    models: dict[str, torch.nn.Module] = {"fp32": load_model(float_dir).eval()}
+    control_rmse_m = test_rmse_m(load_model(finetune_float(args, float_dir, dataset)).eval(), dataset)
+    qat_seconds: dict[str, float] = {}
+    wstar_info = None
+    for preset in args.presets:
+        out = args.out / f"qat-{preset}"
+        if out.exists():
+            shutil.rmtree(out)
+        _log(f"QAT {preset} for {args.qat_epochs} epochs into {out}")
+        t0 = time.perf_counter()
+        quantize_run(float_dir, preset, out, epochs=args.qat_epochs, dataset=dataset,
+                     train_overrides={"cpu_threads": args.threads}, progress=_epoch_logger(preset))  # fmt: skip
+        qat_seconds[preset] = time.perf_counter() - t0
+        models[preset] = load_model(out).eval()
+        if preset == "wstar":
+            wstar_info = json.loads((out / "quantization.json").read_text()).get("wstar")
+
+    results: dict[str, Any] = {}
+    hw = (args.latency_height, args.latency_width)
+    for name, model in models.items():
+        rep = memory_report(model, height_px=hw[0], width_px=hw[1])
+        results[name] = {
+            "weight_bytes": rep["weights"]["bytes"] if name != "fp32" else rep["weights"]["fp32_bytes"],
+            "peak_activation_bytes": rep["activations"]["peak_bytes"],
+            "activation_bits": rep["activations"]["bits"],
+            "activation_max_tensor_bytes": rep["activations"]["max_tensor_bytes"],
+            "activation_sum_bytes": rep["activations"]["sum_bytes"],
+            "activation_computed_not_measured": rep["activations"]["computed_not_measured"],
+            "rmse_m": test_rmse_m(model, dataset),
+        }
+        if name != "fp32":
+            results[name]["weight_bits_used"] = sorted({row["weight_bits"] for row in rep["layers"]})
+            results[name]["qat_wall_s"] = qat_seconds[name]
+    fp = results["fp32"]
+    for r in results.values():
+        r["weight_ratio_vs_fp32"] = fp["weight_bytes"] / r["weight_bytes"]
+        r["rmse_change_pct"] = 100.0 * (r["rmse_m"] / fp["rmse_m"] - 1.0)
+        r["rmse_change_pct_vs_fp32_finetuned"] = 100.0 * (r["rmse_m"] / control_rmse_m - 1.0)
+    if wstar_info is not None:
+        results["wstar"]["wstar_budget_bytes"] = wstar_info["budget_bytes"]
+        results["wstar"]["wstar_note"] = wstar_info["note"]
+        results["wstar"]["wstar_bits"] = wstar_info["bits"]
+
+    # training-step time on the same batch, interleaved
+    _log("timing training steps")
+    batch = training_batch(dataset, config)
+    step_models = {"fp32": load_model(float_dir)}
+    step_models.update({p: load_model(args.out / f"qat-{p}") for p in args.presets})
+    steps = step_times(step_models, batch, config.loss, args.step_runs, config.grad_clip_norm)
+    step_med = {k: statistics.median(v) for k, v in steps.items()}
+    for name in models:
+        results[name]["train_step_s"] = step_med[name]
+        results[name]["train_step_ratio_vs_fp32"] = step_med[name] / step_med["fp32"]
+    qat_step_ratio = max(results[p]["train_step_ratio_vs_fp32"] for p in args.presets)
+
+    latency = None
+    int8_speedup = None
+    if not args.skip_latency:
+        latency = measure_latency(args, models)
+        for name in models:
+            results[name]["latency_ms_onnx"] = 1000 * latency["median_s"][f"ort_{name}"]
+            results[name].update(latency["files"][name])
+        results["fp32"]["latency_ms_torch"] = 1000 * latency["median_s"]["torch_fp32"]
+        ref = "w8a8" if "w8a8" in models else args.presets[0]
+        int8_speedup = latency["speedup_vs_torch_fp32"][ref]
+
+    targets: dict[str, Any] = {}
+    for p in args.presets:
+        lim = RMSE_TARGETS_PCT[p]
+        targets[f"{p}_rmse_change_pct<=+{lim:g}"] = {"value": results[p]["rmse_change_pct"], "limit": lim,
+                                                     "pass": results[p]["rmse_change_pct"] <= lim}  # fmt: skip
+    if "wstar" in results:
+        r = results["wstar"]["weight_ratio_vs_fp32"]
+        targets[f"wstar_weight_ratio>={WSTAR_MIN_RATIO:g}"] = {"value": r, "limit": WSTAR_MIN_RATIO,
+                                                               "pass": r >= WSTAR_MIN_RATIO}  # fmt: skip
+    if int8_speedup is not None:
+        targets[f"int8_speedup>={INT8_MIN_SPEEDUP:g}"] = {"value": int8_speedup, "limit": INT8_MIN_SPEEDUP,
+                                                          "pass": int8_speedup >= INT8_MIN_SPEEDUP}  # fmt: skip
+    targets[f"qat_step_ratio<={QAT_MAX_STEP_RATIO:g}"] = {"value": qat_step_ratio, "limit": QAT_MAX_STEP_RATIO,
+                                                          "pass": qat_step_ratio <= QAT_MAX_STEP_RATIO}  # fmt: skip
+
+    figures: dict[str, Any] = {
+        **results,
+        "int8_speedup_vs_fp32": int8_speedup,
+        "int8_speedup_model": "w8a8" if "w8a8" in models else (args.presets[0] if not args.skip_latency else None),
+        "qat_step_ratio": qat_step_ratio,
+        "fp32_finetuned_rmse_m": control_rmse_m,
+        "targets": targets,
+        "latency": latency,
+        "train_step_times_s": steps,
+        "setup": {
+            "dataset": str(data_dir),
+            "frames": args.frames,
+            "image_hw": [args.height, args.width],
+            "splits": {k: len(v) for k, v in dataset.splits.items()},
+            "train_crop_hw": list(args.crop),
+            "float_epochs": args.epochs,
+            "qat_epochs": args.qat_epochs,
+            "batch_size": args.batch_size,
+            "model_cfg": dict(models["fp32"].config),
+            "memory_hw": list(hw),
+            "threads": args.threads,
+            "step_batch_hw": list(batch["rgb"].shape[-2:]),
+        },  # fmt: skip
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "onnxruntime": _ort_version(),
+            "loadavg_start": load_start,
+            "loadavg_end": _loadavg(),
+        },  # fmt: skip
+        "wall_s": time.perf_counter() - t_start,
+        "command": " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
+    }
+    print(format_table(figures, list(models)))
+    if args.json is not None:
+        tmp = args.json.with_name(args.json.name + ".tmp")
+        tmp.write_text(json.dumps(figures, indent=2, default=_json_default) + "\n")
+        os.replace(tmp, args.json)
+        print(f"figures written to {args.json}")
+    return figures
+
+
+def _ort_version() -> str | None:
+    try:
+        import onnxruntime
+
+        return onnxruntime.__version__
+    except ImportError:
+        return None
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    return str(x)
+
+
+def format_table(f: dict[str, Any], names: list[str]) -> str:
+    """The printed summary."""
+    head = (f"{'model':<6} {'weight B':>10} {'x fp32':>7} {'peak act B':>12} {'RMSE mm':>8} {'dRMSE %':>8} "
+            f"{'vs ft %':>8} {'step s':>7} {'step x':>7} {'ORT ms':>8}")  # fmt: skip
+    lines = [head]
+    for n in names:
+        r = f[n]
+        ort = f"{r['latency_ms_onnx']:8.1f}" if "latency_ms_onnx" in r else f"{'-':>8}"
+        lines.append(
+            f"{n:<6} {r['weight_bytes']:>10,} {r['weight_ratio_vs_fp32']:>7.2f} {r['peak_activation_bytes']:>12,} "
+            f"{1000 * r['rmse_m']:>8.1f} {r['rmse_change_pct']:>+8.2f} {r['rmse_change_pct_vs_fp32_finetuned']:>+8.2f} "
+            f"{r['train_step_s']:>7.3f} "
+            f"{r['train_step_ratio_vs_fp32']:>7.2f} {ort}"
+        )
+    if f["latency"] is not None:
+        lat = f["latency"]
+        lines.append(
+            f"latency {lat['hw'][0]}x{lat['hw'][1]}, batch 1: "
+            f"float32 torch {1000 * lat['median_s']['torch_fp32']:.1f} ms, "
+            f"float32 onnxruntime {1000 * lat['median_s']['ort_fp32']:.1f} ms; int8 speedup vs float32 torch "
+            f"({f['int8_speedup_model']}): {f['int8_speedup_vs_fp32']:.2f}x"
+        )
+    lines.append(
+        f"control: float32 fine-tuned like QAT (no quantizers): RMSE {1000 * f['fp32_finetuned_rmse_m']:.1f} mm "
+        "(column 'vs ft %': change vs this control)"
+    )
+    lines.append(f"QAT step / float step (worst preset): {f['qat_step_ratio']:.2f}x")
+    lines.append("targets: " + ", ".join(f"{k} {'PASS' if v['pass'] else 'FAIL'} ({v['value']:.3g})"
+                                         for k, v in f["targets"].items()))  # fmt: skip
+    m = f["machine"]
+    lines.append(f"machine: {m['cpu_count']} cores, load average start {m['loadavg_start']} end {m['loadavg_end']} "
+                 f"(a shared CPU inflates and scatters times); wall {f['wall_s']:.0f} s")  # fmt: skip
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
