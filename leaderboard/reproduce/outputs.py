@@ -222,7 +222,7 @@ def step_results(study: Study) -> dict[str, Any]:
         lines += headline_table(score_record["summary"]["rows"])
         missing = score_record["summary"].get("missing") or []
         partial = bool(missing)
-        lines += ["", f"Methods without results: {', '.join(missing)}." if missing else "", ""]
+        lines += ["", *([f"Methods without results: {', '.join(missing)}.", ""] if missing else [])]
         lines += ["![comparison](figures/comparison.png)", "", "Full tables: `scores/metrics.csv`, report: "
                   "`report/index.html`.", ""]  # fmt: skip
     lines += ["## Real frames (7-Scenes redkitchen, Kinect v1 depth as ground truth, simulated spots)", ""]

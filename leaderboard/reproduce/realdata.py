@@ -43,6 +43,8 @@ REALDATA_ENV = "TOFBENCH_REALDATA"
 DEFAULT_REALDATA = Path("..") / "shared" / "data" / "7scenes-redkitchen"
 #: Real depth beyond this is not fused (Kinect v1 noise grows with the square of the depth).
 TSDF_DEPTH_MAX_M = 4.0
+#: Initial hash-map capacity of the TSDF block grid (16^3 voxels per block); it grows when needed.
+TSDF_INITIAL_BLOCKS = 2000
 
 
 def default_realdata_path() -> Path:
@@ -177,28 +179,26 @@ def fuse_tsdf_mesh(
             filters single-frame noise; 1 keeps surfaces seen once).
 
     Returns:
-        An ``open3d.geometry.TriangleMesh`` (legacy) with vertex colours, in world metres.
+        An ``open3d.geometry.TriangleMesh`` (legacy, geometry only) in world metres.
     """
     import open3d as o3d
     import open3d.core as o3c
 
-    device = o3c.Device("CPU:0")
     grid = o3d.t.geometry.VoxelBlockGrid(
-        attr_names=("tsdf", "weight", "color"),
-        attr_dtypes=(o3c.float32, o3c.float32, o3c.float32),
-        attr_channels=((1), (1), (3)),
+        attr_names=("tsdf", "weight"),
+        attr_dtypes=(o3c.float32, o3c.float32),
+        attr_channels=((1), (1)),
         voxel_size=float(voxel_m),
         block_resolution=16,
-        block_count=50_000,
-        device=device,
+        block_count=TSDF_INITIAL_BLOCKS,  # the hash map grows as needed; a large count only preallocates memory
+        device=o3c.Device("CPU:0"),
     )
     for frame in frames:
         depth = o3d.t.geometry.Image(o3c.Tensor(np.ascontiguousarray(frame.depth_m, dtype=np.float32)))
-        color = o3d.t.geometry.Image(o3c.Tensor(np.ascontiguousarray(frame.rgb, dtype=np.float32) / 255.0))
         intrinsic = o3c.Tensor(frame.intrinsics.K, o3c.float64)
         extrinsic = o3c.Tensor(np.linalg.inv(frame.pose), o3c.float64)  # world -> camera
         blocks = grid.compute_unique_block_coordinates(depth, intrinsic, extrinsic, 1.0, depth_max_m)
-        grid.integrate(blocks, depth, color, intrinsic, intrinsic, extrinsic, 1.0, depth_max_m)
+        grid.integrate(blocks, depth, intrinsic, extrinsic, 1.0, depth_max_m)
     return grid.extract_triangle_mesh(weight_threshold=float(min_weight)).to_legacy()
 
 

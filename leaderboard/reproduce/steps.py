@@ -142,6 +142,8 @@ def read_marker(study: Study, name: str) -> dict[str, Any] | None:
 def run_step(study: Study, name: str, fn: StepFn, *, index: int = 0, total: int = 1) -> dict[str, Any] | None:
     """Run one step unless its done-marker says it is finished; return its record (None when skipped).
 
+    A marker whose summary says ``partial`` (a step that ran with some inputs missing) does not count as done.
+
     Raises:
         whatever the step raises (LeaderboardError, CompletionError, TofsimError on bad input or a failed run).
     """
@@ -217,6 +219,8 @@ def _train_progress(study: Study) -> Callable[[dict[str, Any]], None]:
         elif ev.get("event") == "step":
             detail = f"epoch {ev['epoch']}/{state['epochs']} step {ev['step']}/{state['steps']}"
             study.emit("step-progress", detail=detail, loss=float(ev.get("loss", float("nan"))))
+        elif ev.get("event") == "sensitivity":  # W*: per-layer sensitivity before the fine-tuning
+            study.emit("step-progress", detail=f"W* layer sensitivity {ev.get('done')}/{ev.get('total')}")
 
     return on_event
 
@@ -281,7 +285,8 @@ def make_qat_step(preset_name: str) -> StepFn:
         budget_mb = None
         if preset_name == "wstar":
             budget_mb = float_weight_bytes(study) / p.wstar_ratio / 1e6
-        overrides = {"batch_size": p.batch_size, "device": p.device, "crop_hw_px": p.crop_hw_px, "seed": p.seed}
+        overrides = {"batch_size": p.batch_size, "device": p.device, "crop_hw_px": p.crop_hw_px, "seed": p.seed,
+                     "max_train_samples": p.qat_max_train_samples}  # fmt: skip
         quantize_run(
             study.run_dir("float32"), preset_name, out, budget_mb=budget_mb, epochs=p.qat_epochs,
             train_overrides=overrides, progress=_train_progress(study),
