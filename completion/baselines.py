@@ -20,20 +20,9 @@ from scipy.interpolate import LinearNDInterpolator
 from scipy.spatial import Delaunay, QhullError
 
 from completion.errors import ConfigError, ShapeError
-from completion.prefill import nearest_fill
+from completion.prefill import check_sparse, nearest_fill
 
 __all__ = ["IpBasicConfig", "diamond_kernel", "ipbasic_depth", "linear_depth", "nearest_depth"]
-
-
-def _check(sparse_m: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    sparse_m = np.asarray(sparse_m, dtype=np.float32)
-    if sparse_m.ndim != 2:
-        raise ShapeError(f"sparse_m: expected shape (H, W), got {sparse_m.shape}")
-    if mask is None:
-        mask = np.isfinite(sparse_m) & (sparse_m > 0)
-    elif np.shape(mask) != sparse_m.shape:
-        raise ShapeError(f"mask has shape {np.shape(mask)} but sparse_m has shape {sparse_m.shape}; they must match")
-    return sparse_m, np.asarray(mask, dtype=bool)
 
 
 def nearest_depth(sparse_m: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -42,7 +31,7 @@ def nearest_depth(sparse_m: np.ndarray, mask: np.ndarray | None = None) -> np.nd
     Raises:
         ShapeError: if the arrays are not 2-D or their shapes differ.
     """
-    sparse_m, mask = _check(sparse_m, mask)
+    sparse_m, mask = check_sparse(sparse_m, mask)
     return nearest_fill(sparse_m, mask)[0]
 
 
@@ -55,7 +44,7 @@ def linear_depth(sparse_m: np.ndarray, mask: np.ndarray | None = None) -> np.nda
     Raises:
         ShapeError: if the arrays are not 2-D or their shapes differ.
     """
-    sparse_m, mask = _check(sparse_m, mask)
+    sparse_m, mask = check_sparse(sparse_m, mask)
     fill = nearest_fill(sparse_m, mask)[0]
     ys, xs = np.nonzero(mask)
     if ys.size < 3:
@@ -126,7 +115,7 @@ def ipbasic_depth(sparse_m: np.ndarray, mask: np.ndarray | None = None, cfg: IpB
         ShapeError: if the arrays are not 2-D or their shapes differ.
     """
     cfg = cfg or IpBasicConfig()
-    sparse_m, mask = _check(sparse_m, mask)
+    sparse_m, mask = check_sparse(sparse_m, mask)
     if not mask.any():
         return np.zeros_like(sparse_m)
     # invert so that near depth is large and wins every max-filter (IP-Basic uses 100 m - depth); offset >= 1

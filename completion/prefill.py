@@ -11,7 +11,23 @@ from scipy import ndimage
 
 from completion.errors import ShapeError
 
-__all__ = ["nearest_fill"]
+__all__ = ["check_sparse", "nearest_fill"]
+
+
+def check_sparse(sparse_m: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a sparse map and its mask: (H, W) float32 and (H, W) bool (default ``sparse_m > 0``, finite).
+
+    Raises:
+        ShapeError: if the arrays are not 2-D or their shapes differ.
+    """
+    sparse_m = np.asarray(sparse_m, dtype=np.float32)
+    if sparse_m.ndim != 2:
+        raise ShapeError(f"sparse_m: expected shape (H, W), got {sparse_m.shape}")
+    if mask is None:
+        mask = np.isfinite(sparse_m) & (sparse_m > 0)
+    elif np.shape(mask) != sparse_m.shape:
+        raise ShapeError(f"mask has shape {np.shape(mask)} but sparse_m has shape {sparse_m.shape}; they must match")
+    return sparse_m, np.asarray(mask, dtype=bool)
 
 
 def nearest_fill(sparse_m: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -29,14 +45,7 @@ def nearest_fill(sparse_m: np.ndarray, mask: np.ndarray | None = None) -> tuple[
     Raises:
         ShapeError: if the arrays are not 2-D or their shapes differ.
     """
-    sparse_m = np.asarray(sparse_m, dtype=np.float32)
-    if sparse_m.ndim != 2:
-        raise ShapeError(f"sparse_m: expected shape (H, W), got {sparse_m.shape}")
-    if mask is None:
-        mask = np.isfinite(sparse_m) & (sparse_m > 0)
-    elif np.shape(mask) != sparse_m.shape:
-        raise ShapeError(f"mask has shape {np.shape(mask)} but sparse_m has shape {sparse_m.shape}; they must match")
-    mask = np.asarray(mask, dtype=bool)
+    sparse_m, mask = check_sparse(sparse_m, mask)
     if not mask.any():
         h, w = sparse_m.shape
         return np.zeros_like(sparse_m), np.full(sparse_m.shape, np.hypot(h, w), dtype=np.float32)
