@@ -19,7 +19,7 @@ from scipy import ndimage
 from scipy.interpolate import LinearNDInterpolator
 from scipy.spatial import Delaunay, QhullError
 
-from completion.errors import ConfigError, ShapeError
+from completion.errors import ConfigError
 from completion.prefill import check_sparse, nearest_fill
 
 __all__ = ["IpBasicConfig", "diamond_kernel", "ipbasic_depth", "linear_depth", "nearest_depth"]
