@@ -89,7 +89,10 @@ def reproduce_command(
     out: Annotated[Path, typer.Option("--out", help="Study folder (re-run to resume; finished steps are skipped).")],
     realdata: Annotated[
         Path | None,
-        typer.Option("--realdata", help="7-Scenes frames folder [default: $TOFBENCH_REALDATA or ../shared/data/...]."),
+        typer.Option(
+            "--realdata",
+            help="7-Scenes frames folder (default: $TOFBENCH_REALDATA, else ../shared/data/7scenes-redkitchen).",
+        ),
     ] = None,
     no_realdata: Annotated[bool, typer.Option("--no-realdata", help="Skip the real-data study.")] = False,
     only: Annotated[

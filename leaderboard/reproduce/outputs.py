@@ -231,6 +231,8 @@ def step_results(study: Study) -> dict[str, Any]:
         lines += headline_table(real["summary"]["rows"], with_meta=False) + [""]
     else:
         reason = study.skipped.get("realdata-score") or study.skipped.get("realdata-convert") or "not run"
+        if study.realdata_path is None or p.realdata_frames == 0:
+            reason = "real-data study disabled (--no-realdata or realdata_frames = 0)"
         lines += [f"Skipped: {reason}.", ""]
     mesh = read_marker(study, "realdata-mesh")
     lines += ["## TSDF mesh of the real frames, rendered at held-out poses", ""]
@@ -244,7 +246,10 @@ def step_results(study: Study) -> dict[str, Any]:
             "",
         ]
     else:
-        lines += [f"Skipped: {study.skipped.get('realdata-mesh', 'not run')}.", ""]
+        mesh_reason = study.skipped.get("realdata-mesh", "not run")
+        if study.realdata_path is None or p.realdata_frames == 0:
+            mesh_reason = "real-data study disabled (--no-realdata or realdata_frames = 0)"
+        lines += [f"Skipped: {mesh_reason}.", ""]
     path = study.out_dir / "results.md"
     tmp = path.with_name(".results.md.tmp")
     tmp.write_text("\n".join(lines))

@@ -210,6 +210,23 @@ def test_cli_help_and_bad_preset(tmp_path):
     assert r.exit_code == 2 and "error: unknown preset 'huge'" in r.output
     r = CliRunner().invoke(app, ["reproduce", "--preset", "quick", "--out", str(tmp_path), "--only", "nope", "-q"])
     assert r.exit_code == 2 and "error: unknown step(s) nope" in r.output
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    r = CliRunner().invoke(app, ["reproduce", "--preset", "quick", "--out", str(afile), "-q"])
+    assert r.exit_code == 2 and "error: output folder" in r.output and "is not a folder" in r.output
+
+
+def test_cli_happy_path_on_one_step(tmp_path):
+    out = tmp_path / "study"
+    args = ["reproduce", "--preset", "quick", "--out", str(out), "--only", "results", "--no-realdata", "-q"]
+    r = CliRunner().invoke(_app(), args)
+    assert r.exit_code == 0, r.output
+    assert f"study 'quick' in {out}" in r.output and "results.md" in r.output
+    text = (out / "results.md").read_text()
+    assert "--no-realdata --only results" in text and "Not scored yet" in text
+    assert "Skipped: real-data study disabled" in text
+    r = CliRunner().invoke(_app(), args[:-1])  # again, with the progress display: results.md was partial (no
+    assert r.exit_code == 0 and "results: done in" in r.output  # scores yet), so the step runs again
 
 
 def test_step_progress_display_counts_steps():
