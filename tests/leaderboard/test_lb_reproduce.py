@@ -22,8 +22,8 @@ from leaderboard.reproduce.steps import StepSkipped, Study, marker_path, run_ste
 
 #: The test-only preset override: tiny images, few frames, one epoch each (the pipeline is the real one).
 TINY = dict(height_px=60, width_px=80, n_frames=12, frames_per_scene=2, batch_size=4, tofnet_epochs=1,
-            qat_epochs=1, nlspn_epochs=1, figure_frames=(0, 1), realdata_frames=4, mesh_fuse_stride=10,
-            mesh_voxel_m=0.04)  # fmt: skip
+            qat_epochs=1, qat_max_train_samples=4, nlspn_epochs=1, figure_frames=(0, 1), realdata_frames=2,
+            mesh_fuse_stride=10, mesh_voxel_m=0.04)  # fmt: skip
 
 
 def _app() -> typer.Typer:
