@@ -100,7 +100,7 @@ class TofUNet(nn.Module):
             )
         self.up, self.merge, self.dec = nn.ModuleList(up), nn.ModuleList(merge), nn.ModuleList(dec)
         self.head = nn.Conv2d(widths[0], 1, 3, padding=1, bias=True)
-        nn.init.normal_(self.head.weight, std=1e-3)  # start close to the nearest-neighbour fill
+        nn.init.zeros_(self.head.weight)  # start exactly at the nearest-neighbour fill; the head learns first
         nn.init.zeros_(self.head.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
