@@ -59,6 +59,9 @@ def score_cmd(
     sparse: Annotated[
         Path | None, typer.Option("--sparse", help="Folder of sparse inputs matching a GT folder (for RDS).")
     ] = None,
+    split: Annotated[
+        str | None, typer.Option("--split", help="Score only this split of a tofsim dataset (e.g. test).")
+    ] = None,
     missing: Annotated[
         str | None,
         typer.Option("--missing", help="Missing prediction pixels: penalise (default) | fill | exclude."),
@@ -107,7 +110,9 @@ def score_cmd(
             else load_methods(methods)
         )
         gt_src = gt
-        if gt.is_dir() and not (gt / "manifest.json").is_file():
+        if split is not None:
+            gt_src = open_ground_truth(gt, split=split)
+        elif gt.is_dir() and not (gt / "manifest.json").is_file():
             sparse_src = None if sparse is None else PredictionSource(path=sparse, scale_per_m=gt_scale_per_m)
             gt_src = open_ground_truth(gt, scale_per_m=gt_scale_per_m, pattern=gt_pattern, sparse=sparse_src)
         bar = None

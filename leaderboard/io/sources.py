@@ -327,6 +327,7 @@ def open_ground_truth(
     key: str | None = None,
     pattern: str | None = None,
     sparse: PredictionSource | str | Path | None = None,
+    split: str | None = None,
 ) -> GroundTruth:
     """Open ground truth.
 
@@ -339,6 +340,8 @@ def open_ground_truth(
         pattern: glob on GT file names (e.g. ``"*.depth.png"`` for 7-Scenes folders).
         sparse: optional folder (or source) of sparse input depth maps matching a GT folder, for RDS and the
             at-spot regions (a tofsim dataset carries its own).
+        split: only this split of a tofsim dataset (frame names keep the dataset's sample index, as
+            ``completion predict`` writes them).
 
     Returns:
         A `GroundTruth`.
@@ -352,8 +355,9 @@ def open_ground_truth(
             raise InputFileError(f"ground truth must be a path or a dataset object, got {type(gt).__name__}")
         out.kind = "dataset"
         out._dataset = gt
-        out.names = [f"{i:06d}" for i in range(len(gt))]
-        out.keys = list(range(len(gt)))
+        index = getattr(gt, "global_index", lambda i: i)  # a split of a tofsim dataset keeps its indices
+        out.keys = [index(i) for i in range(len(gt))]
+        out.names = [f"{k:06d}" for k in out.keys]
         return out
     path = Path(gt)
     if not path.exists():
@@ -362,10 +366,12 @@ def open_ground_truth(
     if path.is_dir() and (path / "manifest.json").is_file():
         import tofsim
 
-        ds = tofsim.open_dataset(path)
+        ds = tofsim.open_dataset(path, split=split)
         inner = open_ground_truth(ds)
         inner.path, inner.kind = path, "tofsim"
         return inner
+    if split is not None:
+        raise ConfigError(f"--split needs a tofsim dataset as ground truth; {path} has no manifest.json")
     if not path.is_dir():
         raise InputFileError(f"ground truth must be a tofsim dataset or a folder of depth files: {path}")
     if fmt not in PRED_FORMATS:

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from leaderboard.errors import ConfigError, InputFileError, ShapeError
-from leaderboard.io import PredictionSource
+from leaderboard.io import PredictionSource, open_ground_truth
 from leaderboard.methods import MethodSpec
 from leaderboard.protocol import Protocol
 from leaderboard.score import OUTPUT_FILES, score
@@ -213,3 +213,22 @@ def test_scoring_works_with_torch_blocked(tmp_path, rng):
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("ok")
     assert (tmp_path / "lib" / "metrics.csv").is_file() and (tmp_path / "cli" / "metrics.csv").is_file()
+
+
+def test_split_of_a_tofsim_dataset_matches_predictions_by_dataset_index(tmp_path, rng):
+    samples = write_tofsim_dataset(tmp_path / "ds", rng, n=8)
+    import tofsim
+
+    splits = tofsim.open_dataset(tmp_path / "ds").splits
+    # a split whose frames are not the first ones of the dataset
+    split, test_idx = next((k, v) for k, v in splits.items() if v and v != list(range(len(v))))
+    (tmp_path / "pred").mkdir()
+    for i in test_idx:  # predictions exist for the test split only, named by dataset index
+        np.save(tmp_path / "pred" / f"{i:06d}.npy", samples[i].depth + np.float32(0.02))
+    gt = open_ground_truth(tmp_path / "ds", split=split)
+    assert gt.names == [f"{i:06d}" for i in test_idx]
+    res = score(gt, {"ours": tmp_path / "pred"}, tmp_path / "out")
+    assert res.rows[0]["mae"] == pytest.approx(0.02, rel=1e-4)
+    assert res.rows[0]["n_frames"] == len(test_idx)
+    with pytest.raises(ConfigError, match="--split needs a tofsim dataset"):
+        open_ground_truth(tmp_path / "pred", split=split)
