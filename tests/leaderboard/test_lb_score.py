@@ -229,6 +229,6 @@ def test_split_of_a_tofsim_dataset_matches_predictions_by_dataset_index(tmp_path
     assert gt.names == [f"{i:06d}" for i in test_idx]
     res = score(gt, {"ours": tmp_path / "pred"}, tmp_path / "out")
     assert res.rows[0]["mae"] == pytest.approx(0.02, rel=1e-4)
-    assert res.rows[0]["n_frames"] == len(test_idx)
+    assert res.rows[0]["n_images"] == len(test_idx)
     with pytest.raises(ConfigError, match="--split needs a tofsim dataset"):
         open_ground_truth(tmp_path / "pred", split=split)
