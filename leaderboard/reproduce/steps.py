@@ -34,6 +34,7 @@ __all__ = [
     "StepFn",
     "ProgressFn",
     "run_step",
+    "depends_of",
     "write_json_atomic",
     "method_source",
     "method_metadata",
@@ -139,17 +140,50 @@ def read_marker(study: Study, name: str) -> dict[str, Any] | None:
     return record if record.get("preset_sha256") == study.preset.sha256() else None
 
 
+def depends_of(name: str) -> list[str]:
+    """The steps whose outputs step `name` reads (a newer marker of one of them makes `name` run again)."""
+    for prefix, inputs in (("realdata-predict-", "realdata-convert"), ("predict-", "dataset")):
+        if name.startswith(prefix):
+            method = name[len(prefix) :]
+            return [inputs, *([train_step_of(method)] if method in TRAINED else [])]
+    return {
+        "train-float32": ["dataset"],
+        "train-nlspn": ["dataset"],
+        **{f"qat-{q}": ["train-float32"] for q in QUANT_PRESETS},
+        "score": [f"predict-{m}" for m in METHODS],
+        "figures": [f"predict-{m}" for m in METHODS],
+        "report": ["score", "figures"],
+        "realdata-score": [f"realdata-predict-{m}" for m in METHODS],
+        "results": ["score", "realdata-score", "realdata-mesh"],
+    }.get(name, [])
+
+
+def _stale(study: Study, record: dict[str, Any]) -> bool:
+    """True when a step that this step depends on finished after it did (its outputs are out of date).
+
+    Uses the finishing times recorded in the markers (not file times, which a copy of the folder changes).
+    """
+    own = int(record.get("finished_ns", 0))
+    for dep in depends_of(record["step"]):
+        other = read_marker(study, dep)
+        if other is not None and int(other.get("finished_ns", 0)) > own:
+            return True
+    return False
+
+
 def run_step(study: Study, name: str, fn: StepFn, *, index: int = 0, total: int = 1) -> dict[str, Any] | None:
     """Run one step unless its done-marker says it is finished; return its record (None when skipped).
 
-    A marker whose summary says ``partial`` (a step that ran with some inputs missing) does not count as done.
+    A marker whose summary says ``partial`` (a step that ran with some inputs missing) does not count as done,
+    nor does one older than the marker of a step it depends on (`depends_of`): e.g. ``score`` runs again after
+    a prediction step was redone.
 
     Raises:
         whatever the step raises (LeaderboardError, CompletionError, TofsimError on bad input or a failed run).
     """
     study.current = name
     done = read_marker(study, name)
-    if done is not None and not done["summary"].get("partial"):
+    if done is not None and not done["summary"].get("partial") and not _stale(study, done):
         study.emit("step-skip", index=index, total=total, reason="already done (resume)")
         return done
     study.emit("step-start", index=index, total=total)
@@ -166,6 +200,7 @@ def run_step(study: Study, name: str, fn: StepFn, *, index: int = 0, total: int 
         "preset_sha256": study.preset.sha256(),
         "elapsed_s": round(time.perf_counter() - t0, 3),
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "finished_ns": time.time_ns(),
         "summary": summary,
     }
     write_json_atomic(marker_path(study, name), record)
@@ -311,7 +346,7 @@ def method_source(study: Study, method: str) -> str:
     return str(study.run_dir(method)) if method in TRAINED else method
 
 
-def method_metadata(study: Study, method: str, median_latency_s: float | None) -> dict[str, Any]:
+def method_metadata(study: Study, method: str, median_latency_s: float | None, model: Any = None) -> dict[str, Any]:
     """Table columns of a method: parameters, weight and activation memory, CPU latency, bits.
 
     Memory of a QAT run is its ``memory.json``; of other models `completion.quant.report.memory_report` at the
@@ -322,7 +357,7 @@ def method_metadata(study: Study, method: str, median_latency_s: float | None) -
     from completion.quant.report import memory_report
 
     p = study.preset
-    model = load_model(method_source(study, method))
+    model = load_model(method_source(study, method)) if model is None else model
     report_path = study.run_dir(method) / "memory.json"
     if method in QUANT_PRESETS and report_path.is_file():
         report = json.loads(report_path.read_text())
@@ -349,16 +384,18 @@ def method_metadata(study: Study, method: str, median_latency_s: float | None) -
 
 def predict_method(study: Study, method: str, data: Path, out: Path, *, split: str | None) -> dict[str, Any]:
     """Predict `data` (a tofsim dataset) with `method` into `out` on CPU and return its metadata."""
+    from completion.checkpoint import load_model
     from completion.predict import predict
 
     src = method_source(study, method)
     if method in TRAINED and read_marker(study, train_step_of(method)) is None:
         raise StepSkipped(f"no finished run for {method!r}: step {train_step_of(method)!r} has not completed")
-    predict(src, data, out, split=split, overwrite=True, device="cpu",
+    model = load_model(src)  # once (rebuilding a QAT model takes seconds), for prediction and the metadata
+    predict(model, data, out, split=split, overwrite=True, device="cpu",
             progress=lambda d, t: study.emit("step-progress", done=d, total=t))  # fmt: skip
     summary = json.loads((out / "predictions.json").read_text())
-    meta = method_metadata(study, method, summary.get("median_latency_s"))
-    return {"method": method, "preds": str(out), "count": summary.get("count"), "metadata": meta}
+    meta = method_metadata(study, method, summary.get("median_latency_s"), model=model)
+    return {"method": method, "source": src, "preds": str(out), "count": summary.get("count"), "metadata": meta}
 
 
 def make_predict_step(method: str) -> StepFn:

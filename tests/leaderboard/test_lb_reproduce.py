@@ -18,7 +18,7 @@ from leaderboard.cli_reproduce import StepProgress, reproduce_command
 from leaderboard.errors import ConfigError
 from leaderboard.reproduce import METHODS, OutputError, get_preset, preset_names, reproduce, select_steps, step_names
 from leaderboard.reproduce.realdata import default_realdata_path, subsample_frame
-from leaderboard.reproduce.steps import StepSkipped, Study, marker_path, run_step
+from leaderboard.reproduce.steps import StepSkipped, Study, depends_of, marker_path, run_step
 
 #: The test-only preset override: tiny images, few frames, one epoch each (the pipeline is the real one).
 TINY = dict(height_px=60, width_px=80, n_frames=12, frames_per_scene=2, batch_size=4, tofnet_epochs=1,
@@ -68,6 +68,14 @@ def test_bad_presets_raise_config_error(name, overrides, match):
         get_preset(name, **overrides)
 
 
+def test_every_dependency_is_a_step_that_runs_before():
+    names = step_names()
+    for k, name in enumerate(names):
+        assert set(depends_of(name)) <= set(names[:k]), name
+    assert set(depends_of("score")) == {f"predict-{m}" for m in METHODS}
+    assert depends_of("predict-w4a4") == ["dataset", "qat-w4a4"] and depends_of("predict-linear") == ["dataset"]
+
+
 def test_select_steps_by_name_and_group():
     names = step_names()
     assert names[0] == "dataset" and names[-1] == "results"
@@ -103,6 +111,17 @@ def test_run_step_markers_resume_partial_and_skip(tmp_path):
     run_step(study, "b", partial)
     run_step(study, "b", partial)
     assert calls.count("partial") == 2  # a partial step runs again
+
+    run_step(study, "train-float32", ok)  # a dependency finishing after its dependent makes the dependent stale
+    run_step(study, "qat-w8a8", ok)
+    n = len(calls)
+    run_step(study, "qat-w8a8", ok)
+    assert len(calls) == n
+    record = json.loads(marker_path(study, "train-float32").read_text())
+    record["finished_ns"] = json.loads(marker_path(study, "qat-w8a8").read_text())["finished_ns"] + 1
+    marker_path(study, "train-float32").write_text(json.dumps(record))  # as if retrained after the QAT run
+    run_step(study, "qat-w8a8", ok)
+    assert len(calls) == n + 1
 
     def skipped(s):
         raise StepSkipped("no data here")
