@@ -47,6 +47,8 @@ class OnnxRunner:
         self.input_hw = tuple(int(v) for v in hw.split(",")) if hw else None
         has_int2 = any(t.data_type == onnx.TensorProto.INT2 for t in model.graph.initializer)
         opts = ort.SessionOptions()
+        # idle workers spinning after each call slow down whatever runs next on a small CPU (torch, scoring)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads is not None:
             opts.intra_op_num_threads = threads
         if has_int2:
