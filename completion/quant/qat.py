@@ -73,13 +73,13 @@ class QuantConv2d(nn.Module):
         bits: weight and input-activation bits (None = float).
     """
 
-    def __init__(self, conv: nn.Conv2d, bits: LayerBits) -> None:
+    def __init__(self, conv: nn.Conv2d, bits: LayerBits, *, calibrate_weight: bool = True) -> None:
         super().__init__()
         self.conv = conv
         self.bits = bits
         self.w_quant = LsqQuantizer(bits.weight_bits, signed=True, per_channel=True, channels=conv.out_channels)
         self.a_quant = LsqQuantizer(bits.act_bits, signed=None)  # sign decided from the first input
-        if self.w_quant.enabled:
+        if self.w_quant.enabled and calibrate_weight:
             self.w_quant.calibrate(conv.weight)
 
     def quantized_weight(self) -> torch.Tensor:
@@ -141,12 +141,13 @@ def _set_module(root: nn.Module, path: str, new: nn.Module) -> None:
     setattr(parent, leaf, new)
 
 
-def prepare_qat(model: nn.Module, plan: Mapping[str, LayerBits]) -> nn.Module:
+def prepare_qat(model: nn.Module, plan: Mapping[str, LayerBits], *, calibrate_weights: bool = True) -> nn.Module:
     """Fold BatchNorm and wrap every planned convolution in a `QuantConv2d` (returns a new model).
 
     Args:
         model: float model whose convolutions are named in `plan` (see `quantizable_layers`).
         plan: layer name -> bits. Convolutions not in the plan stay float.
+        calibrate_weights: set each weight step from its weights (skipped when a state dict follows).
 
     Returns:
         The QAT model (train mode), with ``qat_plan`` attribute holding the plan as plain dicts.
@@ -154,7 +155,8 @@ def prepare_qat(model: nn.Module, plan: Mapping[str, LayerBits]) -> nn.Module:
     qmodel = fold_all_bn(model)
     for name in quantizable_layers(qmodel):
         if name in plan:
-            _set_module(qmodel, name, QuantConv2d(qmodel.get_submodule(name), plan[name]))
+            conv = qmodel.get_submodule(name)
+            _set_module(qmodel, name, QuantConv2d(conv, plan[name], calibrate_weight=calibrate_weights))
     # Conv-BN-ReLU blocks also quantize their output, after the ReLU, so that an int8 runtime sees a
     # QuantizeLinear right after every convolution and runs it as one integer kernel (design.md pitfall).
     for _, block in list(_quantized_blocks(qmodel)):
@@ -167,7 +169,8 @@ def prepare_qat(model: nn.Module, plan: Mapping[str, LayerBits]) -> nn.Module:
 
 def rebuild_qat(model: nn.Module, plan: Mapping[str, Mapping[str, int | None]]) -> nn.Module:
     """The QAT structure for `plan` (as saved in ``model.qat_plan``) around a float model, before loading weights."""
-    return prepare_qat(model, {name: LayerBits(b["weight_bits"], b["act_bits"]) for name, b in plan.items()})
+    bits = {name: LayerBits(b["weight_bits"], b["act_bits"]) for name, b in plan.items()}
+    return prepare_qat(model, bits, calibrate_weights=False)  # the loaded state dict sets every step
 
 
 @torch.no_grad()
