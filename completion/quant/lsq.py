@@ -100,11 +100,24 @@ class LsqQuantizer(nn.Module):
         self.bits = bits
         self.per_channel = per_channel
         shape = (channels, 1, 1, 1) if per_channel else ()
-        self.step = nn.Parameter(torch.ones(shape))
+        # the step is learned as its logarithm: Adam's updates are of a fixed size, which for a step of 1e-3 would
+        # be a 20 % change per iteration; in log space they are relative changes, the same for every step size
+        self.log_step = nn.Parameter(torch.zeros(shape))
         self.register_buffer("initialized", torch.tensor(False))
         # the sign is state (decided from data when None), so it travels with the state dict: -1 = undecided
         self.register_buffer("signed_state", torch.tensor(-1 if signed is None else int(signed), dtype=torch.int8))
         self.export = False  # True while exporting to ONNX: emit QuantizeLinear/DequantizeLinear
+
+    @property
+    def step(self) -> torch.Tensor:
+        """The (positive) step size, ``exp(log_step)``: a scalar, or (C, 1, 1, 1) per output channel."""
+        return self.log_step.exp()
+
+    @torch.no_grad()
+    def set_step(self, step: torch.Tensor) -> None:
+        """Set the step size explicitly (marks the quantizer initialised)."""
+        self.log_step.copy_(torch.as_tensor(step, dtype=self.log_step.dtype).log().reshape(self.log_step.shape))
+        self.initialized.fill_(True)
 
     @property
     def signed(self) -> bool | None:
@@ -137,13 +150,13 @@ class LsqQuantizer(nn.Module):
         if self.export:
             return self._export_forward(x)
         per_step = x[0].numel() if self.per_channel else x.numel()
-        return lsq_fake_quant(x, self.step.abs() + 1e-12, q_min, q_max, 1.0 / math.sqrt(per_step * q_max))
+        return lsq_fake_quant(x, self.step, q_min, q_max, 1.0 / math.sqrt(per_step * q_max))
 
     def _export_forward(self, x: torch.Tensor) -> torch.Tensor:
         # Activations only (weights are exported by QuantConv2d): an 8-bit QDQ pair with this step; narrower
         # ranges become a Clip to the range followed by the 8-bit pair, which gives the same values.
         q_min, q_max = self.range
-        step = float(self.step.detach().abs().reshape(()) + 1e-12)
+        step = float(self.step.detach().reshape(()))
         lo8, hi8 = (-128, 127) if self.signed else (0, 255)
         if (q_min, q_max) != (lo8, hi8):
             x = torch.clamp(x, q_min * step, q_max * step)
@@ -155,7 +168,7 @@ class LsqQuantizer(nn.Module):
         if self.signed is None:
             self.signed = bool((x < 0).any())
         q_min, q_max = self.range
-        self.step.copy_(mse_step(x, q_min, q_max, per_channel=self.per_channel).reshape(self.step.shape))
+        self.log_step.copy_(mse_step(x, q_min, q_max, per_channel=self.per_channel).log().reshape(self.log_step.shape))
         self.initialized.fill_(True)
 
     def extra_repr(self) -> str:

@@ -89,7 +89,7 @@ class QuantConv2d(nn.Module):
     @torch.no_grad()
     def integer_weight(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(int32 weight values (C_out, C_in, k, k), per-channel steps (C_out,)); needs a weight quantizer."""
-        step = self.w_quant.step.detach().abs().reshape(-1) + 1e-12
+        step = self.w_quant.step.detach().reshape(-1)
         q_min, q_max = self.w_quant.range
         ints = torch.clamp(torch.round(self.conv.weight / step.view(-1, 1, 1, 1)), q_min, q_max)
         return ints.to(torch.int32), step

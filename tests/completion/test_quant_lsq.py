@@ -46,9 +46,8 @@ def test_lsq_per_channel_matches_torch():
 def test_quantize_dequantize_error_within_half_a_step(bits):
     q = LsqQuantizer(bits, signed=True, per_channel=True, channels=8)
     w = torch.randn(8, 4, 3, 3, generator=torch.Generator().manual_seed(bits))
+    q.set_step(w.abs().flatten(1).amax(1).view(8, 1, 1, 1) / (2 ** (bits - 1) - 1))
     with torch.no_grad():
-        q.step.copy_(w.abs().flatten(1).amax(1).view(8, 1, 1, 1) / (2 ** (bits - 1) - 1))
-        q.initialized.fill_(True)
         y = q(w)
     step = q.step.detach()
     q_min, q_max = qrange(bits, signed=True)

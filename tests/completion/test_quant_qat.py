@@ -71,7 +71,7 @@ def test_qat_model_quantizes_every_conv_and_trains(preset):
         assert ints.min() >= q_min - 1e-3 and ints.max() <= q_max + 1e-3
     out = qmodel(_batch(seed=3))
     out.mean().backward()
-    steps = [m.w_quant.step.grad for m in qconvs]
+    steps = [m.w_quant.log_step.grad for m in qconvs]
     assert all(s is not None and torch.isfinite(s).all() for s in steps)
     # 8-bit fake quantization stays close to the float (folded) model
     if preset == "w8a8":
