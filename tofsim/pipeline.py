@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from tofsim.config import ConvertConfig, GenerateConfig, config_hash
-from tofsim.errors import ConfigError, OutputError, TofsimError
+from tofsim.dataset.atomic import prepare_output_dir
+from tofsim.errors import ConfigError, TofsimError
 from tofsim.frame import Sample
 from tofsim.rng import sample_rng
 
@@ -331,25 +332,6 @@ def _remove_stale_temporaries(out_dir: Path) -> None:
                     path.unlink()
 
 
-def _prepare_out_dir(out_dir: Path) -> bool:
-    """Create `out_dir` if needed and check that it is writable; return True if this call created it.
-
-    Raises:
-        OutputError: if the folder cannot be created or written.
-    """
-    created = not out_dir.exists()
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"output folder {out_dir} exists and is not a folder; choose another --out")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / f".tofsim-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as err:
-        raise OutputError(f"cannot write to output folder {out_dir}: {err.strerror or err}") from None
-    return created
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Execution: in-process or on Dask.
 
@@ -416,7 +398,7 @@ def _execute(
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ConfigError(f"workers: must be a positive number of processes or None (in-process), got {workers!r}")
     out_dir = Path(plan.out_dir)
-    created = _prepare_out_dir(out_dir)
+    created = prepare_output_dir(out_dir)
     try:
         records = _complete_shards(out_dir, plan)  # refuses a folder that holds another run's data
     except TofsimError:

@@ -34,6 +34,8 @@ from leaderboard.reproduce.steps import (
     run_step,
     write_json_atomic,
 )
+from tofsim.dataset.atomic import prepare_output_dir
+from tofsim.errors import OutputError as TofsimOutputError
 
 __all__ = ["reproduce", "step_names", "STEPS", "select_steps"]
 
@@ -72,15 +74,10 @@ def select_steps(only: Sequence[str] | None) -> list[tuple[str, StepFn]]:
 
 
 def _prepare(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"output folder {out_dir} exists and is not a folder; choose another --out")
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / f".reproduce-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as err:
-        raise OutputError(f"cannot write to output folder {out_dir}: {err.strerror or err}") from None
+        prepare_output_dir(out_dir)
+    except TofsimOutputError as err:  # one error family per package
+        raise OutputError(str(err)) from None
 
 
 def _claim(out_dir: Path, preset: ReproducePreset) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tofsim.errors import OutputError, TofsimError
 
-__all__ = ["atomic_path", "fsync_file"]
+__all__ = ["atomic_path", "fsync_file", "prepare_output_dir"]
 
 
 @contextmanager
@@ -41,3 +41,23 @@ def fsync_file(path: Path) -> None:
     """Flush a written file's data to disk (before it is published by rename)."""
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
+
+
+def prepare_output_dir(out_dir: Path) -> bool:
+    """Create `out_dir` if needed and check that it is writable; return True if this call created it.
+
+    Raises:
+        OutputError: if the path is a file, or the folder cannot be created or written.
+    """
+    out_dir = Path(out_dir)
+    created = not out_dir.exists()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"output folder {out_dir} exists and is not a folder; choose another --out")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise OutputError(f"cannot write to output folder {out_dir}: {err.strerror or err}") from None
+    return created
