@@ -3,8 +3,8 @@
 Steps: load the float model of the run; build the bit plan (a uniform preset, or for W* the budgeted per-layer
 plan from measured sensitivities); fold BatchNorm and insert LSQ quantizers (`prepare_qat`); calibrate the
 activation steps on one training batch; fine-tune with the run's own training loop and loss (`completion.train`,
-a hundredth of its learning rate by default: the zero-initialised head of tofnet multiplies
-its weights by D_max, and a tenth already undid the float model within three steps); write the memory report. The result is a run folder like any other:
+a hundredth of its learning rate by default: tofnet's head multiplies its weights by D_max, and a tenth undid the
+float model within three steps); write the memory report. The result is a run folder like any other:
 `completion predict`, `completion export` and `completion memory` take it.
 """
 

@@ -28,6 +28,7 @@ __all__ = [
     "peak_live_bytes",
     "trace_activations",
     "activation_memory",
+    "activation_summary",
 ]
 
 FLOAT32_BITS = 32
@@ -161,15 +162,14 @@ def trace_activations(model: nn.Module, batch: Mapping[str, torch.Tensor]) -> li
     return nodes
 
 
-def activation_memory(model: nn.Module, batch: Mapping[str, torch.Tensor], bits: int) -> dict[str, int]:
-    """Activation memory of one forward pass at `bits` per element.
+def activation_summary(nodes: Sequence[ActivationNode], bits: int) -> dict[str, int]:
+    """Activation memory of traced nodes at `bits` per element.
 
     Returns:
         ``peak_bytes`` (tensor liveness over execution order), ``max_tensor_bytes`` (largest single tensor:
         the "maximum over layers" count of Uhlich et al.), ``sum_bytes`` (all activation tensors: their "sum over
         layers" count) and ``num_tensors``.
     """
-    nodes = trace_activations(model, batch)
     sizes = [math.ceil(n.elements * bits / 8) for n in nodes]
     peak, _ = peak_live_bytes(nodes, bits)
     return {
@@ -178,3 +178,8 @@ def activation_memory(model: nn.Module, batch: Mapping[str, torch.Tensor], bits:
         "sum_bytes": sum(sizes),
         "num_tensors": len(nodes),
     }
+
+
+def activation_memory(model: nn.Module, batch: Mapping[str, torch.Tensor], bits: int) -> dict[str, int]:
+    """Activation memory of one forward pass at `bits` per element (see `activation_summary`)."""
+    return activation_summary(trace_activations(model, batch), bits)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from completion.quant.memory import activation_memory, weight_bytes
+from completion.quant.memory import activation_summary, trace_activations, weight_bytes
 from completion.quant.qat import QuantConv2d
 
 __all__ = ["memory_report", "format_memory_report"]
@@ -72,8 +72,9 @@ def memory_report(model: nn.Module, *, height_px: int = 480, width_px: int = 640
     act_bits = _act_bits(model)
     model = model.eval()
     batch = _example_batch(height_px, width_px)
-    at_bits = activation_memory(model, batch, act_bits or 32)
-    at_fp32 = activation_memory(model, batch, 32)
+    nodes = trace_activations(model, batch)  # one forward pass serves both bit widths
+    at_bits = activation_summary(nodes, act_bits or 32)
+    at_fp32 = activation_summary(nodes, 32)
     return {
         "input_hw": [height_px, width_px],
         "layers": layers,
