@@ -25,6 +25,7 @@ __all__ = [
     "create_model",
     "load_checkpoint",
     "load_model",
+    "write_text_atomic",
     "model_payload",
     "save_checkpoint",
     "temp_sibling",
@@ -64,6 +65,19 @@ def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
 def temp_sibling(path: Path) -> Path:
     """A unique temporary name beside `path` (same folder, so ``os.replace`` is atomic; created with the umask)."""
     return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write `text` to `path` under a temporary name, then rename it into place (no half-written file)."""
+    path = Path(path)
+    tmp = temp_sibling(path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

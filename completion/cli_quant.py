@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -96,7 +95,7 @@ def memory_command(
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the report as JSON here.")] = None,
 ) -> None:
     """Weight bytes per layer as stored and peak activation memory, beside float32."""
-    from completion.checkpoint import load_model
+    from completion.checkpoint import load_model, write_text_atomic
     from completion.quant.report import format_memory_report, memory_report
 
     try:
@@ -106,9 +105,7 @@ def memory_command(
     typer.echo(format_memory_report(report))
     target = json_out if json_out is not None else (Path(run) / "memory.json" if Path(run).is_dir() else None)
     if target is not None:
-        tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(report, indent=2) + "\n")
-        os.replace(tmp, target)
+        write_text_atomic(target, json.dumps(report, indent=2) + "\n")
         typer.echo(f"wrote {target}")
 
 

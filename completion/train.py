@@ -22,7 +22,6 @@ import hashlib
 import io
 import json
 import math
-import os
 import time
 import tomllib
 from collections.abc import Callable, Sequence
@@ -180,24 +179,14 @@ class TrainResult:
 # small helpers
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = ckpt.temp_sibling(path)
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _write_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
-    _atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    ckpt.write_text_atomic(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     buf = io.StringIO()
     if rows:
         writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    _atomic_write_text(run_dir / "metrics.csv", buf.getvalue())
+    ckpt.write_text_atomic(run_dir / "metrics.csv", buf.getvalue())
 
 
 def _read_metrics(run_dir: Path, epochs_done: int) -> list[dict[str, Any]]:
@@ -399,7 +388,7 @@ def _fit(config, out_dir, dataset, resume, progress, info, initial_model=None) -
                     "device": str(device), "amp": use_amp, "world_size": info.world_size,
                     "torch_version": torch.__version__, "resumed_at_epoch": start_epoch if state is not None else None,
                 }  # fmt: skip
-                _atomic_write_text(out_dir / "config.json", json.dumps(run_info, indent=2) + "\n")
+                ckpt.write_text_atomic(out_dir / "config.json", json.dumps(run_info, indent=2) + "\n")
             ddp.barrier(info)
             net = ddp.wrap_model(model, info, device)
             if progress is not None:

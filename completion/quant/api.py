@@ -68,7 +68,7 @@ def quantize_run(
         RegistryError: unknown preset. ConfigError: a budget below what 2-bit weights need.
         InputFileError: `run_dir` is not a run.
     """
-    from completion.checkpoint import load_model
+    from completion.checkpoint import load_model, write_text_atomic
     from completion.data import CompletionDataset, collate
     from completion.train import TrainConfig, evaluate, fit
 
@@ -115,8 +115,8 @@ def quantize_run(
     info["best_val_rmse_m"] = None if math.isinf(result.best_val_rmse_m) else result.best_val_rmse_m
     h, w = first["rgb"].shape[-2:]
     report = memory_report(result.model, height_px=int(h), width_px=int(w))
-    (out_dir / "memory.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out_dir / "quantization.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
+    write_text_atomic(out_dir / "memory.json", json.dumps(report, indent=2) + "\n")
+    write_text_atomic(out_dir / "quantization.json", json.dumps(info, indent=2, default=str) + "\n")
     if not (out_dir / "best.pt").exists() and not (out_dir / "last.pt").exists():
         raise CompletionError(f"QAT produced no checkpoint in {out_dir}")
     return out_dir
