@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["qrange", "lsq_fake_quant", "mse_step", "LsqQuantizer"]
+__all__ = ["qrange", "lsq_fake_quant", "lsq_fake_quant_reference", "mse_step", "LsqQuantizer"]
 
 
 def qrange(bits: int, *, signed: bool) -> tuple[int, int]:
@@ -33,20 +33,78 @@ def _round_ste(x: torch.Tensor) -> torch.Tensor:
     return (torch.round(x) - x).detach() + x
 
 
-def lsq_fake_quant(x: torch.Tensor, step: torch.Tensor, q_min: int, q_max: int, grad_factor: float) -> torch.Tensor:
-    """Quantize-dequantize `x` with a learnable step.
+def lsq_fake_quant_reference(
+    x: torch.Tensor, step: torch.Tensor, q_min: int, q_max: int, grad_factor: float
+) -> torch.Tensor:
+    """The composite (plain autograd) LSQ fake quantizer: the definition `lsq_fake_quant` is tested against.
+
+    Same arguments and result as `lsq_fake_quant`; about ten autograd nodes, each a pass over `x`.
+    """
+    s = _scale_grad(step, grad_factor)
+    return torch.clamp(_round_ste(x / s), q_min, q_max) * s
+
+
+def _quantize_dequantize(x: torch.Tensor, step: torch.Tensor, q_min: int, q_max: int) -> torch.Tensor:
+    # step * clamp(round(x / step), q_min, q_max) in one buffer; x / step (not x * (1 / step)) rounds as
+    # onnxruntime's QuantizeLinear does, so the exported graph lands on the same integers
+    return torch.div(x, step).round_().clamp_(q_min, q_max).mul_(step)
+
+
+class _LsqFakeQuant(torch.autograd.Function):
+    """LSQ quantize-dequantize with a hand-written backward (see `lsq_fake_quant`).
+
+    Saves only the input (the composite version keeps several full-size intermediates) and recomputes the
+    rounding in the backward pass, which is cheaper on CPU than storing and reloading it.
+    """
+
+    @staticmethod
+    def forward(ctx, x, step, q_min, q_max, grad_factor, relu):  # noqa: D102
+        ctx.save_for_backward(x, step)
+        ctx.q = (q_min, q_max, grad_factor, relu)
+        return _quantize_dequantize(x, step.detach(), q_min, q_max)
+
+    @staticmethod
+    def backward(ctx, grad):  # noqa: D102
+        x, step = ctx.saved_tensors
+        q_min, q_max, grad_factor, relu = ctx.q
+        if relu:
+            # the fused ReLU passes no gradient at x <= 0 (where its output, 0, has no gradient to the step either)
+            grad = torch.where(x > 0, grad, 0.0)
+        v = x / step  # as in the forward pass
+        r = torch.round(v)
+        c = torch.clamp(r, q_min, q_max)
+        inside = c == r
+        grad_x = torch.where(inside, grad, 0.0) if ctx.needs_input_grad[0] else None
+        grad_s = None
+        if ctx.needs_input_grad[1]:
+            # d(step * c)/d step = c - v inside the range (round's straight-through gradient), c outside it
+            grad_s = (grad * torch.where(inside, c - v, c)).sum_to_size(step.shape) * grad_factor
+        return grad_x, grad_s, None, None, None, None
+
+
+def lsq_fake_quant(
+    x: torch.Tensor, step: torch.Tensor, q_min: int, q_max: int, grad_factor: float, *, relu: bool = False
+) -> torch.Tensor:
+    """Quantize-dequantize `x` with a learnable step (one autograd node).
+
+    Forward ``step * clamp(round(x / step), q_min, q_max)``; backward: the straight-through gradient to `x`
+    inside the range, LSQ's gradient to the step scaled by `grad_factor`. Equal in value and both gradients to
+    `lsq_fake_quant_reference` and to torch's ``_fake_quantize_learnable_per_*_affine`` with zero point 0.
 
     Args:
-        x: any tensor.
-        step: positive step size, broadcastable to `x` (a scalar for per-tensor, (C, 1, 1, 1) per output channel).
+        x: float32 tensor of any shape.
+        step: positive step size: one element (per tensor, any shape) or (C, 1, ..., 1) (per output channel, dim 0).
         q_min, q_max: integer range (see `qrange`).
         grad_factor: LSQ gradient scale for the step, ``1 / sqrt(elements per step * q_max)``.
+        relu: apply a ReLU first (unsigned ranges only: q_min = 0, so the clamp already gives relu's zeros;
+            only the gradient at x <= 0 needs masking). Saves the ReLU's own pass and saved tensor.
 
     Returns:
         Tensor like `x` whose values lie on the grid ``step * {q_min, ..., q_max}``.
     """
-    s = _scale_grad(step, grad_factor)
-    return torch.clamp(_round_ste(x / s), q_min, q_max) * s
+    if relu and q_min != 0:
+        raise ValueError("a fused ReLU needs an unsigned range (q_min = 0)")
+    return _LsqFakeQuant.apply(x, step, q_min, q_max, grad_factor, relu)
 
 
 @torch.no_grad()
@@ -139,18 +197,37 @@ class LsqQuantizer(nn.Module):
         """Integer range (q_min, q_max)."""
         return qrange(self.bits, signed=self.signed)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Quantize-dequantize `x` (identity when disabled)."""
+    @property
+    def tied_to(self) -> LsqQuantizer | None:
+        """The quantizer whose output this one receives unchanged (same bits and sign), or None.
+
+        A tied quantizer is a pass-through in training and evaluation: its input already lies on the producer's
+        grid, where quantizing again with that grid changes nothing (and gives the producer's step no gradient).
+        In export it emits the producer's QDQ pair, so every convolution input still has its QuantizeLinear.
+        Set by `completion.quant.qat.prepare_qat`; a plain attribute, not a submodule (not in the state dict).
+        """
+        return self.__dict__.get("_tied_to")
+
+    def tie_to(self, producer: LsqQuantizer | None) -> None:
+        """Receive `producer`'s output unchanged (see `tied_to`); None unties."""
+        self.__dict__["_tied_to"] = producer
+
+    def forward(self, x: torch.Tensor, *, relu: bool = False) -> torch.Tensor:
+        """Quantize-dequantize `x` (identity when disabled); `relu` applies a ReLU first, fused when unsigned."""
         if not self.enabled:
-            return x
-        q_min, q_max = self.range
+            return torch.relu(x) if relu else x
+        producer = self.tied_to
+        if producer is not None:
+            return producer._export_forward(x) if self.export else x
+        if relu and (self.export or self.signed is not False):
+            x, relu = torch.relu(x), False  # a separate ReLU (export keeps it as an ONNX node; signed ranges)
         if not bool(self.initialized):
-            self.calibrate(x)
-            q_min, q_max = self.range
+            self.calibrate(torch.relu(x) if relu else x)
         if self.export:
             return self._export_forward(x)
+        q_min, q_max = self.range
         per_step = x[0].numel() if self.per_channel else x.numel()
-        return lsq_fake_quant(x, self.step, q_min, q_max, 1.0 / math.sqrt(per_step * q_max))
+        return lsq_fake_quant(x, self.step, q_min, q_max, 1.0 / math.sqrt(per_step * q_max), relu=relu)
 
     def _export_forward(self, x: torch.Tensor) -> torch.Tensor:
         # Activations only (weights are exported by QuantConv2d): an 8-bit QDQ pair with this step; narrower
@@ -173,4 +250,5 @@ class LsqQuantizer(nn.Module):
 
     def extra_repr(self) -> str:
         """Shown in the module's repr."""
-        return f"bits={self.bits}, signed={self.signed}, per_channel={self.per_channel}"
+        tied = ", tied" if self.tied_to is not None else ""
+        return f"bits={self.bits}, signed={self.signed}, per_channel={self.per_channel}{tied}"

@@ -7,8 +7,9 @@ Float32 layers store ``4 * (n_weights + n_bias)`` bytes.
 Activations: the network is run once on an example input while every aten op is recorded in execution order.
 Each activation tensor (one derived from the inputs, not from parameters) is live from the op that produces it
 to the last op that reads it; the peak is the largest sum of live tensor sizes at any op, with each element
-stored at the activation bit width. Element-wise ops with one activation input (ReLU, BatchNorm, scaling,
-fake quantization) are counted as in place, as a fused int8 runtime runs them. Below 8 bits this memory is
+stored at the bit width of the quantizer that reads it (the default activation width otherwise). Element-wise
+ops with one activation input (ReLU, BatchNorm, scaling, fake quantization) are counted as in place, as a fused
+int8 runtime runs them. Below 8 bits this memory is
 computed, not measured: no CPU runtime stores 4-bit activations.
 """
 
@@ -61,15 +62,22 @@ class ActivationNode:
         elements: number of elements.
         inputs: indices of the activation nodes this op read.
         last_use: index of the last op (node index) that reads it; set by `trace_activations`.
+        bits: bits per stored element when a quantizer stores it at its own width (None: the default width).
     """
 
     name: str
     elements: int
     inputs: list[int] = field(default_factory=list)
     last_use: int = -1
+    bits: int | None = None
 
 
-def peak_live_bytes(nodes: Sequence[ActivationNode], bits: int) -> tuple[int, int]:
+def _node_bytes(node: ActivationNode, bits: int, node_bits: bool) -> int:
+    width = node.bits if node_bits and node.bits is not None else bits
+    return math.ceil(node.elements * width / 8)
+
+
+def peak_live_bytes(nodes: Sequence[ActivationNode], bits: int, *, node_bits: bool = True) -> tuple[int, int]:
     """Peak of the summed sizes of live tensors over the execution order.
 
     A node ``i`` is live at step ``j`` when ``i <= j <= max(i, last_use_i)``; at each step the op's inputs and
@@ -77,7 +85,8 @@ def peak_live_bytes(nodes: Sequence[ActivationNode], bits: int) -> tuple[int, in
 
     Args:
         nodes: activation nodes in execution order (inputs first), with `last_use` set.
-        bits: bits per stored element.
+        bits: bits per stored element of a node without its own `bits`.
+        node_bits: use each node's own `bits` where set (False: every element at `bits`, e.g. float32).
 
     Returns:
         (peak bytes, index of the node at which the peak occurs).
@@ -86,7 +95,7 @@ def peak_live_bytes(nodes: Sequence[ActivationNode], bits: int) -> tuple[int, in
         return 0, -1
     delta = [0] * (len(nodes) + 1)
     for i, node in enumerate(nodes):
-        size = math.ceil(node.elements * bits / 8)
+        size = _node_bytes(node, bits, node_bits)
         delta[i] += size
         delta[max(i, node.last_use) + 1] -= size
     live, peak, at = 0, 0, 0
@@ -103,7 +112,7 @@ _INPLACE_OPS = {
     "_native_batch_norm_legit_no_training", "batch_norm", "mul", "div", "add", "sub", "round", "neg", "sigmoid",
     "tanh", "detach", "alias", "view", "_unsafe_view", "reshape", "clone", "contiguous", "_to_copy", "expand",
     "slice", "squeeze", "unsqueeze", "permute", "t", "transpose", "abs", "rsub", "where", "lift_fresh",
-    "constant_pad_nd", "copy_", "select",
+    "constant_pad_nd", "copy_", "select", "fake_quantize_per_tensor_affine", "fake_quantize_per_channel_affine",
 }  # fmt: skip
 
 
@@ -148,30 +157,52 @@ class _Recorder(TorchDispatchMode):
             self.keep.append(o)
         return out
 
+    def tag(self, t: torch.Tensor, bits: int) -> None:
+        """Store the node holding `t` at `bits` (the widest of the quantizers that read it)."""
+        idx = self.owner.get(id(t))
+        if idx is not None:
+            node = self.nodes[idx]
+            node.bits = bits if node.bits is None else max(node.bits, bits)
 
-def trace_activations(model: nn.Module, batch: Mapping[str, torch.Tensor]) -> list[ActivationNode]:
+
+def trace_activations(
+    model: nn.Module, batch: Mapping[str, torch.Tensor], *, quantizers: Sequence[tuple[nn.Module, int]] = ()
+) -> list[ActivationNode]:
     """Run `model(batch)` once and return its activation tensors in execution order with last uses.
+
+    Args:
+        model: any model taking the batch dict.
+        batch: its input.
+        quantizers: (activation quantizer module, bits): the tensor each one reads is stored at its bits
+            (`ActivationNode.bits`); e.g. the 8-bit first and last layers of a W4A4 plan.
 
     The network's output is kept live to the end.
     """
+    hooks = []
     with torch.inference_mode(), _Recorder(batch) as rec:
-        model(dict(batch))
+        for module, bits in quantizers:
+            hooks.append(module.register_forward_pre_hook(lambda _m, inputs, b=bits: rec.tag(inputs[0], b)))
+        try:
+            model(dict(batch))
+        finally:
+            for h in hooks:
+                h.remove()
     nodes = rec.nodes
     if nodes:
         nodes[-1].last_use = len(nodes) - 1
     return nodes
 
 
-def activation_summary(nodes: Sequence[ActivationNode], bits: int) -> dict[str, int]:
-    """Activation memory of traced nodes at `bits` per element.
+def activation_summary(nodes: Sequence[ActivationNode], bits: int, *, node_bits: bool = True) -> dict[str, int]:
+    """Activation memory of traced nodes at `bits` per element (nodes with their own `bits` at those if `node_bits`).
 
     Returns:
         ``peak_bytes`` (tensor liveness over execution order), ``max_tensor_bytes`` (largest single tensor:
         the "maximum over layers" count of Uhlich et al.), ``sum_bytes`` (all activation tensors: their "sum over
         layers" count) and ``num_tensors``.
     """
-    sizes = [math.ceil(n.elements * bits / 8) for n in nodes]
-    peak, _ = peak_live_bytes(nodes, bits)
+    sizes = [_node_bytes(n, bits, node_bits) for n in nodes]
+    peak, _ = peak_live_bytes(nodes, bits, node_bits=node_bits)
     return {
         "peak_bytes": peak,
         "max_tensor_bytes": max(sizes, default=0),

@@ -16,7 +16,9 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from completion.models.layers import Resize2x
 from completion.quant.bitwidths import LayerBits
+from completion.quant.example import example_batch
 from completion.quant.lsq import LsqQuantizer
 
 __all__ = [
@@ -28,7 +30,12 @@ __all__ = [
     "calibrate",
     "set_export_mode",
     "rebuild_qat",
+    "ReluQuant",
+    "TRACE_HW_PX",
 ]
+
+#: Input size of the synthetic forward pass that finds which quantizer feeds which convolution.
+TRACE_HW_PX = (32, 32)
 
 
 @torch.no_grad()
@@ -109,6 +116,23 @@ class QuantConv2d(nn.Module):
         return F.conv2d(self.a_quant(x), weight, c.bias, c.stride, c.padding, c.dilation, c.groups)
 
 
+class ReluQuant(nn.Sequential):
+    """``Sequential(ReLU, LsqQuantizer)``, the output of a quantized Conv-BN-ReLU block (state-dict keys ``0``, ``1``).
+
+    Once the quantizer's range is known to be unsigned, training and evaluation fuse the ReLU into it: the
+    quantizer's clamp at 0 gives the ReLU's zeros, so one pass (and one saved tensor) replaces two. The values
+    and gradients are those of the two modules in sequence; export runs them as two (ONNX ``Relu`` then the QDQ
+    pair, which onnxruntime fuses into the integer convolution).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """ReLU then quantize-dequantize; (B, C, H, W) -> same shape."""
+        act, quant = self[0], self[1]
+        if isinstance(act, nn.ReLU):
+            return quant(x, relu=True)
+        return quant(act(x))
+
+
 def _quantized_blocks(model: nn.Module):
     for name, module in model.named_modules():
         if isinstance(getattr(module, "conv", None), QuantConv2d) and hasattr(module, "act"):
@@ -162,9 +186,87 @@ def prepare_qat(model: nn.Module, plan: Mapping[str, LayerBits], *, calibrate_we
     for _, block in list(_quantized_blocks(qmodel)):
         bits = block.conv.bits.act_bits
         if bits is not None and not isinstance(block.act, nn.Sequential):
-            block.act = nn.Sequential(block.act, LsqQuantizer(bits, signed=None))
+            block.act = ReluQuant(block.act, LsqQuantizer(bits, signed=None))
+    _link_quantizers(qmodel)
     qmodel.qat_plan = {k: {"weight_bits": v.weight_bits, "act_bits": v.act_bits} for k, v in plan.items()}
     return qmodel.train()
+
+
+def _block_output_quantizers(model: nn.Module) -> dict[str, LsqQuantizer]:
+    blocks = _quantized_blocks(model)
+    return {f"{name}.act.1": block.act[1] for name, block in blocks if isinstance(block.act, ReluQuant)}
+
+
+@torch.no_grad()
+def _feeds(model: nn.Module) -> dict[str, str]:
+    """Convolution name -> name of the block-output quantizer whose output is its input, unchanged or resized.
+
+    Found by one float forward pass of a copy (quantizers off) at `TRACE_HW_PX` on a synthetic batch: a
+    convolution's input tensor is the very tensor a block-output quantizer returned, or a nearest-neighbour
+    `Resize2x` of it (which copies values, so they stay on the grid). Concatenations and additions are not
+    followed: their values mix grids and need requantizing. Empty for a model that cannot run that input.
+    """
+    trace = copy.deepcopy(model).eval()
+    for m in trace.modules():
+        if isinstance(m, LsqQuantizer):
+            m.bits = None
+    made_by: dict[int, str] = {}  # id(tensor) -> producer name
+    keep: list[torch.Tensor] = []  # holds the traced tensors so that their ids stay unique
+    feeds: dict[str, str] = {}
+    hooks = []
+
+    def on_output(name):
+        def hook(_module, _inputs, out):
+            made_by[id(out)] = name
+            keep.append(out)
+
+        return hook
+
+    def on_resize(module, inputs, out):
+        if module.mode == "nearest" and id(inputs[0]) in made_by:
+            made_by[id(out)] = made_by[id(inputs[0])]
+            keep.append(out)
+
+    def on_conv(name):
+        def hook(_module, inputs):
+            if id(inputs[0]) in made_by:
+                feeds[name] = made_by[id(inputs[0])]
+
+        return hook
+
+    for name in _block_output_quantizers(trace):
+        hooks.append(trace.get_submodule(name).register_forward_hook(on_output(name)))
+    for name, m in trace.named_modules():
+        if isinstance(m, Resize2x):
+            hooks.append(m.register_forward_hook(on_resize))
+        elif isinstance(m, QuantConv2d):
+            hooks.append(m.register_forward_pre_hook(on_conv(name)))
+    try:
+        trace(example_batch(*TRACE_HW_PX))
+    except Exception:  # noqa: BLE001 - a model that needs other inputs: every convolution quantizes its input
+        return {}
+    finally:
+        for h in hooks:
+            h.remove()
+    return feeds
+
+
+def _link_quantizers(qmodel: nn.Module) -> None:
+    # A block-output quantizer takes the activation bits of the convolutions it feeds (e.g. 8 for the head of a
+    # W4A4 plan whose first and last layers keep 8 bits), and each of those convolutions' input quantizer is
+    # tied to it: re-quantizing a tensor already on a grid would round it a second time, on a second grid.
+    producers = _block_output_quantizers(qmodel)
+    consumers: dict[str, list[QuantConv2d]] = {}
+    for conv_name, prod_name in _feeds(qmodel).items():
+        conv = qmodel.get_submodule(conv_name)
+        if conv.a_quant.enabled:
+            consumers.setdefault(prod_name, []).append(conv)
+    for prod_name, convs in consumers.items():
+        producer = producers[prod_name]
+        producer.bits = max(c.a_quant.bits for c in convs)
+        for conv in convs:
+            if conv.a_quant.bits == producer.bits:
+                conv.a_quant.tie_to(producer)
 
 
 def rebuild_qat(model: nn.Module, plan: Mapping[str, Mapping[str, int | None]]) -> nn.Module:
@@ -175,9 +277,15 @@ def rebuild_qat(model: nn.Module, plan: Mapping[str, Mapping[str, int | None]]) 
 
 @torch.no_grad()
 def calibrate(qmodel: nn.Module, batch: Mapping[str, torch.Tensor]) -> None:
-    """Initialise every activation quantizer's sign and step from one representative batch."""
+    """Initialise every activation quantizer's sign and step from one representative batch.
+
+    Args:
+        qmodel: a model from `prepare_qat`.
+        batch: a collated batch (the model's input dict); several samples give steps that suit more than one
+            image (`completion.quant.api` uses `CALIBRATION_SAMPLES` training samples).
+    """
     for m in qmodel.modules():
-        if isinstance(m, LsqQuantizer) and not m.per_channel:
+        if isinstance(m, LsqQuantizer) and not m.per_channel and m.tied_to is None:
             m.initialized.fill_(False)
     was_training = qmodel.training
     qmodel.eval()

@@ -6,33 +6,25 @@ activations); at 8 bits it is what an int8 runtime needs for the same schedule, 
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
+from completion.quant.example import example_batch
+from completion.quant.lsq import LsqQuantizer
 from completion.quant.memory import activation_summary, trace_activations, weight_bytes
 from completion.quant.qat import QuantConv2d
 
 __all__ = ["memory_report", "format_memory_report"]
 
 
-def _example_batch(height_px: int, width_px: int) -> dict[str, torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
-    shape = (1, 1, height_px, width_px)
-    prefill = 1.0 + torch.rand(shape, generator=g)
-    return {
-        "rgb": torch.rand(1, 3, height_px, width_px, generator=g),
-        "sparse": prefill,
-        "mask": torch.ones(shape),
-        "prefill": prefill,
-        "dist": torch.rand(shape, generator=g),
-        "K": torch.tensor([[[500.0, 0, width_px / 2], [0, 500.0, height_px / 2], [0, 0, 1]]]),
-    }
-
-
-def _act_bits(model: nn.Module) -> int | None:
+def _act_bits(model: nn.Module) -> tuple[int | None, int | None]:
+    # (narrowest, widest) activation bits of the quantized layers' inputs; None for a float model
     bits = {m.bits.act_bits for m in model.modules() if isinstance(m, QuantConv2d)}
     bits.discard(None)
-    return max(bits) if bits else None
+    return (min(bits), max(bits)) if bits else (None, None)
+
+
+def _activation_quantizers(model: nn.Module) -> list[tuple[nn.Module, int]]:
+    return [(m, m.bits) for m in model.modules() if isinstance(m, LsqQuantizer) and not m.per_channel and m.enabled]
 
 
 def memory_report(model: nn.Module, *, height_px: int = 480, width_px: int = 640) -> dict:
@@ -44,8 +36,9 @@ def memory_report(model: nn.Module, *, height_px: int = 480, width_px: int = 640
 
     Returns:
         JSON-ready dict: ``layers`` (name, weight_bits, weights, channels, bytes, fp32_bytes), ``weights``
-        (bytes, fp32_bytes, ratio_vs_fp32), ``activations`` (bits, peak/max/sum bytes at those bits and in float32,
-        ``computed_not_measured``), ``input_hw``.
+        (bytes, fp32_bytes, ratio_vs_fp32), ``activations`` (``bits``: the narrowest activation bits of the
+        quantized layers, ``max_bits``: the widest; peak/max/sum bytes with each tensor at the bits it is stored at,
+        and in float32; ``computed_not_measured``), ``input_hw``.
     """
     layers = []
     wrapped = {id(m.conv) for m in model.modules() if isinstance(m, QuantConv2d)}
@@ -69,18 +62,21 @@ def memory_report(model: nn.Module, *, height_px: int = 480, width_px: int = 640
         )
     total = sum(row["bytes"] for row in layers)
     fp32 = sum(row["fp32_bytes"] for row in layers)
-    act_bits = _act_bits(model)
+    act_bits, widest = _act_bits(model)
     model = model.eval()
-    batch = _example_batch(height_px, width_px)
-    nodes = trace_activations(model, batch)  # one forward pass serves both bit widths
-    at_bits = activation_summary(nodes, act_bits or 32)
-    at_fp32 = activation_summary(nodes, 32)
+    batch = example_batch(height_px, width_px)
+    # one forward pass serves both counts; each tensor a quantizer reads is stored at that quantizer's bits
+    # (8 for the first and last layers of W4A4), any other tensor at the widest activation bits of the model
+    nodes = trace_activations(model, batch, quantizers=_activation_quantizers(model))
+    at_bits = activation_summary(nodes, widest or 32)
+    at_fp32 = activation_summary(nodes, 32, node_bits=False)
     return {
         "input_hw": [height_px, width_px],
         "layers": layers,
         "weights": {"bytes": total, "fp32_bytes": fp32, "ratio_vs_fp32": fp32 / total if total else float("nan")},
         "activations": {
             "bits": act_bits or 32,
+            "max_bits": widest or 32,
             "peak_bytes": at_bits["peak_bytes"],
             "max_tensor_bytes": at_bits["max_tensor_bytes"],
             "sum_bytes": at_bits["sum_bytes"],
@@ -91,6 +87,11 @@ def memory_report(model: nn.Module, *, height_px: int = 480, width_px: int = 640
             "computed_not_measured": (act_bits or 32) < 8,
         },
     }
+
+
+def _bits_text(acts: dict) -> str:
+    lo, hi = acts["bits"], acts.get("max_bits", acts["bits"])
+    return f"{lo} bits" if lo == hi else f"{lo} bits ({hi} at the first and last layers)"
 
 
 def format_memory_report(report: dict) -> str:
@@ -105,7 +106,7 @@ def format_memory_report(report: dict) -> str:
     lines += [
         f"{'total weights':<34} {'':>4} {'':>9} {w['bytes']:>10} {w['fp32_bytes']:>11}"
         f"   ({w['ratio_vs_fp32']:.2f}x smaller)",
-        f"activations at {h}x{wd}, {a['bits']} bits: peak (liveness) {a['peak_bytes']:,} B "
+        f"activations at {h}x{wd}, {_bits_text(a)}: peak (liveness) {a['peak_bytes']:,} B "
         f"(float32 {a['fp32_peak_bytes']:,} B); largest tensor {a['max_tensor_bytes']:,} B; "
         f"sum over tensors {a['sum_bytes']:,} B",
     ]

@@ -63,3 +63,26 @@ def test_disabled_quantizer_is_identity():
     x = torch.randn(3, 3)
     assert torch.equal(LsqQuantizer(None, signed=True)(x), x)
     assert torch.equal(LsqQuantizer(32, signed=True)(x), x)
+
+
+@pytest.mark.parametrize("per_channel,relu", [(False, False), (False, True), (True, False)])
+def test_autograd_function_matches_composite_reference(per_channel, relu):
+    from completion.quant.lsq import lsq_fake_quant_reference
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(4, 3, 6, 5, generator=g) * 1.5
+    step = torch.rand(4, 1, 1, 1, generator=g) * 0.2 + 0.1 if per_channel else torch.tensor(0.23)
+    q_min, q_max = qrange(4, signed=not relu)
+    factor = 1.0 / math.sqrt((x[0].numel() if per_channel else x.numel()) * q_max)
+    x1, s1 = x.clone().requires_grad_(), step.clone().requires_grad_()
+    x2, s2 = x.clone().requires_grad_(), step.clone().requires_grad_()
+    y1 = lsq_fake_quant(x1, s1, q_min, q_max, factor, relu=relu)
+    y2 = lsq_fake_quant_reference(torch.relu(x2) if relu else x2, s2, q_min, q_max, factor)
+    upstream = torch.randn(y1.shape, generator=g)
+    (y1 * upstream).sum().backward()
+    (y2 * upstream).sum().backward()
+    torch.testing.assert_close(y1, y2)
+    torch.testing.assert_close(x1.grad, x2.grad)
+    torch.testing.assert_close(s1.grad, s2.grad, rtol=1e-4, atol=1e-6)
+    if relu:  # the fused ReLU passes no gradient where x <= 0
+        assert (x1.grad[x <= 0] == 0).all()

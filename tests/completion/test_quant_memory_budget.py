@@ -85,3 +85,16 @@ def test_budget_below_minimum_is_a_clear_error():
     layer = LayerOptions("a", {2: 1.0, 8: 0.0}, {2: 100, 8: 400})
     with pytest.raises(ConfigError, match="below the smallest possible size 100"):
         allocate_bits([layer], 99)
+
+
+def test_peak_counts_each_tagged_tensor_at_its_own_bits():
+    from completion.quant.memory import ActivationNode, peak_live_bytes
+
+    # a (100 elements, 8 bits) -> b (100, default 4 bits) -> c (10, 8 bits); a dies when b is made
+    nodes = [
+        ActivationNode("a", 100, [], 1, bits=8),
+        ActivationNode("b", 100, [0], 2),
+        ActivationNode("c", 10, [1], 2, 8),
+    ]
+    assert peak_live_bytes(nodes, 4) == (100 + 50, 1)
+    assert peak_live_bytes(nodes, 32, node_bits=False) == (800, 1)

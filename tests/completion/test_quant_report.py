@@ -25,8 +25,9 @@ def test_memory_report_counts_every_conv_once_and_matches_hand_count():
     fp32 = sum(weight_bytes(r["weights"], r["channels"], None) for r in rep["layers"])
     assert rep["weights"]["fp32_bytes"] == fp32
     acts = rep["activations"]
-    assert acts["bits"] == 4 and acts["computed_not_measured"]
-    assert acts["fp32_peak_bytes"] == 8 * acts["peak_bytes"]
+    assert acts["bits"] == 4 and acts["max_bits"] == 8 and acts["computed_not_measured"]
+    # the first layer's and the head's inputs are stored at 8 bits, the rest at 4 (here the peak is at the 8-bit input)
+    assert 4 * acts["peak_bytes"] <= acts["fp32_peak_bytes"] < 8 * acts["peak_bytes"]
     text = format_memory_report(rep)
     assert "computed from tensor liveness, not measured" in text
     assert names[0] in text
