@@ -23,6 +23,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from tofsim.config import ConvertConfig, GenerateConfig, config_hash
 from tofsim.dataset.atomic import prepare_output_dir
 from tofsim.errors import ConfigError, TofsimError
 from tofsim.frame import Sample
+from tofsim.memory import keep_freed_memory
 from tofsim.rng import sample_rng
 
 #: Split names, in the order `tofsim.dataset.manifest.split_by_scene` takes their fractions.
@@ -217,20 +219,42 @@ def _convert_samples(plan: _Plan, indices: range) -> Iterator[Sample]:
         )
 
 
-def _run_shard(plan: _Plan, shard_index: int) -> dict[str, Any]:
+def _simulate_shard(plan: _Plan, shard_index: int, encoder: Executor | None) -> tuple[list[Sample], list[Any]]:
+    """The samples of one shard and their encoded chunks (futures of `encoder` when given, else bytes).
+
+    Encoding on `encoder`'s thread overlaps with simulating the next sample: zlib releases the GIL, and the
+    simulation's single-threaded stretches leave a core idle.
+    """
+    from tofsim.dataset.writer import encode_chunks
+
+    make = _generate_samples if plan.kind == "generate" else _convert_samples
+    samples, chunks = [], []
+    for sample in make(plan, plan.shard_range(shard_index)):
+        samples.append(sample)
+        chunks.append(encoder.submit(encode_chunks, sample) if encoder is not None else encode_chunks(sample))
+    return samples, chunks
+
+
+def _write_shard(plan: _Plan, shard_index: int, samples: list[Sample], chunks: list[Any]) -> dict[str, Any]:
     """Write one shard (atomically, by the writer) and its progress record; return the writer's record."""
     from tofsim.dataset.schema import shard_filename
     from tofsim.dataset.writer import write_shard
 
-    indices = plan.shard_range(shard_index)
-    make = _generate_samples if plan.kind == "generate" else _convert_samples
-    samples = list(make(plan, indices))
+    chunks = [c.result() if isinstance(c, Future) else c for c in chunks]
     out_dir = Path(plan.out_dir)
-    record = dict(write_shard(out_dir / shard_filename(shard_index), samples, attrs=plan.shard_attrs(shard_index)))
+    record = dict(
+        write_shard(out_dir / shard_filename(shard_index), samples, attrs=plan.shard_attrs(shard_index), chunks=chunks)
+    )
     record["file"] = Path(record["file"]).name
     record["shard_index"] = int(shard_index)
     _write_json_atomic(_progress_path(out_dir, shard_index), {"run_hash": plan.run_hash, **record})
     return record
+
+
+def _run_shard(plan: _Plan, shard_index: int) -> dict[str, Any]:
+    """Simulate and write one shard on the calling thread (a Dask task: one core per worker)."""
+    keep_freed_memory()
+    return _write_shard(plan, shard_index, *_simulate_shard(plan, shard_index, None))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -337,8 +361,18 @@ def _remove_stale_temporaries(out_dir: Path) -> None:
 
 
 def _run_in_process(plan: _Plan, todo: Sequence[int], on_done: Callable[[dict[str, Any]], None]) -> None:
-    for k in todo:
-        on_done(_run_shard(plan, k))
+    keep_freed_memory()
+    # One I/O thread, first in first out: it encodes each sample as it is made and writes (and hashes, and
+    # fsyncs) shard k while the main thread simulates shard k + 1. File contents do not depend on the timing.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tofsim-io") as io:
+        pending: Future | None = None
+        for k in todo:
+            samples, chunks = _simulate_shard(plan, k, io)
+            if pending is not None:
+                on_done(pending.result())
+            pending = io.submit(_write_shard, plan, k, samples, chunks)
+        if pending is not None:
+            on_done(pending.result())
 
 
 def _run_on_dask(

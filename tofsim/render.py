@@ -21,6 +21,7 @@ from tofsim.camera import Intrinsics, pixel_grid
 from tofsim.checks import check_finite, check_shape
 from tofsim.errors import ShapeError
 from tofsim.frame import DenseFrame
+from tofsim.render_kernels import in_halves, make_rays, shade_pixels
 from tofsim.scene.types import Scene
 
 __all__ = ["Renderer", "render", "AMBIENT", "ROTATION_TOLERANCE"]
@@ -249,29 +250,40 @@ class Renderer:
         rot = pose[:3, :3]
         centre = pose[:3, 3]
 
-        # rays = [x, y, 1, 1] @ M with M = [[0, R^T], [c, 0]]: origin c and world direction R d in one sgemm.
-        ray_map = np.zeros((4, 6), dtype=np.float32)
-        ray_map[:3, 3:] = rot.T
-        ray_map[3, :3] = centre
         n_px = h * w
-        rays = _matmul_single_thread(grid.dirs_aug, ray_map, out=_scratch("rays", (n_px, 6), np.float32))
+        rays = _scratch("rays", (n_px, 6), np.float32)
+        rot_t, centre_f = rot.T.astype(np.float32), centre.astype(np.float32)
+        in_halves(lambda a, b: make_rays(grid.dirs_cam[a:b], rot_t, centre_f, rays[a:b]), n_px)
         t_hit, idx, normals_world = self._cast(rays)
-        hit = idx < self._n_tri
-        depth_m = np.where(hit, t_hit, np.float32(0.0))
-        range_m = depth_m.reshape(h, w) * grid.ray_norm
+        depth_m = np.empty(n_px, np.float32)
+        range_m = np.empty((h, w), np.float32)
+        rgb = np.empty((h, w, 3), np.uint8)
+        albedo = np.empty((h, w), np.float32)
 
         if self.scene.n_triangles <= self._per_triangle_max * h * w:
             # Per triangle: the camera centre's signed distance to the triangle's plane tells which side faces
             # the camera (for every ray from that centre) and gives cos(incidence) = distance / range.
             signed = self._normals @ centre - self._plane_offset
             facing = np.concatenate([self._normals * np.where(signed < 0, -1.0, 1.0)[:, None], np.zeros((1, 3))])
-            normals_cam = np.take((facing @ rot).astype(np.float32), idx, axis=0)
-            shade = np.take(
-                np.append(np.abs(signed), 0.0).astype(np.float32), idx, out=_scratch("shade", (n_px,), np.float32)
-            )
-            np.divide(shade, range_m.reshape(-1), out=shade, where=hit)  # misses keep 0
+            normals_cam = np.empty((h, w, 3), np.float32)
+            normals_tab = (facing @ rot).astype(np.float32)
+            cos_tab = np.append(np.abs(signed), 0.0).astype(np.float32)
+            ray_norm, range_f = grid.ray_norm.reshape(-1), range_m.reshape(-1)
+            normals_f, rgb_f, albedo_f = normals_cam.reshape(-1, 3), rgb.reshape(-1, 3), albedo.reshape(-1)
+            amb, lit = np.float32(self.ambient), np.float32(1.0 - self.ambient)
+
+            def shade(a: int, b: int) -> None:
+                shade_pixels(
+                    t_hit[a:b], idx[a:b], int(self._n_tri), ray_norm[a:b], normals_tab, cos_tab, self._rgb_ext_f32,
+                    self._albedo_ext, amb, lit, depth_m[a:b], range_f[a:b], normals_f[a:b], rgb_f[a:b], albedo_f[a:b],
+                )  # fmt: skip
+
+            in_halves(shade, n_px)
         else:
             # Per pixel (huge meshes): rotate Open3D's normals into the camera frame and flip them there.
+            hit = idx < self._n_tri
+            np.copyto(depth_m, np.where(hit, t_hit, np.float32(0.0)))
+            np.multiply(depth_m.reshape(h, w), grid.ray_norm, out=range_m)
             normals_cam = _matmul_single_thread(normals_world, rot.astype(np.float32))
             d = grid.dirs_cam
             cos_dir = normals_cam[:, 0] * d[:, 0]  # n . d with d = (x, y, 1); negative when facing
@@ -280,22 +292,24 @@ class Renderer:
             normals_cam *= np.where(cos_dir > 0, np.float32(-1.0), np.float32(1.0))[:, None]
             shade = np.abs(cos_dir)
             shade *= grid.inv_ray_norm
-        np.minimum(shade, np.float32(1.0), out=shade)
-        shade *= np.float32(1.0 - self.ambient)
-        shade += np.float32(self.ambient)
-        # Misses take the extra all-zero row: black.
-        rgb = np.take(self._rgb_ext_f32, idx, axis=0, out=_scratch("rgb", (n_px, 3), np.float32))
-        rgb *= shade[:, None]
+            np.minimum(shade, np.float32(1.0), out=shade)
+            shade *= np.float32(1.0 - self.ambient)
+            shade += np.float32(self.ambient)
+            # Misses take the extra all-zero row: black.
+            rgb_f = np.take(self._rgb_ext_f32, idx, axis=0, out=_scratch("rgb", (n_px, 3), np.float32))
+            rgb_f *= shade[:, None]
+            np.copyto(rgb.reshape(-1, 3), rgb_f, casting="unsafe")
+            np.take(self._albedo_ext, idx, out=albedo.reshape(-1))
         frame_meta = {"scene_id": self.scene.scene_id, "source": "render"}
         if meta:
             frame_meta.update(meta)
         return DenseFrame(
-            rgb=rgb.astype(np.uint8).reshape(h, w, 3),
+            rgb=rgb,
             depth_m=depth_m.reshape(h, w),
             range_m=range_m,
             intrinsics=intrinsics,
             pose=pose,
-            albedo=np.take(self._albedo_ext, idx).reshape(h, w),
+            albedo=albedo,
             normals_cam=normals_cam.reshape(h, w, 3),
             meta=frame_meta,
         )

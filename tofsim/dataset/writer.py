@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from tofsim.dataset.atomic import atomic_path
 from tofsim.errors import OutputError, ShapeError
 from tofsim.frame import SPOT_DTYPE, Sample
 
-__all__ = ["write_shard", "to_json"]
+__all__ = ["write_shard", "encode_chunks", "to_json"]
 
 
 def _json_default(obj: Any) -> Any:
@@ -82,7 +83,41 @@ def _global_indices(samples: Sequence[Sample], attrs: Mapping[str, Any]) -> np.n
     return np.arange(first, first + len(samples), dtype=np.int64)
 
 
-def _write_hdf5(path: Path, samples: Sequence[Sample], attrs: Mapping[str, Any]) -> None:
+#: The per-sample image datasets: dtype and how to get the array from a `Sample`.
+_IMAGES: dict[str, tuple[np.dtype, Any]] = {
+    schema.RGB: (np.dtype("u1"), lambda s: np.asarray(s.rgb, dtype="u1")),
+    schema.DEPTH: (np.dtype("<f4"), lambda s: np.asarray(s.depth, dtype="<f4")),
+    schema.SPARSE: (np.dtype("<f4"), lambda s: np.asarray(s.sparse, dtype="<f4")),
+    schema.MASK: (np.dtype("u1"), lambda s: np.asarray(s.mask).astype("u1")),
+}
+
+
+def encode_chunks(sample: Sample) -> dict[str, bytes]:
+    """One sample's image chunks exactly as HDF5 stores them (one chunk per sample and dataset).
+
+    Unfiltered datasets get their raw bytes; gzip-filtered ones the zlib stream HDF5's deflate filter writes
+    (``compress2`` at the same level gives the same bytes). `zlib` releases the GIL, so samples can be encoded on
+    a worker thread while the next one is simulated; `write_shard` then only copies bytes into the file.
+
+    Returns:
+        dataset name -> chunk bytes, for the image datasets (rgb, depth, sparse, mask).
+    """
+    out = {}
+    for key, (dtype, get) in _IMAGES.items():
+        raw = np.ascontiguousarray(get(sample), dtype=dtype)
+        filt = schema.FILTERS[key]
+        if filt is None:
+            out[key] = raw.tobytes()
+        elif filt.get("compression") == "gzip" and len(filt) <= 2:
+            out[key] = zlib.compress(memoryview(raw).cast("B"), int(filt.get("compression_opts", 4)))
+        else:  # pragma: no cover - a filter other than plain gzip would need HDF5 to apply it
+            raise ValueError(f"{key}: cannot pre-encode chunks for filter {filt}")
+    return out
+
+
+def _write_hdf5(
+    path: Path, samples: Sequence[Sample], attrs: Mapping[str, Any], chunks: Sequence[Mapping[str, bytes]] | None
+) -> None:
     """Write the shard's HDF5 file at `path` (the caller handles atomicity)."""
     import h5py
 
@@ -100,23 +135,23 @@ def _write_hdf5(path: Path, samples: Sequence[Sample], attrs: Mapping[str, Any])
     fapl.set_libver_bounds(h5py.h5f.LIBVER_EARLIEST, h5py.h5f.LIBVER_V110)
     fid = h5py.h5f.create(os.fsencode(path), h5py.h5f.ACC_TRUNC, fapl=fapl, fcpl=fcpl)
     with h5py.File(fid) as f:
-        images = {
-            schema.RGB: ((h, w, 3), np.dtype("u1"), lambda s: np.asarray(s.rgb, dtype="u1")),
-            schema.DEPTH: ((h, w), np.dtype("<f4"), lambda s: np.asarray(s.depth, dtype="<f4")),
-            schema.SPARSE: ((h, w), np.dtype("<f4"), lambda s: np.asarray(s.sparse, dtype="<f4")),
-            schema.MASK: ((h, w), np.dtype("u1"), lambda s: np.asarray(s.mask).astype("u1")),
-        }
-        for key, (shape, dtype, get) in images.items():
-            filt = schema.FILTERS[key]
+        if chunks is None:
+            chunks = [encode_chunks(s) for s in samples]
+        elif len(chunks) != n:
+            raise ShapeError(f"write_shard: {len(chunks)} encoded chunk sets for {n} samples")
+        for key, (dtype, _) in _IMAGES.items():
+            shape = (h, w, 3) if key == schema.RGB else (h, w)
             dset = f.create_dataset(
-                key, shape=(n, *shape), dtype=dtype, chunks=(1, *shape), track_times=False, **(filt or {})
+                key,
+                shape=(n, *shape),
+                dtype=dtype,
+                chunks=(1, *shape),
+                track_times=False,
+                **(schema.FILTERS[key] or {}),
             )
             origin = (0,) * len(shape)
-            for j, s in enumerate(samples):
-                if filt is None:  # one unfiltered chunk per sample: hand HDF5 the bytes directly (faster)
-                    dset.id.write_direct_chunk((j, *origin), np.ascontiguousarray(get(s), dtype=dtype))
-                else:
-                    dset[j] = get(s)
+            for j in range(n):  # one chunk per sample, already encoded: HDF5 only copies the bytes
+                dset.id.write_direct_chunk((j, *origin), chunks[j][key])
         small = {
             schema.K: np.stack([np.asarray(s.K, dtype=np.float64) for s in samples]),
             schema.POSE: np.stack([np.asarray(s.pose, dtype=np.float64) for s in samples]),
@@ -155,7 +190,9 @@ def _write_hdf5(path: Path, samples: Sequence[Sample], attrs: Mapping[str, Any])
             f.attrs[key] = root[key]
 
 
-def write_shard(path: Path, samples: Sequence[Sample], *, attrs: dict) -> dict:
+def write_shard(
+    path: Path, samples: Sequence[Sample], *, attrs: dict, chunks: Sequence[Mapping[str, bytes]] | None = None
+) -> dict:
     """Write `samples` to the HDF5 shard `path`, atomically and reproducibly.
 
     The file is written to a temporary name in the same folder, hashed, flushed to disk and renamed over
@@ -166,6 +203,8 @@ def write_shard(path: Path, samples: Sequence[Sample], *, attrs: dict) -> dict:
         samples: `tofsim.frame.Sample` objects of one image size. Global indices come from ``meta["index"]``
             when every sample has one, else ``attrs["first_index"] + j`` (default 0).
         attrs: root attributes: seed, config_hash, versions, preset, ... (non-scalars stored as JSON).
+        chunks: optional ``encode_chunks(sample)`` of every sample, computed ahead (e.g. on another thread);
+            the file is the same either way.
 
     Returns:
         ``{"file": name, "count": n, "sha256": hex digest of the file, "first_index": global index of sample 0}``.
@@ -180,7 +219,7 @@ def write_shard(path: Path, samples: Sequence[Sample], *, attrs: dict) -> dict:
         raise OutputError(f"{path.parent}: output folder does not exist")
     digest = hashlib.sha256()
     with atomic_path(path, what="shard") as tmp:
-        _write_hdf5(tmp, samples, attrs)
+        _write_hdf5(tmp, samples, attrs, chunks)
         with open(tmp, "rb") as fh:
             for block in iter(lambda: fh.read(4 << 20), b""):
                 digest.update(block)
