@@ -13,23 +13,26 @@ Example:
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from leaderboard.errors import ShapeError
-from leaderboard.metrics.base import Workspace, scratch
-from leaderboard.metrics.errors import ERROR_SUM_KEYS, finalize_errors, pixel_terms
-from leaderboard.metrics.mipi import conduction_weights, mipi_score, rds_sums
-from leaderboard.metrics.regions import (
-    REGION_SUM_KEYS,
-    bin_labels,
-    edge_mask,
-    finalize_region,
-    label_sums,
-    masked_sums,
+from leaderboard.errors import ConfigError
+from leaderboard.metrics.base import Workspace
+from leaderboard.metrics.frame_fused import frame_stats_fused, kernels_available
+from leaderboard.metrics.frame_numpy import frame_stats_numpy
+from leaderboard.metrics.regions import REGION_SUM_KEYS, finalize_region
+from leaderboard.metrics.rows import (
+    COL,
+    COUNT_KEYS,
+    METRIC_KEYS,
+    REGIONS,
+    ROW_KEYS,
+    SUM_KEYS,
+    FrameStats,
+    finalize,
 )
-from leaderboard.metrics.thresholds import THRESHOLD_SUM_KEYS, THRESHOLDS, delta_ratio, finalize_thresholds
 from leaderboard.protocol import Protocol
 
 __all__ = [
@@ -38,153 +41,29 @@ __all__ = [
     "MetricAccumulator",
     "frame_stats",
     "finalize",
+    "ENGINES",
     "SUM_KEYS",
     "METRIC_KEYS",
+    "COUNT_KEYS",
     "ROW_KEYS",
     "REGIONS",
 ]
 
-#: Every sum an image contributes (pooled values are sums of these).
-SUM_KEYS = (*ERROR_SUM_KEYS, *THRESHOLD_SUM_KEYS, "rmae_sum", "ew_num", "ew_den", "rds_sum", "rds_n")
-#: The per-image metric columns (units in `leaderboard.metrics.METRIC_INFO`).
-METRIC_KEYS = (
-    "rmse",
-    "mae",
-    "irmse",
-    "imae",
-    "rel",
-    "sqrel",
-    *THRESHOLDS,
-    "rmae",
-    "ewmae",
-    "rds",
-    "mipi_score",
-)
-#: Counters of one image: valid GT pixels, scored pixels, valid GT pixels without a prediction, density.
-COUNT_KEYS = ("n_valid", "n_scored", "n_missing", "density")
-#: One per-image row: counters, sums (prefixed ``s_``), metrics.
-ROW_KEYS = (*COUNT_KEYS, *(f"s_{k}" for k in SUM_KEYS), *METRIC_KEYS)
-#: Pooled regions besides the depth bins.
-REGIONS = ("all", "at_spot", "away_from_spot", "edge", "flat")
-_COL = {k: i for i, k in enumerate(ROW_KEYS)}
+_COL = COL
+#: Scoring engines: ``fused`` (numba kernels, the default), ``numpy`` (array passes; the reference), ``auto``
+#: (fused when numba imports, else numpy).
+ENGINES = ("auto", "fused", "numpy")
 
 
-def finalize(sums: dict[str, float]) -> dict[str, float]:
-    """All metrics (`METRIC_KEYS`) from one set of sums (`SUM_KEYS`), per image or pooled."""
-    out = finalize_errors(sums)
-    out.update(finalize_thresholds(sums))
-    n = sums["n"]
-    out["rmae"] = sums["rmae_sum"] / n if n > 0 else math.nan
-    out["ewmae"] = sums["ew_num"] / sums["ew_den"] if sums["ew_den"] > 0 else math.nan
-    out["rds"] = sums["rds_sum"] / sums["rds_n"] if sums["rds_n"] > 0 else math.nan
-    out["mipi_score"] = mipi_score(out["rmae"], out["ewmae"], out["rds"])
-    return out
-
-
-@dataclass
-class FrameStats:
-    """Everything one frame adds to an accumulator.
-
-    Attributes:
-        row: (len(ROW_KEYS),) float64 per-image counters, sums and metrics.
-        bins: (n_bins, len(REGION_SUM_KEYS)) float64 per-depth-bin sums.
-        regions: (len(REGION_SUM_KEYS),) sums of "all", "at_spot", "edge" (dict); "at_spot" is None when the
-            frame has no spot mask.
-    """
-
-    row: np.ndarray
-    bins: np.ndarray
-    regions: dict[str, np.ndarray | None]
-
-
-def _apply_missing(pred: np.ndarray, missing: np.ndarray, policy: str, work: Workspace | None) -> np.ndarray:
-    """Prediction after the penalise / fill policy (exclude is applied to the scored mask instead)."""
-    if policy == "fill":
-        if missing.all():
-            return np.zeros(pred.shape, np.float32)
-        from scipy.ndimage import distance_transform_edt
-
-        idx = distance_transform_edt(missing, return_distances=False, return_indices=True)
-        return pred[tuple(idx)]
-    out = scratch(work, "pred_penalised", pred.shape, pred.dtype)
-    np.copyto(out, pred)
-    np.putmask(out, missing, 0.0)
-    return out
-
-
-#: Pixels per chunk of the per-pixel pass: its dozen float64 buffers then stay in the CPU cache.
-CHUNK_PX = 65536
-
-
-def _pixel_sums(
-    pred: np.ndarray,
-    gt: np.ndarray,
-    scored: np.ndarray,
-    weights: np.ndarray,
-    edges: np.ndarray,
-    spots: np.ndarray | None,
-    pr: Protocol,
-    n_bins: int,
-    work: Workspace | None,
-) -> dict:
-    """Sums of the per-pixel terms over flat (N,) arrays, in cache-sized chunks.
-
-    Pixels that are not scored get p = g = 1 m, which makes every error term exactly 0 and the ratio 1 (a
-    threshold hit, subtracted again), so no pixel has to be gathered.
-    """
-    sums = dict.fromkeys((*ERROR_SUM_KEYS[1:], "rmae_sum", "ew_num", "ew_den"), 0.0)
-    bins = np.zeros((n_bins, len(REGION_SUM_KEYS)))
-    edge_s = np.zeros(len(REGION_SUM_KEYS))
-    spot_s = None if spots is None else np.zeros(len(REGION_SUM_KEYS))
-    count_keys = [f"c_{k}" for k in THRESHOLDS]
-    counts = dict.fromkeys(count_keys, 0)
-    t1 = THRESHOLDS["d1"]
-    for start in range(0, gt.size, CHUNK_PX):
-        stop = min(start + CHUNK_PX, gt.size)
-        m = stop - start
-        p = scratch(work, "p", m)
-        g = scratch(work, "g", m)
-        np.copyto(p, pred[start:stop])
-        np.copyto(g, gt[start:stop])
-        off = np.logical_not(scored[start:stop], out=scratch(work, "off", m, bool))
-        n_off = int(np.count_nonzero(off))
-        if n_off == m:
-            continue
-        if n_off:
-            np.putmask(p, off, 1.0)
-            np.putmask(g, off, 1.0)
-        terms = pixel_terms(p, g, valid_min_m=pr.valid_min_m, work=work)
-        ratio = delta_ratio(p, g, terms["inv_g"], work=work)
-        for k in ERROR_SUM_KEYS[1:]:
-            sums[k] += float(terms[k].sum())
-        hit = scratch(work, "hit", m, bool)
-        for k, t in THRESHOLDS.items():
-            counts[f"c_{k}"] += int(np.count_nonzero(np.less(ratio, t, out=hit))) - n_off
-        sums["rmae_sum"] += float(np.divide(terms["abs"], g, out=scratch(work, "rmae", m)).sum())
-        w = scratch(work, "w64", m)
-        np.copyto(w, weights[start:stop])  # 0 at invalid GT; error terms are 0 where not scored
-        sums["ew_num"] += float(np.einsum("i,i->", w, terms["abs"]))
-        if n_off:
-            np.putmask(w, off, 0.0)
-        sums["ew_den"] += float(w.sum())
-        c_d1 = np.less(ratio, t1, out=scratch(work, "c_d1", m, bool))
-        if n_off:
-            np.putmask(c_d1, off, False)
-        region_w = {"sq": terms["sq"], "abs": terms["abs"], "rel": terms["rel"], "c_d1": c_d1}
-        labels = bin_labels(g, pr.bins_m, work=work)  # 0 .. n_bins + 1 (under- and overflow)
-        if n_off:
-            np.putmask(labels, off, 0)
-        # one grouping for bins and edges: label + (n_bins + 2) * edge (edge pixels are scored)
-        combined = scratch(work, "labels_intp", m, np.intp)
-        np.multiply(edges[start:stop], n_bins + 2, out=combined)
-        combined += labels
-        by_label = label_sums(combined, 2 * (n_bins + 2), region_w).reshape(2, n_bins + 2, len(REGION_SUM_KEYS))
-        bins += by_label[:, 1 : n_bins + 1].sum(axis=0)
-        edge_s += by_label[1].sum(axis=0)
-        if spots is not None:
-            spot_s += masked_sums(spots[start:stop], region_w, work=work)
-    sums.update({k: float(v) for k, v in counts.items()})
-    return {"sums": sums, "bins": bins, "edge": edge_s, "at_spot": spot_s}
+def _engine(name: str):
+    if name not in ENGINES:
+        raise ConfigError(f"engine={name!r}; valid: {', '.join(ENGINES)}")
+    if name == "numpy":
+        return frame_stats_numpy
+    if name == "fused" or kernels_available():
+        return frame_stats_fused
+    warnings.warn("numba does not import: scoring with the slower NumPy engine", RuntimeWarning, stacklevel=3)
+    return frame_stats_numpy
 
 
 def frame_stats(
@@ -195,6 +74,7 @@ def frame_stats(
     spot_mask: np.ndarray | None = None,
     sparse_m: np.ndarray | None = None,
     work: Workspace | None = None,
+    engine: str = "auto",
 ) -> FrameStats:
     """Score one frame with the full metric set.
 
@@ -205,7 +85,8 @@ def frame_stats(
         protocol: the scoring protocol.
         spot_mask: optional (H, W) bool, pixels that carried a ToF spot (for at-spot vs away-from-spot).
         sparse_m: optional (H, W) sparse input depth in metres, 0 where none (for RDS).
-        work: optional scratch buffers reused across frames (one per thread).
+        work: optional scratch buffers reused across frames (one per thread; the NumPy engine uses them).
+        engine: one of `ENGINES`; both engines give the same numbers (tests compare them).
 
     Returns:
         The frame's `FrameStats`.
@@ -213,83 +94,7 @@ def frame_stats(
     Raises:
         ShapeError: if an array is not 2-D or the shapes differ.
     """
-    if pred_m.ndim != 2 or pred_m.shape != gt_m.shape:
-        raise ShapeError(f"prediction has shape {pred_m.shape} but GT has shape {gt_m.shape}; expected equal (H, W)")
-    for arr, nm in ((spot_mask, "spot_mask"), (sparse_m, "sparse_m")):
-        if arr is not None and arr.shape != gt_m.shape:
-            raise ShapeError(f"{nm} has shape {arr.shape} but GT has shape {gt_m.shape}")
-    pr = protocol
-    with np.errstate(invalid="ignore"):
-        valid = gt_m > max(pr.valid_min_m, pr.min_depth_m)  # False for NaN
-        if pr.max_depth_m is not None:
-            valid &= gt_m <= pr.max_depth_m
-        else:
-            valid &= gt_m < np.inf
-        ok = pred_m > 0
-        ok &= pred_m < np.inf
-    missing = ~ok
-    n_valid = int(np.count_nonzero(valid))
-    n_missing_valid = int(np.count_nonzero(missing & valid)) if n_valid else 0
-    any_missing = bool(n_missing_valid) or (sparse_m is not None and bool(missing.any()))
-
-    pred = pred_m
-    scored = valid
-    if any_missing:
-        if pr.missing == "exclude":
-            scored = valid & ok
-        else:
-            pred = _apply_missing(pred_m, missing, pr.missing, work)
-    if pr.clip_pred_to_caps:
-        pred = np.clip(pred, pr.min_depth_m, np.inf if pr.max_depth_m is None else pr.max_depth_m)
-
-    row = np.zeros(len(ROW_KEYS), np.float64)
-    n_scored = int(np.count_nonzero(scored))
-    row[_COL["n_valid"]] = n_valid
-    row[_COL["n_scored"]] = n_scored
-    row[_COL["n_missing"]] = n_missing_valid
-    row[_COL["density"]] = 1.0 - n_missing_valid / n_valid if n_valid else math.nan
-    sums = dict.fromkeys(SUM_KEYS, 0.0)
-    n_bins = len(pr.bins_m) - 1
-    bins = np.zeros((n_bins, len(REGION_SUM_KEYS)))
-    regions: dict[str, np.ndarray | None] = {"all": np.zeros(len(REGION_SUM_KEYS)), "at_spot": None, "edge": None}
-
-    if sparse_m is not None:
-        use = ok if pr.missing == "exclude" else None
-        sums["rds_sum"], sums["rds_n"] = rds_sums(pred, sparse_m, use)
-
-    if n_scored:
-        gmax = float(gt_m.max())  # invalid GT is 0 or NaN; fall back when NaN or a cap hides the maximum
-        if not (math.isfinite(gmax) and valid.flat[int(np.argmax(gt_m))]):
-            gmax = float(gt_m[valid].max())
-        weights, gmax = conduction_weights(gt_m, valid, kappa=pr.ewmae_kappa, work=work, gmax_m=gmax)
-        edges = edge_mask(gt_m, valid, rel_jump=pr.edge_rel_jump, work=work)
-        if n_scored != n_valid:
-            edges &= scored
-        spots = None
-        if spot_mask is not None:
-            spots = np.logical_and(spot_mask, scored, out=scratch(work, "spots", gt_m.shape, bool)).ravel()
-        chunk_sums = _pixel_sums(
-            pred.ravel(), gt_m.ravel(), scored.ravel(), weights.ravel(), edges.ravel(), spots, pr, n_bins, work
-        )
-        sums.update(chunk_sums["sums"])
-        sums["n"] = float(n_scored)
-        sums["ew_num"] /= gmax
-        if n_scored == n_valid:  # G is 0 at invalid GT, so the whole image sums the scored pixels
-            sums["ew_den"] = float(weights.sum(dtype=np.float64))
-        bins = chunk_sums["bins"]
-        regions["all"] = np.array([sums["n"], sums["sq"], sums["abs"], sums["rel"], sums["c_d1"]])
-        regions["edge"] = chunk_sums["edge"]
-        regions["at_spot"] = chunk_sums["at_spot"]
-    elif spot_mask is not None:
-        regions["at_spot"] = np.zeros(len(REGION_SUM_KEYS))
-    if regions["edge"] is None:
-        regions["edge"] = np.zeros(len(REGION_SUM_KEYS))
-
-    for k in SUM_KEYS:
-        row[_COL[f"s_{k}"]] = sums[k]
-    for k, v in finalize(sums).items():
-        row[_COL[k]] = v
-    return FrameStats(row=row, bins=bins, regions=regions)
+    return _engine(engine)(pred_m, gt_m, protocol=protocol, spot_mask=spot_mask, sparse_m=sparse_m, work=work)
 
 
 @dataclass
@@ -322,10 +127,16 @@ class AccumulatorResult:
 
 
 class MetricAccumulator:
-    """Streaming twin of `frame_stats`: ``update`` per frame, ``compute`` any time, ``reset`` to start over."""
+    """Streaming twin of `frame_stats`: ``update`` per frame, ``compute`` any time, ``reset`` to start over.
 
-    def __init__(self, protocol: Protocol | None = None) -> None:
+    Args:
+        protocol: the scoring protocol (default `Protocol()`).
+        engine: the `frame_stats` engine ``update`` uses (one of `ENGINES`).
+    """
+
+    def __init__(self, protocol: Protocol | None = None, *, engine: str = "auto") -> None:
         self.protocol = protocol if protocol is not None else Protocol()
+        self.engine = engine
         self._work = Workspace()
         self.reset()
 
@@ -355,7 +166,13 @@ class MetricAccumulator:
     ) -> np.ndarray:
         """Score one frame (see `frame_stats`) and add it; returns its row (`ROW_KEYS`)."""
         stats = frame_stats(
-            pred_m, gt_m, protocol=self.protocol, spot_mask=spot_mask, sparse_m=sparse_m, work=self._work
+            pred_m,
+            gt_m,
+            protocol=self.protocol,
+            spot_mask=spot_mask,
+            sparse_m=sparse_m,
+            work=self._work,
+            engine=self.engine,
         )
         self.add(stats, name=name, index=index)
         return stats.row
