@@ -362,3 +362,22 @@ def test_export_folder_failure_leaves_nothing(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
     with pytest.raises(OutputError, match="parent folder does not exist"):
         export_folder(ds, tmp_path / "no" / "flat")
+
+
+def test_pre_encoded_chunks_equal_what_hdf5_filters_write(tmp_path):
+    """`encode_chunks` (zlib on a thread) gives the very chunk bytes HDF5's own deflate filter writes."""
+    import h5py
+
+    sample = make_sample(3, h=20, w=24, seed=5)
+    encoded = writer_mod.encode_chunks(sample)
+    assert set(encoded) == set(writer_mod._IMAGES)
+    with h5py.File(tmp_path / "ref.h5", "w") as f:
+        for key, (dtype, get) in writer_mod._IMAGES.items():
+            data = np.asarray(get(sample), dtype=dtype)[None]
+            dset = f.create_dataset(key, data=data, chunks=data.shape, **(schema.FILTERS[key] or {}))
+            _mask, stored = dset.id.read_direct_chunk((0,) * data.ndim)
+            assert stored == encoded[key], key
+    write_shard(tmp_path / "s.h5", [sample], attrs={"seed": 0})
+    with h5py.File(tmp_path / "s.h5") as f:
+        for key in encoded:
+            np.testing.assert_array_equal(f[key][0], np.asarray(writer_mod._IMAGES[key][1](sample)), err_msg=key)

@@ -245,3 +245,43 @@ def test_scene_validation():
         Material(name="m", albedo=1.5, color_rgb=(1, 2, 3))
     with pytest.raises(ShapeError, match="texture"):
         Material(name="m", albedo=0.5, color_rgb=(1, 2, 3), texture="marble")
+
+
+def test_render_kernels_match_numpy_expressions(rng):
+    """The numba ray and shading kernels against the NumPy expressions they replace."""
+    from tofsim.render_kernels import in_halves, make_rays, shade_pixels
+
+    n, n_tri = 1001, 7
+    dirs = np.column_stack([rng.uniform(-0.6, 0.6, (n, 2)), np.ones(n)]).astype(np.float32)
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    rot_t, centre = q.T.astype(np.float32), rng.normal(size=3).astype(np.float32)
+    rays = np.empty((n, 6), np.float32)
+    in_halves(lambda a, b: make_rays(dirs[a:b], rot_t, centre, rays[a:b]), n)
+    np.testing.assert_array_equal(rays[:, :3], np.broadcast_to(centre, (n, 3)))
+    np.testing.assert_allclose(rays[:, 3:], dirs.astype(np.float64) @ rot_t.astype(np.float64), atol=1e-6)
+
+    tri = rng.integers(0, n_tri + 1, n).astype(np.uint32)  # n_tri = a miss
+    t_hit = np.where(tri < n_tri, rng.uniform(0.2, 8.0, n), np.inf).astype(np.float32)
+    ray_norm = np.linalg.norm(dirs, axis=1).astype(np.float32)
+
+    def table(cols, scale=1.0):  # one row per triangle plus the all-zero row misses use
+        return np.vstack([scale * rng.uniform(0, 1, (n_tri, cols)), np.zeros((1, cols))]).astype(np.float32)
+
+    normals_tab, rgb_tab = table(3), table(3, 255.0)
+    cos_tab, albedo_tab = table(1, 3.0).ravel(), table(1).ravel()
+    ambient = np.float32(0.25)
+    out = [np.empty(n, np.float32), np.empty(n, np.float32), np.empty((n, 3), np.float32)]
+    out += [np.empty((n, 3), np.uint8), np.empty(n, np.float32)]
+    shade_pixels(t_hit, tri, n_tri, ray_norm, normals_tab, cos_tab, rgb_tab, albedo_tab, ambient,
+                 np.float32(1 - ambient), *out)  # fmt: skip
+    depth, range_, normals, rgb, albedo = out
+    hit = tri < n_tri
+    np.testing.assert_array_equal(depth, np.where(hit, t_hit, 0))
+    np.testing.assert_array_equal(range_, depth * ray_norm)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shade = np.where(hit, cos_tab[tri] / range_, 0).astype(np.float32)
+    shade = np.minimum(shade, np.float32(1)) * np.float32(1 - ambient) + ambient
+    np.testing.assert_array_equal(rgb, (rgb_tab[tri] * shade[:, None]).astype(np.uint8))
+    np.testing.assert_array_equal(normals, normals_tab[tri])
+    np.testing.assert_array_equal(albedo, albedo_tab[tri])
+    assert (rgb[~hit] == 0).all() and (depth[~hit] == 0).all()
