@@ -36,6 +36,7 @@ from tofsim.errors import ConfigError, TofsimError
 from tofsim.frame import Sample
 from tofsim.memory import keep_freed_memory
 from tofsim.rng import sample_rng
+from tofsim.threads import set_thread_budget
 
 #: Split names, in the order `tofsim.dataset.manifest.split_by_scene` takes their fractions.
 SPLIT_NAMES = ("train", "val", "test")
@@ -48,7 +49,8 @@ ProgressFn = Callable[[int, int], None]
 #: Hidden folder (inside the output folder) that records finished shards until the manifest is written.
 PROGRESS_DIR = ".tofsim-progress"
 
-#: Environment of Dask worker processes: one thread per worker also for NumPy/BLAS and Open3D's raycaster.
+#: Environment of local Dask worker processes: one thread per worker for NumPy/BLAS, Open3D's raycaster and the
+#: render kernels (`tofsim.threads` reads OMP_NUM_THREADS).
 _WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
@@ -251,9 +253,24 @@ def _write_shard(plan: _Plan, shard_index: int, samples: list[Sample], chunks: l
     return record
 
 
+def _dask_worker_threads() -> int | None:
+    """The thread count of the Dask worker running this task (None outside a worker)."""
+    try:
+        from distributed import get_worker
+
+        return int(get_worker().state.nthreads)
+    except (ImportError, ValueError, AttributeError):
+        return None
+
+
 def _run_shard(plan: _Plan, shard_index: int) -> dict[str, Any]:
-    """Simulate and write one shard on the calling thread (a Dask task: one core per worker)."""
+    """Simulate and write one shard on the calling thread (a Dask task).
+
+    The raycaster and the render kernels use as many cores as the worker has threads: a single-threaded worker
+    uses one, so that N workers on N cores run side by side instead of taking turns (`tofsim.threads`).
+    """
     keep_freed_memory()
+    set_thread_budget(_dask_worker_threads())
     return _write_shard(plan, shard_index, *_simulate_shard(plan, shard_index, None))
 
 

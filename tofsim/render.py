@@ -23,6 +23,7 @@ from tofsim.errors import ShapeError
 from tofsim.frame import DenseFrame
 from tofsim.render_kernels import in_halves, make_rays, shade_pixels
 from tofsim.scene.types import Scene
+from tofsim.threads import raycast_threads
 
 __all__ = ["Renderer", "render", "AMBIENT", "ROTATION_TOLERANCE"]
 
@@ -163,7 +164,8 @@ class Renderer:
         Returns t_hit (N,) float32 (inf = miss), the triangle index (N,) uint32 (T = miss) and Open3D's world
         normals (N, 3) float32 (winding order, 0 on a miss).
         """
-        ans = self._raycaster.cast_rays(self._o3d.core.Tensor.from_numpy(np.ascontiguousarray(rays)))
+        tensor = self._o3d.core.Tensor.from_numpy(np.ascontiguousarray(rays))
+        ans = self._raycaster.cast_rays(tensor, nthreads=raycast_threads())
         prim = ans["primitive_ids"].numpy()
         idx = np.minimum(prim, self._n_tri, out=prim)  # INVALID_ID -> T (in place: the array is ours)
         return ans["t_hit"].numpy(), idx, ans["primitive_normals"].numpy()
@@ -224,7 +226,8 @@ class Renderer:
         points_world = np.ascontiguousarray(points_world, dtype=np.float32)
         check_shape(points_world, ("N", 3), name="points_world")
         check_finite(points_world, name="points_world")
-        return self._raycaster.compute_distance(self._o3d.core.Tensor.from_numpy(points_world)).numpy()
+        tensor = self._o3d.core.Tensor.from_numpy(points_world)
+        return self._raycaster.compute_distance(tensor, nthreads=raycast_threads()).numpy()
 
     # ------------------------------------------------------------------ frames
     def render(self, intrinsics: Intrinsics, pose: np.ndarray, *, meta: dict[str, Any] | None = None) -> DenseFrame:

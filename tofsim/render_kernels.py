@@ -13,12 +13,13 @@ Compiled on first use and cached on disk (``cache=True``); ``nogil`` so that oth
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
+
+from tofsim.threads import thread_budget
 
 __all__ = ["make_rays", "shade_pixels", "in_halves"]
 
@@ -98,13 +99,6 @@ def shade_pixels(
         albedo[i] = albedo_tab[k]
 
 
-def _kernel_threads() -> int:
-    # Dask workers (and users who ask for it) set OMP_NUM_THREADS=1: one core per process.
-    env = os.environ.get("OMP_NUM_THREADS", "")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(2, int(env) if env.isdigit() else cores))
-
-
 @functools.lru_cache(maxsize=1)
 def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="tofsim-kernel")
@@ -115,7 +109,7 @@ def in_halves(kernel: Callable[[int, int], None], n: int) -> None:
 
     The kernels are ``nogil``, so the halves really run at once; each writes only its own rows.
     """
-    if _kernel_threads() < 2 or n < 4096:
+    if thread_budget() < 2 or n < 4096:
         kernel(0, n)
         return
     half = n // 2
