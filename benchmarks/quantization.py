@@ -62,6 +62,22 @@ def _loadavg() -> list[float] | None:
         return None
 
 
+def _cpu_simd_flags() -> list[str] | None:
+    """The CPU's SIMD flags that decide onnxruntime's int8 speed (None where /proc/cpuinfo is unreadable).
+
+    Without a VNNI flag (avx512_vnni, avx_vnni, amx_int8) onnxruntime's u8 x s8 kernels run on AVX2's
+    multiply-add-in-int16 instructions, and tofnet's 8-channel full-resolution int8 convolutions run slower
+    than its float32 NCHWc convolutions.
+    """
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return None
+    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
+    return [x for x in wanted if x in flags]
+
+
 def _log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -484,6 +500,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: C901, PLR091
         },  # fmt: skip
         "machine": {
             "cpu_count": os.cpu_count(),
+            "cpu_simd_flags": _cpu_simd_flags(),
             "platform": platform.platform(),
             "python": platform.python_version(),
             "torch": torch.__version__,
@@ -552,8 +569,10 @@ def format_table(f: dict[str, Any], names: list[str]) -> str:
     lines.append("targets: " + ", ".join(f"{k} {'PASS' if v['pass'] else 'FAIL'} ({v['value']:.3g})"
                                          for k, v in f["targets"].items()))  # fmt: skip
     m = f["machine"]
-    lines.append(f"machine: {m['cpu_count']} cores, load average start {m['loadavg_start']} end {m['loadavg_end']} "
-                 f"(a shared CPU inflates and scatters times); wall {f['wall_s']:.0f} s")  # fmt: skip
+    simd = ", ".join(m["cpu_simd_flags"] or ["SIMD flags unknown"])
+    lines.append(f"machine: {m['cpu_count']} cores ({simd}), load average start {m['loadavg_start']} "
+                 f"end {m['loadavg_end']} (a shared CPU inflates and scatters times); "
+                 f"wall {f['wall_s']:.0f} s")  # fmt: skip
     return "\n".join(lines)
 
 

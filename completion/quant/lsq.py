@@ -3,7 +3,9 @@
 Quantize-dequantize ``x_q = clamp(round(x / s), q_min, q_max) * s`` with a straight-through estimator for the
 rounding and the LSQ gradient scale ``g = 1 / sqrt(numel * q_max)`` applied to the step's gradient. The
 forward pass and both gradients equal torch's ``_fake_quantize_learnable_per_*_affine`` with zero point 0
-(a test checks it); this version is plain autograd, so it exports and composes like any torch code.
+(a test checks it). `lsq_fake_quant` is one autograd Function with a hand-written backward (about ten passes over
+the tensor, mostly in place); `lsq_fake_quant_reference` is the composite plain-autograd definition it is tested
+against.
 """
 
 from __future__ import annotations
@@ -67,18 +69,28 @@ class _LsqFakeQuant(torch.autograd.Function):
     def backward(ctx, grad):  # noqa: D102
         x, step = ctx.saved_tensors
         q_min, q_max, grad_factor, relu = ctx.q
-        if relu:
-            # the fused ReLU passes no gradient at x <= 0 (where its output, 0, has no gradient to the step either)
-            grad = torch.where(x > 0, grad, 0.0)
         v = x / step  # as in the forward pass
         r = torch.round(v)
-        c = torch.clamp(r, q_min, q_max)
-        inside = c == r
-        grad_x = torch.where(inside, grad, 0.0) if ctx.needs_input_grad[0] else None
+        # inside the range, round's straight-through gradient passes; a fused ReLU also cuts x <= 0, where its
+        # output (0) has no gradient to x or the step (there x > 0 already gives r >= 0 = q_min)
+        if relu:
+            inside = r <= q_max
+            inside &= x > 0
+            c = r.clamp_(q_min, q_max)
+        else:
+            c = r.clamp(q_min, q_max)
+            inside = c == r
+        grad_x = grad * inside if ctx.needs_input_grad[0] else None
         grad_s = None
         if ctx.needs_input_grad[1]:
-            # d(step * c)/d step = c - v inside the range (round's straight-through gradient), c outside it
-            grad_s = (grad * torch.where(inside, c - v, c)).sum_to_size(step.shape) * grad_factor
+            # d(step * c)/d step = c - v inside the range, c outside it, 0 where the ReLU cuts (c = 0 there):
+            # w = c - v * inside, in c's buffer
+            w = c.sub_(v.mul_(inside))
+            if step.numel() == 1:  # per tensor (or one channel): one multiply-add pass, no product tensor
+                grad_s = torch.dot(grad.reshape(-1), w.reshape(-1)).reshape(step.shape)
+            else:
+                grad_s = (grad * w).sum_to_size(step.shape)
+            grad_s = grad_s * grad_factor
         return grad_x, grad_s, None, None, None, None
 
 

@@ -24,16 +24,17 @@ def test_lsq_per_tensor_matches_torch_learnable_fake_quant(bits, signed):
     torch.testing.assert_close(s1.grad, s2.grad, rtol=1e-4, atol=1e-6)
 
 
-def test_lsq_per_channel_matches_torch():
+@pytest.mark.parametrize("channels", [4, 1])  # 1: a head with one output channel (a one-element step)
+def test_lsq_per_channel_matches_torch(channels):
     g = torch.Generator().manual_seed(0)
-    w = torch.randn(4, 3, 3, 3, generator=g)
-    step = torch.rand(4, generator=g) * 0.2 + 0.05
+    w = torch.randn(channels, 3, 3, 3, generator=g)
+    step = torch.rand(channels, generator=g) * 0.2 + 0.05
     q_min, q_max = qrange(4, signed=True)
     factor = 1.0 / math.sqrt(w[0].numel() * q_max)
-    w1, s1 = w.clone().requires_grad_(), step.clone().view(4, 1, 1, 1).requires_grad_()
+    w1, s1 = w.clone().requires_grad_(), step.clone().view(channels, 1, 1, 1).requires_grad_()
     w2, s2 = w.clone().requires_grad_(), step.clone().requires_grad_()
     y1 = lsq_fake_quant(w1, s1, q_min, q_max, factor)
-    y2 = torch._fake_quantize_learnable_per_channel_affine(w2, s2, torch.zeros(4), 0, q_min, q_max, factor)
+    y2 = torch._fake_quantize_learnable_per_channel_affine(w2, s2, torch.zeros(channels), 0, q_min, q_max, factor)
     upstream = torch.randn(w.shape, generator=g)
     (y1 * upstream).sum().backward()
     (y2 * upstream).sum().backward()
