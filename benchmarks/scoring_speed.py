@@ -12,7 +12,8 @@ Keys of ``--json``: frames_per_s (2 worker threads, as ``leaderboard score`` run
 frames_per_cpu_s (frames per CPU-second of the one-thread run: less sensitive to other processes),
 frames_per_s_processes (the same work split over worker processes, free of the GIL),
 naive_frames_per_s, speedup_vs_naive, peak_mem_n_bytes, peak_mem_4n_bytes, peak_mem_ratio_4n_vs_n,
-state_bytes_per_frame (the accumulator's per-image row), cpu_count, load_avg (other processes on the machine slow every number down).
+state_bytes_per_frame (the accumulator's per-image row), cpu_count, load_avg (other processes on the machine slow
+every number down).
 """
 
 from __future__ import annotations
