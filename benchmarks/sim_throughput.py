@@ -6,7 +6,8 @@ Measures, in one run:
   (b) the ratio of that per-frame time to one bare Open3D ``RaycastingScene.cast_rays`` of the same frame's
       640 x 480 pixel rays on the same room (rays prepared outside the timing);
   (c) the speed-up of 2 Dask worker processes over 1 on the same job (clusters started before the timing,
-      so start-up is reported separately and not counted).
+      so start-up is reported separately and not counted), beside the machine's own ceiling for it: two
+      single-threaded processes doing nothing but bare cast_rays, started together, vs one.
 
 Usage:
     python benchmarks/sim_throughput.py [--frames 96] [--dask-frames 64] [--dask-rounds 3] \\
@@ -240,6 +241,62 @@ def measure_dask(n_frames: int, shard_size: int, seed: int, rounds: int) -> dict
     return result
 
 
+def _cast_worker(n_frames: int, seed: int, barrier, queue) -> None:
+    """One single-threaded process: bare cast_rays of `n_frames` VGA frames, timed from a shared start."""
+    import open3d as o3d
+
+    from tofsim.render import Renderer
+    from tofsim.scene.cameras import sample_camera_poses
+    from tofsim.scene.procedural import generate_room
+
+    cfg = get_generate_preset("sds")
+    intr = cfg.camera.intrinsics()
+    scene = generate_room(cfg.room, rng=sample_rng(seed, 0, "scene"))
+    poses = sample_camera_poses(scene, intr, 8, rng=sample_rng(seed, 0, "camera"))
+    raycaster = Renderer(scene)._raycaster
+    v, u = np.mgrid[0 : intr.height_px, 0 : intr.width_px].astype(np.float32)
+    dirs = np.stack([(u - intr.cx_px) / intr.fx_px, (v - intr.cy_px) / intr.fy_px, np.ones_like(u)], -1)
+    rays = []
+    for pose in poses:
+        r = np.empty((dirs.size // 3, 6), np.float32)
+        r[:, :3] = pose[:3, 3]
+        r[:, 3:] = dirs.reshape(-1, 3) @ pose[:3, :3].T.astype(np.float32)
+        rays.append(o3d.core.Tensor.from_numpy(r))
+    raycaster.cast_rays(rays[0], nthreads=1)
+    barrier.wait()
+    t0 = time.perf_counter()
+    for i in range(n_frames):
+        raycaster.cast_rays(rays[i % len(rays)], nthreads=1)["t_hit"].numpy()
+    queue.put(time.perf_counter() - t0)
+
+
+def measure_process_scaling(n_frames: int, seed: int) -> dict:
+    """(c'): the machine's own ceiling for (c): 2 single-threaded processes doing bare cast_rays vs 1.
+
+    Each process casts `n_frames` frames; both start together (a barrier), so the ratio is what two cores give
+    two independent raycasting processes here, with no Dask and no pipeline.
+    """
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    seconds = {}
+    for n_proc in (1, 2):
+        barrier, queue = ctx.Barrier(n_proc), ctx.Queue()
+        procs = [ctx.Process(target=_cast_worker, args=(n_frames, seed, barrier, queue)) for _ in range(n_proc)]
+        for proc in procs:
+            proc.start()
+        times = [queue.get() for _ in procs]
+        for proc in procs:
+            proc.join()
+        seconds[n_proc] = max(times)
+    return {
+        "frames_per_process": n_frames,
+        "seconds_1": seconds[1],
+        "seconds_2": seconds[2],
+        "speedup_2_vs_1": 2 * seconds[1] / seconds[2],
+    }
+
+
 def _report(figures: dict, stages: dict, dask: dict | None, per_frame_s: float, ratio: float) -> None:
     ms = 1e3
     lines = [
@@ -266,6 +323,12 @@ def _report(figures: dict, stages: dict, dask: dict | None, per_frame_s: float, 
             f"    start-up {w1['startup_s']:.1f} / {w2['startup_s']:.1f} s not counted; "
             f"identical shards: {dask['identical_shards_1_vs_2']}",
         ]
+        scaling = dask.get("bare_cast_process_scaling")
+        if scaling is not None:
+            lines.append(
+                f"    the machine's ceiling: 2 single-threaded processes of bare cast_rays vs 1: "
+                f"{scaling['speedup_2_vs_1']:.2f}x"
+            )
     m = figures["machine"]
     lines.append(
         f"machine: {m['cpu_count']} CPUs, load average before {m['loadavg_before']}, after {m['loadavg_after']}"
@@ -293,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     # Load-robust twins: CPU seconds per frame (all threads) of the pipeline and of the bare raycast.
     stages["ratio_vs_raycast_cpu"] = pipe["cpu_s_per_frame"] / stages["bare_cast_rays_cpu_s_per_frame"]
     dask = None if args.skip_dask else measure_dask(args.dask_frames, args.dask_shard_size, args.seed, args.dask_rounds)
+    if dask is not None:
+        dask["bare_cast_process_scaling"] = measure_process_scaling(args.dask_frames, args.seed)
     figures = {
         "frames_per_s": pipe["frames_per_s"],
         "ratio_vs_raycast": ratio,
