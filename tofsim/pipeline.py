@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from tofsim.config import ConvertConfig, GenerateConfig, config_hash
-from tofsim.dataset.atomic import prepare_output_dir
+from tofsim.dataset.atomic import folder_lock, prepare_output_dir
 from tofsim.errors import ConfigError, TofsimError
 from tofsim.frame import Sample
 from tofsim.memory import keep_freed_memory
@@ -444,12 +444,25 @@ def _execute(
     scheduler: str | None,
     progress: ProgressFn | None,
 ) -> Path:
-    from tofsim.dataset.manifest import write_manifest
-
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ConfigError(f"workers: must be a positive number of processes or None (in-process), got {workers!r}")
     out_dir = Path(plan.out_dir)
     created = prepare_output_dir(out_dir)
+    with folder_lock(out_dir):  # one run at a time per folder
+        return _execute_locked(plan, out_dir, created, workers=workers, scheduler=scheduler, progress=progress)
+
+
+def _execute_locked(
+    plan: _Plan,
+    out_dir: Path,
+    created: bool,
+    *,
+    workers: int | None,
+    scheduler: str | None,
+    progress: ProgressFn | None,
+) -> Path:
+    from tofsim.dataset.manifest import write_manifest
+
     try:
         records = _complete_shards(out_dir, plan)  # refuses a folder that holds another run's data
     except TofsimError:

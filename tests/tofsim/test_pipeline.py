@@ -297,6 +297,30 @@ def test_one_and_two_dask_workers_give_identical_files(tmp_path):
         assert file_hashes(generate(cfg, tmp_path / "w1", scheduler=cluster.scheduler_address)) == in_process
 
 
+def test_a_second_run_into_a_folder_being_written_is_refused(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "ds"
+    out.mkdir()
+    # Another process holds the folder's lock, as a running `tofsim generate` does.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); "
+         "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)", str(out)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(OutputError, match="another run is writing into this folder"):
+            generate(tiny(n_frames=2), out)
+        assert list(out.iterdir()) == []  # the refused run wrote nothing
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (generate(tiny(n_frames=2), out) / "manifest.json").is_file()  # free again once the other run is gone
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "shard-00000.h5"]  # no lock file left
+
+
 # ------------------------------------------------------------------------------------------------ bad input
 
 
