@@ -116,15 +116,18 @@ def score_cmd(
             sparse_src = None if sparse is None else PredictionSource(path=sparse, scale_per_m=gt_scale_per_m)
             gt_src = open_ground_truth(gt, scale_per_m=gt_scale_per_m, pattern=gt_pattern, sparse=sparse_src)
         bar = None
-        if not quiet:
-            from tqdm import tqdm
-
-            bar = tqdm(total=0, unit="frame", desc="scoring", file=sys.stderr, leave=False)
 
         def progress(done: int, total: int) -> None:
-            if bar is not None:
-                bar.total = total
-                bar.update(done - bar.n)
+            # the bar appears with the first scored frame, so that an input error is not preceded by an empty bar
+            nonlocal bar
+            if quiet:
+                return
+            if bar is None:
+                from tqdm import tqdm
+
+                bar = tqdm(total=total, unit="frame", desc="scoring", file=sys.stderr, leave=False)
+            bar.total = total
+            bar.update(done - bar.n)
 
         try:
             result = score(
