@@ -281,6 +281,7 @@ def fit(
     resume: bool = False,
     progress: Callable[[dict[str, Any]], None] | None = None,
     model: nn.Module | None = None,
+    evaluate_start: bool = False,
 ) -> TrainResult:
     """Train `config.model` and return the run folder, the final model and the history.
 
@@ -293,6 +294,9 @@ def fit(
             (checkpoints of finished epochs stay valid).
         model: start from this model instead of creating ``config.model`` (QAT fine-tuning of a float run);
             pass the same model again to resume.
+        evaluate_start: validate the starting model before the first step, as epoch 0 of the history, and keep
+            it as ``best.pt`` unless an epoch improves on it: a fine-tune never returns a model worse on the
+            validation split than the one it started from (QAT starts from calibrated quantizers).
 
     Returns:
         A `TrainResult`.
@@ -309,12 +313,14 @@ def fit(
     device_type = "cuda" if on_cuda else "cpu"
     info = ddp.init_from_env(device_type)
     try:
-        return _fit(config, out_dir, dataset, resume, progress if info.is_main else None, info, model)
+        return _fit(config, out_dir, dataset, resume, progress if info.is_main else None, info, model, evaluate_start)
     finally:
         ddp.shutdown(info)
 
 
-def _fit(config, out_dir, dataset, resume, progress, info, initial_model=None) -> TrainResult:  # noqa: C901, PLR0915
+def _fit(  # noqa: C901, PLR0915
+    config, out_dir, dataset, resume, progress, info, initial_model=None, evaluate_start=False
+) -> TrainResult:
     device = _resolve_device(config.device, info)
     use_amp = config.amp and device.type == "cuda"
     last_path = out_dir / "last.pt"
@@ -391,6 +397,19 @@ def _fit(config, out_dir, dataset, resume, progress, info, initial_model=None) -
                 ckpt.write_text_atomic(out_dir / "config.json", json.dumps(run_info, indent=2) + "\n")
             ddp.barrier(info)
             net = ddp.wrap_model(model, info, device)
+            if evaluate_start and state is None and info.is_main:
+                t0 = time.perf_counter()
+                val = evaluate(model, val_loader, device)
+                best = val["rmse_m"]
+                row = {"epoch": 0, "steps": 0, "lr": optimizer.param_groups[0]["lr"],
+                       **{f"train_{k}": None for k in ("loss", "depth", "grad", "normal")},
+                       "val_rmse_m": best, "val_mae_m": val["mae_m"], "val_pixels": val["pixels"],
+                       "best_val_rmse_m": best, "time_s": time.perf_counter() - t0}  # fmt: skip
+                rows.append(row)
+                _write_metrics(out_dir, rows)
+                meta = {"epoch": 0, "metrics": row, "train_config": config.to_dict()}
+                ckpt.save_checkpoint({**ckpt.model_payload(model), **meta}, out_dir / "best.pt")
+            ddp.barrier(info)
             if progress is not None:
                 progress({"event": "start", "epochs": config.epochs, "start_epoch": start_epoch,
                           "steps_per_epoch": len(loader), "device": str(device)})  # fmt: skip

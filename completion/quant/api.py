@@ -116,7 +116,8 @@ def quantize_run(
     calib_ds = CompletionDataset(dataset, indices=calib_idx, augment=None)
     calibrate(qmodel, collate([calib_ds[i] for i in range(len(calib_ds))]))
     first = collate([calib_ds[0]])
-    result = fit(config, out_dir, dataset=dataset, model=qmodel, progress=progress)
+    # epoch 0 is the calibrated model: best.pt is never worse on validation than calibration alone
+    result = fit(config, out_dir, dataset=dataset, model=qmodel, progress=progress, evaluate_start=True)
     info["plan"] = qmodel.qat_plan
     info["best_val_rmse_m"] = None if math.isinf(result.best_val_rmse_m) else result.best_val_rmse_m
     h, w = first["rgb"].shape[-2:]

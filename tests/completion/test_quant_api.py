@@ -46,3 +46,23 @@ def test_quantize_run_gives_a_loadable_quantized_run(float_run, tmp_path, preset
         b = load_model(out)(batch)
     torch.testing.assert_close(a, b)
     assert torch.isfinite(a).all()
+
+
+def test_qat_history_starts_with_the_calibrated_model_and_best_is_never_worse(float_run, tmp_path):
+    run, samples = float_run
+    out = quantize_run(run, "w4a4", tmp_path / "w4a4", epochs=2, dataset=samples)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [0, 1, 2]
+    assert rows[0]["steps"] == 0 and rows[0]["train_loss"] is None  # validated before any step
+    best_row = min(rows, key=lambda r: r["val_rmse_m"])
+    assert rows[-1]["best_val_rmse_m"] == best_row["val_rmse_m"] <= rows[0]["val_rmse_m"]
+    # best.pt is the epoch that validated best (epoch 0 when fine-tuning did not improve on calibration), and
+    # the loaded model reproduces that validation RMSE
+    from completion.checkpoint import load_checkpoint
+    from completion.train import evaluate
+
+    assert load_checkpoint(out / "best.pt")["epoch"] == best_row["epoch"]
+    val = CompletionDataset(samples, indices=range(len(samples)), augment=None)
+    loader = [collate([val[i]]) for i in range(len(val))]
+    model = load_model(out)
+    assert evaluate(model, loader, torch.device("cpu"))["rmse_m"] == pytest.approx(best_row["val_rmse_m"], rel=1e-5)
