@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from completion.quant.lsq import LsqQuantizer, lsq_fake_quant, qrange
+from completion.quant.lsq import LsqQuantizer, lsq_fake_quant, mse_step, qrange
 
 
 @pytest.mark.parametrize("bits,signed", [(8, True), (4, True), (2, True), (8, False), (4, False)])
@@ -58,6 +58,30 @@ def test_quantize_dequantize_error_within_half_a_step(bits):
     # values lie on the integer grid
     ints = y / step
     torch.testing.assert_close(ints, ints.round())
+
+
+def test_weight_calibration_8_bit_covers_the_extremes_lower_bits_clip():
+    w = torch.zeros(2, 1, 3, 3)
+    w[0, 0, :, 0] = torch.tensor([0.5, -2.54, 0.1])  # channel 0: largest magnitude 2.54 (negative)
+    w[1, 0, 0, :] = torch.tensor([0.2, 0.3, 12.7])  # channel 1: one outlier far above the rest
+    q8 = LsqQuantizer(8, signed=True, per_channel=True, channels=2)
+    q8.calibrate(w)
+    torch.testing.assert_close(q8.step.detach().reshape(-1), torch.tensor([2.54 / 128, 12.7 / 127]))
+    with torch.no_grad():
+        torch.testing.assert_close(q8(w)[1, 0, 0, 2], torch.tensor(12.7))  # the outlier is kept, not clipped
+    q4 = LsqQuantizer(4, signed=True, per_channel=True, channels=2)
+    q4.calibrate(w)
+    # 4 bits: the MSE step gives up the outlier for a finer grid on the rest (a smaller step than max/7)
+    assert q4.step.detach().reshape(-1)[1] < 12.7 / 7
+
+
+def test_mse_step_bounds_a_negative_extreme():
+    # the largest magnitude is negative: the step grid starts from it, so nothing is clipped at 8 bits
+    x = torch.tensor([[-1.0, 0.25, 0.5, -0.125]])
+    step = mse_step(x, -128, 127, per_channel=False)
+    assert 1 / 128 * 0.9 < float(step) <= 1 / 128 + 1e-9
+    q = torch.clamp(torch.round(x / step), -128, 127) * step
+    assert (q - x).abs().max() <= step / 2 + 1e-7
 
 
 def test_disabled_quantizer_is_identity():
