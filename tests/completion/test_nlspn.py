@@ -152,4 +152,4 @@ def test_nlspn_forward_all_and_official_names():
         "prop_layer.aff_scale_const",
     ]:
         assert key in keys
-    assert float(model.prop_layer.aff_scale_const) == pytest.approx(0.5 * 8)
+    assert float(model.prop_layer.aff_scale_const.detach()) == pytest.approx(0.5 * 8)
