@@ -78,9 +78,36 @@ def measure_pipeline(n_frames: int, seed: int) -> dict:
     }
 
 
+def _bare_raycaster(scene):
+    """Open3D's own RaycastingScene of the scene's triangles, nothing of tofsim around it."""
+    import open3d as o3d
+
+    raycaster = o3d.t.geometry.RaycastingScene()
+    raycaster.add_triangles(
+        o3d.core.Tensor(np.asarray(scene.vertices, dtype=np.float32)),
+        o3d.core.Tensor(np.asarray(scene.triangles, dtype=np.uint32)),
+    )
+    return raycaster
+
+
+def _pixel_rays(intr, poses) -> list:
+    """Open3D ray tensors, one (H*W, 6) float32 set per pose: every pixel's ray, direction with camera z = 1."""
+    import open3d as o3d
+
+    v, u = np.mgrid[0 : intr.height_px, 0 : intr.width_px].astype(np.float32)
+    dirs_cam = np.stack([(u - intr.cx_px) / intr.fx_px, (v - intr.cy_px) / intr.fy_px, np.ones_like(u)], -1)
+    dirs_cam = dirs_cam.reshape(-1, 3)
+    ray_sets = []
+    for pose in poses:
+        rays = np.empty((dirs_cam.shape[0], 6), dtype=np.float32)
+        rays[:, :3] = pose[:3, 3]
+        rays[:, 3:] = dirs_cam @ pose[:3, :3].T.astype(np.float32)
+        ray_sets.append(o3d.core.Tensor.from_numpy(rays))
+    return ray_sets
+
+
 def measure_stages(cfg, n_frames: int) -> dict:
     """Per-frame times of each stage on scene 0 (render, sensor, write) and of a bare cast_rays of its rays."""
-    import open3d as o3d
 
     from tofsim.dataset.writer import write_shard
     from tofsim.pipeline import _Plan, _sample_from
@@ -99,20 +126,8 @@ def measure_stages(cfg, n_frames: int) -> dict:
     poses = sample_camera_poses(scene, intr, n_frames, rng=sample_rng(cfg.seed, 0, "camera"))
 
     # Bare Open3D: its own RaycastingScene of the same triangles, the same pixel rays (z = 1 directions).
-    raycaster = o3d.t.geometry.RaycastingScene()
-    raycaster.add_triangles(
-        o3d.core.Tensor(np.asarray(scene.vertices, dtype=np.float32)),
-        o3d.core.Tensor(np.asarray(scene.triangles, dtype=np.uint32)),
-    )
-    v, u = np.mgrid[0 : intr.height_px, 0 : intr.width_px].astype(np.float32)
-    dirs_cam = np.stack([(u - intr.cx_px) / intr.fx_px, (v - intr.cy_px) / intr.fy_px, np.ones_like(u)], -1)
-    dirs_cam = dirs_cam.reshape(-1, 3)
-    ray_sets = []
-    for pose in poses:
-        rays = np.empty((dirs_cam.shape[0], 6), dtype=np.float32)
-        rays[:, :3] = pose[:3, 3]
-        rays[:, 3:] = dirs_cam @ pose[:3, :3].T.astype(np.float32)
-        ray_sets.append(o3d.core.Tensor.from_numpy(rays))
+    raycaster = _bare_raycaster(scene)
+    ray_sets = _pixel_rays(intr, poses)
     raycaster.cast_rays(ray_sets[0])  # warm-up
     cpu = _cpu_s()
     for rays in ray_sets:
@@ -243,9 +258,7 @@ def measure_dask(n_frames: int, shard_size: int, seed: int, rounds: int) -> dict
 
 def _cast_worker(n_frames: int, seed: int, barrier, queue) -> None:
     """One single-threaded process: bare cast_rays of `n_frames` VGA frames, timed from a shared start."""
-    import open3d as o3d
 
-    from tofsim.render import Renderer
     from tofsim.scene.cameras import sample_camera_poses
     from tofsim.scene.procedural import generate_room
 
@@ -253,15 +266,8 @@ def _cast_worker(n_frames: int, seed: int, barrier, queue) -> None:
     intr = cfg.camera.intrinsics()
     scene = generate_room(cfg.room, rng=sample_rng(seed, 0, "scene"))
     poses = sample_camera_poses(scene, intr, 8, rng=sample_rng(seed, 0, "camera"))
-    raycaster = Renderer(scene)._raycaster
-    v, u = np.mgrid[0 : intr.height_px, 0 : intr.width_px].astype(np.float32)
-    dirs = np.stack([(u - intr.cx_px) / intr.fx_px, (v - intr.cy_px) / intr.fy_px, np.ones_like(u)], -1)
-    rays = []
-    for pose in poses:
-        r = np.empty((dirs.size // 3, 6), np.float32)
-        r[:, :3] = pose[:3, 3]
-        r[:, 3:] = dirs.reshape(-1, 3) @ pose[:3, :3].T.astype(np.float32)
-        rays.append(o3d.core.Tensor.from_numpy(r))
+    raycaster = _bare_raycaster(scene)
+    rays = _pixel_rays(intr, poses)
     raycaster.cast_rays(rays[0], nthreads=1)
     barrier.wait()
     t0 = time.perf_counter()

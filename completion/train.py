@@ -197,6 +197,43 @@ def _read_metrics(run_dir: Path, epochs_done: int) -> list[dict[str, Any]]:
     return [r for r in rows if r["epoch"] <= epochs_done]
 
 
+#: Loss terms averaged over an epoch's training steps, as ``train_<term>`` in the history.
+_TRAIN_TERMS = ("loss", "depth", "grad", "normal")
+
+
+def _record_validation(
+    model: nn.Module,
+    val_loader: Any,
+    device: torch.device,
+    row: dict[str, Any],
+    rows: list[dict[str, Any]],
+    best: float,
+    config: TrainConfig,
+    out_dir: Path,
+    t0: float | None = None,
+) -> tuple[float, dict[str, Any]]:
+    """Validate `model` and record the epoch: complete `row`, append it to `rows` and the metrics files, and save
+    ``best.pt`` when the validation RMSE (m) beats `best`.
+
+    `t0` is when the epoch started (``time.perf_counter``; None: now, so ``time_s`` is the validation alone).
+
+    Returns:
+        (the new best validation RMSE in metres, the checkpoint meta of this epoch).
+    """  # noqa: D205
+    t0 = time.perf_counter() if t0 is None else t0
+    val = evaluate(model, val_loader, device)
+    row.update(val_rmse_m=val["rmse_m"], val_mae_m=val["mae_m"], val_pixels=val["pixels"])
+    improved = val["rmse_m"] < best
+    best = min(best, val["rmse_m"])
+    row.update(best_val_rmse_m=best, time_s=time.perf_counter() - t0)
+    rows.append(row)
+    _write_metrics(out_dir, rows)
+    meta = {"epoch": row["epoch"], "metrics": row, "train_config": config.to_dict()}
+    if improved:
+        ckpt.save_checkpoint({**ckpt.model_payload(model), **meta}, out_dir / "best.pt")
+    return best, meta
+
+
 def _resolve_device(name: str, info: ddp.DistInfo) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
@@ -397,19 +434,12 @@ def _fit(  # noqa: C901, PLR0915
                 ckpt.write_text_atomic(out_dir / "config.json", json.dumps(run_info, indent=2) + "\n")
             ddp.barrier(info)
             net = ddp.wrap_model(model, info, device)
-            if evaluate_start and state is None and info.is_main:
-                t0 = time.perf_counter()
-                val = evaluate(model, val_loader, device)
-                best = val["rmse_m"]
-                row = {"epoch": 0, "steps": 0, "lr": optimizer.param_groups[0]["lr"],
-                       **{f"train_{k}": None for k in ("loss", "depth", "grad", "normal")},
-                       "val_rmse_m": best, "val_mae_m": val["mae_m"], "val_pixels": val["pixels"],
-                       "best_val_rmse_m": best, "time_s": time.perf_counter() - t0}  # fmt: skip
-                rows.append(row)
-                _write_metrics(out_dir, rows)
-                meta = {"epoch": 0, "metrics": row, "train_config": config.to_dict()}
-                ckpt.save_checkpoint({**ckpt.model_payload(model), **meta}, out_dir / "best.pt")
-            ddp.barrier(info)
+            if evaluate_start and state is None:  # epoch 0: the starting model, before any step
+                if info.is_main:
+                    row = {"epoch": 0, "steps": 0, "lr": optimizer.param_groups[0]["lr"],
+                           **{f"train_{k}": None for k in _TRAIN_TERMS}}  # fmt: skip
+                    best, _ = _record_validation(model, val_loader, device, row, rows, best, config, out_dir)
+                ddp.barrier(info)
             if progress is not None:
                 progress({"event": "start", "epochs": config.epochs, "start_epoch": start_epoch,
                           "steps_per_epoch": len(loader), "device": str(device)})  # fmt: skip
@@ -441,19 +471,10 @@ def _fit(  # noqa: C901, PLR0915
                 sums = np.array(ddp.all_reduce_sum(sums.tolist(), info, device))
                 row: dict[str, Any] = {"epoch": epoch + 1, "steps": (epoch + 1) * len(loader),
                                        "lr": optimizer.param_groups[0]["lr"]}  # fmt: skip
-                for i, k in enumerate(("loss", "depth", "grad", "normal")):
+                for i, k in enumerate(_TRAIN_TERMS):
                     row[f"train_{k}"] = sums[i] / max(sums[4], 1.0)
                 if info.is_main:
-                    val = evaluate(model, val_loader, device)
-                    row.update(val_rmse_m=val["rmse_m"], val_mae_m=val["mae_m"], val_pixels=val["pixels"])
-                    improved = val["rmse_m"] < best
-                    best = min(best, val["rmse_m"])
-                    row.update(best_val_rmse_m=best, time_s=time.perf_counter() - t0)
-                    rows.append(row)
-                    _write_metrics(out_dir, rows)
-                    meta = {"epoch": epoch + 1, "metrics": row, "train_config": config.to_dict()}
-                    if improved:
-                        ckpt.save_checkpoint({**ckpt.model_payload(model), **meta}, out_dir / "best.pt")
+                    best, meta = _record_validation(model, val_loader, device, row, rows, best, config, out_dir, t0)
                     rng = {"torch": torch.get_rng_state(),
                            "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}  # fmt: skip
                     ckpt.save_checkpoint(

@@ -119,6 +119,13 @@ def lsq_fake_quant(
     return _LsqFakeQuant.apply(x, step, q_min, q_max, grad_factor, relu)
 
 
+def _max_abs_bound(flat: torch.Tensor, q_min: int, q_max: int) -> torch.Tensor:
+    """(C,) smallest step per row of a (C, N) tensor that keeps the row's extremes in ``[q_min, q_max]``, >= 1e-8."""
+    pos = flat.amax(1).clamp_min(0) / max(q_max, 1)
+    neg = (-flat.amin(1)).clamp_min(0) / max(-q_min, 1)
+    return torch.maximum(pos, neg).clamp_min(1e-8)
+
+
 @torch.no_grad()
 def mse_step(x: torch.Tensor, q_min: int, q_max: int, *, per_channel: bool, grid: int = 40) -> torch.Tensor:
     """Step minimising the mean squared quantize-dequantize error over clipping ratios in (0, 1].
@@ -135,8 +142,7 @@ def mse_step(x: torch.Tensor, q_min: int, q_max: int, *, per_channel: bool, grid
     flat = x.detach().float().flatten(1) if per_channel else x.detach().float().reshape(1, -1)
     if flat.shape[1] > 65536:  # activations: a fixed strided subsample keeps this fast and deterministic
         flat = flat[:, :: flat.shape[1] // 65536 + 1]
-    bound = torch.maximum(flat.amax(1).clamp_min(0) / max(q_max, 1), (-flat.amin(1)).clamp_min(0) / max(-q_min, 1))
-    bound = bound.clamp_min(1e-8)
+    bound = _max_abs_bound(flat, q_min, q_max)
     best_err = torch.full_like(bound, torch.inf)
     best = bound.clone()
     for k in range(grid):
@@ -154,12 +160,14 @@ def mse_step(x: torch.Tensor, q_min: int, q_max: int, *, per_channel: bool, grid
 def max_abs_step(x: torch.Tensor, q_min: int, q_max: int) -> torch.Tensor:
     """Per-channel step (along dim 0) that maps each channel's extremes inside ``[q_min, q_max]`` without clipping.
 
+    Args:
+        x: (C, ...) tensor, e.g. a convolution weight (C_out, C_in, k, k).
+        q_min, q_max: integer range.
+
     Returns:
         Step of shape (C, 1, ..., 1), at least 1e-8.
     """
-    flat = x.detach().float().flatten(1)
-    bound = torch.maximum(flat.amax(1).clamp_min(0) / max(q_max, 1), (-flat.amin(1)).clamp_min(0) / max(-q_min, 1))
-    return bound.clamp_min(1e-8).view(-1, *([1] * (x.dim() - 1)))
+    return _max_abs_bound(x.detach().float().flatten(1), q_min, q_max).view(-1, *([1] * (x.dim() - 1)))
 
 
 class LsqQuantizer(nn.Module):

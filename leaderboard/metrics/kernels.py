@@ -81,30 +81,26 @@ _E = tuple(1.0 / float(np.prod(np.arange(1, n + 1, dtype=np.float64))) for n in 
 _E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12 = _E[2:]
 
 
-@intrinsic
-def _from_bits(typingctx, bits):
-    """The float (float32 for int32, float64 for int64) with IEEE-754 bit pattern `bits`: a bitcast (vectorises)."""
-    if bits not in (types.int32, types.int64):
-        return None
-    fty = types.float32 if bits == types.int32 else types.float64
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(fty))
-
-    return fty(bits), codegen
+#: Each type and the type of the same width whose IEEE-754 bits `_bitcast` reads it as.
+_BITCAST_TYPE = {
+    types.int32: types.float32,
+    types.float32: types.int32,
+    types.int64: types.float64,
+    types.float64: types.int64,
+}
 
 
 @intrinsic
-def _to_bits(typingctx, x):
-    """The IEEE-754 bit pattern of a float32 (as int32) or float64 (as int64): a bitcast (vectorises)."""
-    if x not in (types.float32, types.float64):
+def _bitcast(typingctx, x):
+    """The same bits read as the other type of its width: int32 <-> float32, int64 <-> float64 (vectorises)."""
+    target = _BITCAST_TYPE.get(x)
+    if target is None:
         return None
-    ity = types.int32 if x == types.float32 else types.int64
 
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(ity))
+        return builder.bitcast(args[0], context.get_value_type(target))
 
-    return ity(x), codegen
+    return target(x), codegen
 
 
 # ``contract`` (FMA) only changes the rounding of float64 intermediates, ~1e-16: the float32 result is the same
@@ -132,7 +128,7 @@ def exp_f32(x):
     p = p * r + _E2
     p = p * r + 1.0
     p = p * r + 1.0
-    scale = _from_bits((np.int64(np.int32(k)) + 1023) << 52)  # via int32: AVX2 converts 4 at once
+    scale = _bitcast((np.int64(np.int32(k)) + 1023) << 52)  # via int32: AVX2 converts 4 at once
     return np.float32(p * scale)
 
 
@@ -152,7 +148,7 @@ def valid_max(gt, vmin, vmax):
     n = 0
     # valid depths are > vmin >= 0, and positive floats order like their bit patterns as integers: an integer
     # maximum vectorises, a float one (NaN semantics) does not
-    zero = _to_bits(np.zeros(1, gt.dtype)[0])
+    zero = _bitcast(np.zeros(1, gt.dtype)[0])
     top = zero
     for y in range(gt.shape[0]):
         row = gt[y]
@@ -160,10 +156,10 @@ def valid_max(gt, vmin, vmax):
             g = row[x]
             ok = (np.float64(g) > vmin) & (np.float64(g) <= vmax)  # False for NaN
             n += ok
-            top = max(top, _to_bits(g) if ok else zero)
+            top = max(top, _bitcast(g) if ok else zero)
     if n == 0:
         return 0, np.nan
-    return n, np.float64(_from_bits(top))
+    return n, np.float64(_bitcast(top))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
