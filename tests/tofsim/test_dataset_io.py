@@ -145,6 +145,35 @@ def test_write_shard_identical_bytes_for_identical_samples(tmp_path):
     assert c["sha256"] != a["sha256"]
 
 
+def test_write_shard_bytes_do_not_depend_on_when_datasets_close(tmp_path, monkeypatch):
+    # A Dask worker's profiler may hold the frame that created a dataset, so the dataset can close only when the
+    # file does. HDF5 allocates a cached chunk's file space when it is flushed: unless the writer flushes at a
+    # fixed point, that delay moves the chunk after the root attributes and changes the file's bytes.
+    import h5py
+
+    samples = [make_sample(i, n_spots=1000) for i in range(2)]
+    attrs = {"seed": 1, "config_hash": "0" * 64, "run_hash": "1" * 64, "kind": "generate", "shard_index": 0}
+    write_shard(tmp_path / "a.h5", samples, attrs=attrs)
+    held = []
+    create = h5py.Group.create_dataset
+
+    def create_and_hold(self, *args, **kwargs):
+        held.append(create(self, *args, **kwargs))
+        return held[-1]
+
+    get = h5py.Group.__getitem__
+
+    def get_and_hold(self, name):
+        held.append(get(self, name))
+        return held[-1]
+
+    monkeypatch.setattr(h5py.Group, "create_dataset", create_and_hold)
+    monkeypatch.setattr(h5py.Group, "__getitem__", get_and_hold)
+    write_shard(tmp_path / "b.h5", samples, attrs=attrs)
+    assert len(held) >= 9  # every dataset stayed open until the file closed
+    assert (tmp_path / "a.h5").read_bytes() == (tmp_path / "b.h5").read_bytes()
+
+
 def test_write_shard_failure_leaves_no_partial_file(tmp_path, monkeypatch):
     good = write_shard(tmp_path / "s.h5", [make_sample(0)], attrs={})
     before = (tmp_path / "s.h5").read_bytes()

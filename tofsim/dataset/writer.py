@@ -169,6 +169,11 @@ def _write_hdf5(
             )
         else:
             f.create_dataset(schema.SPOTS, shape=(0,), dtype=SPOT_DTYPE, track_times=False)
+        # HDF5 places a cached chunk in the file when the chunk is flushed, which is when its dataset closes,
+        # unless flushed earlier. A Dask worker's profiler can hold the frame that created a dataset, delaying
+        # the close past the attributes below; flushing here fixes the layout, so identical input stays
+        # identical bytes.
+        f.flush()
         for key in sorted(schema.DATASETS):
             for attr, value in sorted(schema.DATASETS[key].items()):
                 f[key].attrs[attr] = value
