@@ -40,15 +40,20 @@ def onnx_model_path(model: str) -> Path:
 class _QatBar:
     def __init__(self) -> None:
         self.bar: tqdm | None = None
+        self.kind = ""
 
     def __call__(self, event: dict[str, Any]) -> None:
         kind = event["event"]
-        if kind == "sensitivity":
-            if self.bar is None:
-                self.bar = tqdm(total=event["total"], desc="W* layer sensitivity", unit="eval")
+        if kind in ("sensitivity", "refine"):
+            desc = "W* layer sensitivity" if kind == "sensitivity" else "activation steps"
+            if self.bar is None or self.kind != kind:
+                self.close()
+                self.kind = kind
+                self.bar = tqdm(total=event["total"], desc=desc, unit="layer" if kind == "refine" else "eval")
             self.bar.update(event["done"] - self.bar.n)
         elif kind == "start":
             self.close()
+            self.kind = kind
             self.bar = tqdm(total=event["epochs"] * event["steps_per_epoch"], desc="QAT", unit="step")
         elif kind == "step" and self.bar is not None:
             self.bar.update(1)

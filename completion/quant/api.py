@@ -2,7 +2,8 @@
 
 Steps: load the float model of the run; build the bit plan (a uniform preset, or for W* the budgeted per-layer
 plan from measured sensitivities); fold BatchNorm and insert LSQ quantizers (`prepare_qat`); calibrate the
-activation steps on `CALIBRATION_SAMPLES` training samples; fine-tune with the run's own training loop and loss
+activation steps on `CALIBRATION_SAMPLES` training samples, with activation equalization and a search of the
+steps against the float model's depth (`completion.quant.ptq`); fine-tune with the run's own training loop and loss
 (`completion.train`, a hundredth of its learning rate by default: tofnet's head multiplies its weights by D_max,
 and a tenth undid the float model within three steps); write the memory report. The result is a run folder like
 any other: `completion predict`, `completion export` and `completion memory` take it.
@@ -10,6 +11,7 @@ any other: `completion predict`, `completion export` and `completion memory` tak
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Callable
@@ -20,7 +22,8 @@ import torch
 
 from completion.errors import CompletionError, ConfigError, InputFileError
 from completion.quant.bitwidths import BIT_PRESETS, preset_plan
-from completion.quant.qat import calibrate, prepare_qat, quantizable_layers
+from completion.quant.ptq import depth_error_m, equalize_activations, refine_activation_steps
+from completion.quant.qat import calibrate, fold_all_bn, prepare_qat, quantizable_layers
 from completion.quant.report import memory_report
 from completion.quant.wstar import layer_sensitivity, search_plan
 
@@ -39,6 +42,42 @@ def _float_run_config(run_dir: Path) -> dict[str, Any]:
     if not cfg_file.is_file():
         raise InputFileError(f"{run_dir} is not a training run (no config.json)")
     return json.loads(cfg_file.read_text())["train_config"]
+
+
+def _calibrated_model(
+    float_model: torch.nn.Module,
+    plan: dict,
+    calib: dict[str, torch.Tensor],
+    progress: Callable[[dict[str, Any]], None] | None,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The QAT model with calibrated steps, before fine-tuning, and a record of how it was made.
+
+    Equalization (`completion.quant.ptq`) is kept only when the calibrated model it gives is closer to the float
+    model on the calibration batch than the plain one; the activation steps are then refined on that batch.
+    """
+    folded = fold_all_bn(float_model)
+    with torch.no_grad():
+        reference = folded.eval()(dict(calib))
+    qmodel = prepare_qat(folded, plan)
+    calibrate(qmodel, calib)
+    record: dict[str, Any] = {"samples": int(calib["depth"].shape[0])}
+    record["plain_error_m"] = err = depth_error_m(qmodel.eval(), reference, calib)
+    equalized = copy.deepcopy(folded)
+    blocks = equalize_activations(equalized, calib, plan)
+    record["equalized_blocks"] = []
+    if blocks:
+        candidate = prepare_qat(equalized, plan)
+        calibrate(candidate, calib)
+        record["equalized_error_m"] = eq_err = depth_error_m(candidate.eval(), reference, calib)
+        if eq_err < err:
+            qmodel, record["equalized_blocks"] = candidate, blocks
+
+    def refine_progress(done: int, total: int) -> None:
+        if progress is not None:
+            progress({"event": "refine", "done": done, "total": total})
+
+    _, record["refined_error_m"] = refine_activation_steps(qmodel, reference, calib, progress=refine_progress)
+    return qmodel.train(), record
 
 
 def quantize_run(
@@ -111,10 +150,10 @@ def quantize_run(
         info["wstar"] = {**summary, "sensitivity_rmse_m": sensitivity}
     else:
         plan = preset_plan(preset, names)
-    qmodel = prepare_qat(float_model, plan)
     calib_idx = train_idx[:: max(1, len(train_idx) // CALIBRATION_SAMPLES)][:CALIBRATION_SAMPLES]
     calib_ds = CompletionDataset(dataset, indices=calib_idx, augment=None)
-    calibrate(qmodel, collate([calib_ds[i] for i in range(len(calib_ds))]))
+    calib = collate([calib_ds[i] for i in range(len(calib_ds))])
+    qmodel, info["calibration"] = _calibrated_model(float_model, plan, calib, progress)
     first = collate([calib_ds[0]])
     # epoch 0 is the calibrated model: best.pt is never worse on validation than calibration alone
     result = fit(config, out_dir, dataset=dataset, model=qmodel, progress=progress, evaluate_start=True)

@@ -31,6 +31,14 @@ def test_quantize_run_gives_a_loadable_quantized_run(float_run, tmp_path, preset
     info = json.loads((out / "quantization.json").read_text())
     mem = json.loads((out / "memory.json").read_text())
     assert info["preset"] == preset
+    # calibration: equalization kept only when it helped; the step search never moves away from the float model
+    cal = info["calibration"]
+    assert cal["samples"] == len(samples)
+    start = cal["plain_error_m"]
+    if cal["equalized_blocks"]:
+        assert cal["equalized_error_m"] < cal["plain_error_m"]
+        start = cal["equalized_error_m"]
+    assert 0 <= cal["refined_error_m"] <= start
     assert {m.bits.weight_bits for m in qconvs} == {v["weight_bits"] for v in info["plan"].values()}
     if preset == "wstar":
         # this toy network cannot reach 14x (scales and biases): W* falls back to its smallest size, and says so
