@@ -8,7 +8,7 @@ resolved preset is saved as ``DIR/reproduce.json`` beside the outputs (with its 
 | preset | images | frames (train/val/test) | tofnet epochs | QAT epochs | NLSPN, epochs | expected wall time |
 |---|---|---|---|---|---|---|
 | ``quick`` | 120 x 160 | 48 (36/6/6) | 4 | 1 (12 samples) | ``nlspn-small``, 2 | ~5-15 min, 2-core CPU |
-| ``standard`` | 240 x 320 (crops 120 x 160) | 400 (320/40/40) | 20 | 3 | ``nlspn-small``, 10 | ~17 min, idle 2 cores |
+| ``standard`` | 240 x 320 (crops 120 x 160) | 400 (320/40/40) | 20 | 3 | ``nlspn-small``, 10 | ~32 min, idle 2 cores |
 | ``paper`` | 480 x 640 (crops 240 x 320) | 2000 (1600/200/200) | 40 | 10 | ``nlspn``, 20 | ~3-5 h, one GPU |
 
 The camera keeps the 7-Scenes field of view at every size (f = 585 px at 640 px wide), so real Kinect frames
@@ -189,7 +189,7 @@ def _standard() -> ReproducePreset:
         realdata_frames=50,
         mesh_fuse_stride=1,
         mesh_voxel_m=0.01,
-        expected_time="about 17 min on an idle 2-core CPU (measured), longer on a busy one",
+        expected_time="about 32 min on an idle 2-core CPU (measured), longer on a busy one",
     )
 
 
