@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,25 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 REDKITCHEN = SHARED_DATA / "7scenes-redkitchen"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread_per_test_worker():
+    """One torch intra-op thread in each pytest-xdist worker (`make test` runs two on two cores).
+
+    With torch's default of one thread per core in every worker, the workers' OpenMP threads take turns on the
+    cores and each small tensor operation waits for a time slice: the QAT calibration's step search, thousands of
+    small operations on a tiny study, ran 25-50x slower than alone (minutes instead of seconds).
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture
