@@ -75,7 +75,11 @@ def quantize_command(
     epochs: Annotated[int, typer.Option("--epochs", help="QAT fine-tuning epochs.")] = 2,
     data: Annotated[Path | None, typer.Option("--data", help="dataset (default: the float run's).")] = None,
 ) -> None:
-    """Quantization-aware fine-tuning of a float run (LSQ, BatchNorm folded), then a memory report."""
+    """Quantize a float run: fold BatchNorm, calibrate, fine-tune with QAT, write a memory report.
+
+    Calibration sets the LSQ steps, equalizes activation channels and searches the activation steps against the
+    float model's depth.
+    """
     from completion.quant.api import quantize_run
     from completion.quant.report import format_memory_report
 

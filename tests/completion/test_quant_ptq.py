@@ -157,7 +157,9 @@ def test_refinement_recovers_a_spoiled_step_and_never_raises_the_error():
     spoiled_error = depth_error_m(qmodel, reference, batch)
     assert spoiled_error > 1.2 * calibrated_error
     calls = []
-    start, end = refine_activation_steps(qmodel, reference, batch, factors=(1 / 8,), progress=lambda d, t: calls.append(d))
+    start, end = refine_activation_steps(
+        qmodel, reference, batch, factors=(1 / 8,), progress=lambda done, _total: calls.append(done)
+    )
     assert start == pytest.approx(spoiled_error)
     assert end <= calibrated_error * (1 + 1e-6) and end == pytest.approx(depth_error_m(qmodel, reference, batch))
     torch.testing.assert_close(last.log_step.detach(), good, rtol=0, atol=1e-6)
