@@ -108,7 +108,6 @@ def _pixel_rays(intr, poses) -> list:
 
 def measure_stages(cfg, n_frames: int) -> dict:
     """Per-frame times of each stage on scene 0 (render, sensor, write) and of a bare cast_rays of its rays."""
-
     from tofsim.dataset.writer import write_shard
     from tofsim.pipeline import _Plan, _sample_from
     from tofsim.render import Renderer
@@ -258,7 +257,6 @@ def measure_dask(n_frames: int, shard_size: int, seed: int, rounds: int) -> dict
 
 def _cast_worker(n_frames: int, seed: int, barrier, queue) -> None:
     """One single-threaded process: bare cast_rays of `n_frames` VGA frames, timed from a shared start."""
-
     from tofsim.scene.cameras import sample_camera_poses
     from tofsim.scene.procedural import generate_room
 

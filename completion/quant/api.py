@@ -11,17 +11,16 @@ any other: `completion predict`, `completion export` and `completion memory` tak
 
 from __future__ import annotations
 
-import copy
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from completion.errors import CompletionError, ConfigError, InputFileError
-from completion.quant.bitwidths import BIT_PRESETS, preset_plan
+from completion.quant.bitwidths import BIT_PRESETS, LayerBits, preset_plan
 from completion.quant.ptq import depth_error_m, equalize_activations, refine_activation_steps
 from completion.quant.qat import calibrate, fold_all_bn, prepare_qat, quantizable_layers
 from completion.quant.report import memory_report
@@ -44,9 +43,17 @@ def _float_run_config(run_dir: Path) -> dict[str, Any]:
     return json.loads(cfg_file.read_text())["train_config"]
 
 
+def _calibrated(
+    folded: torch.nn.Module, plan: Mapping[str, LayerBits], calib: dict[str, torch.Tensor]
+) -> torch.nn.Module:
+    qmodel = prepare_qat(folded, plan)  # a copy: `folded` stays as it is
+    calibrate(qmodel, calib)
+    return qmodel.eval()
+
+
 def _calibrated_model(
     float_model: torch.nn.Module,
-    plan: dict,
+    plan: Mapping[str, LayerBits],
     calib: dict[str, torch.Tensor],
     progress: Callable[[dict[str, Any]], None] | None,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -58,18 +65,14 @@ def _calibrated_model(
     folded = fold_all_bn(float_model)
     with torch.no_grad():
         reference = folded.eval()(dict(calib))
-    qmodel = prepare_qat(folded, plan)
-    calibrate(qmodel, calib)
-    record: dict[str, Any] = {"samples": int(calib["depth"].shape[0])}
-    record["plain_error_m"] = err = depth_error_m(qmodel.eval(), reference, calib)
-    equalized = copy.deepcopy(folded)
-    blocks = equalize_activations(equalized, calib, plan)
-    record["equalized_blocks"] = []
+    qmodel = _calibrated(folded, plan, calib)
+    record: dict[str, Any] = {"samples": int(calib["depth"].shape[0]), "equalized_blocks": []}
+    record["plain_error_m"] = depth_error_m(qmodel, reference, calib)
+    blocks = equalize_activations(folded, calib, plan)  # in place: the plain model above holds its own copy
     if blocks:
-        candidate = prepare_qat(equalized, plan)
-        calibrate(candidate, calib)
-        record["equalized_error_m"] = eq_err = depth_error_m(candidate.eval(), reference, calib)
-        if eq_err < err:
+        candidate = _calibrated(folded, plan, calib)
+        record["equalized_error_m"] = depth_error_m(candidate, reference, calib)
+        if record["equalized_error_m"] < record["plain_error_m"]:
             qmodel, record["equalized_blocks"] = candidate, blocks
 
     def refine_progress(done: int, total: int) -> None:

@@ -21,7 +21,7 @@ offset of a concatenation); other models pass through unchanged.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +32,7 @@ from completion.quant.bitwidths import LayerBits
 from completion.quant.lsq import LsqQuantizer
 
 __all__ = [
+    "BlockNode",
     "EQUALIZATION_STRENGTH",
     "REFINE_FACTORS",
     "equalization_graph",
@@ -50,7 +51,7 @@ REFINE_FACTORS = (0.7, 0.85, 1.15, 1.3)
 
 
 @dataclass(frozen=True)
-class _Node:
+class BlockNode:
     """One Conv-BN-ReLU block's output and the convolutions that read it (at a channel offset of their input).
 
     Nodes of one `scale_group` get one scale vector (an "add" skip sums them channel by channel); nodes of one
@@ -63,8 +64,16 @@ class _Node:
     step_group: str
 
 
-def equalization_graph(model: nn.Module) -> list[_Node]:
-    """The blocks of a tofnet whose output channels can be rescaled, with their readers; [] for other models."""
+def equalization_graph(model: nn.Module) -> list[BlockNode]:
+    """The blocks of a tofnet whose output channels can be rescaled, with their readers; [] for other models.
+
+    Args:
+        model: a `TofNet`, float or BatchNorm-folded (module paths are the same).
+
+    Returns:
+        One `BlockNode` per Conv-BN-ReLU block, encoder first, then per decoder scale its upsampling block and
+        its merge blocks.
+    """
     from completion.models.tofnet import TofNet
 
     if not isinstance(model, TofNet):
@@ -74,21 +83,21 @@ def equalization_graph(model: nn.Module) -> list[_Node]:
     concat = all(m.mode == "concat" for m in core.merge)
     nodes = []
 
-    def merge_node(block: str, readers: tuple[tuple[str, int], ...], i: int) -> _Node:
-        return _Node(block, readers, scale_group=block if concat else f"merge.{i}", step_group=f"merge.{i}")
+    def merge_node(block: str, readers: tuple[tuple[str, int], ...], i: int) -> BlockNode:
+        return BlockNode(block, readers, scale_group=block if concat else f"merge.{i}", step_group=f"merge.{i}")
 
     for s in range(n_scales):
         last = len(core.enc[s]) - 1
         for j in range(last + 1):
             block = f"core.enc.{s}.{j}"
             if j < last:
-                nodes.append(_Node(block, ((f"core.enc.{s}.{j + 1}.conv", 0),), block, block))
+                nodes.append(BlockNode(block, ((f"core.enc.{s}.{j + 1}.conv", 0),), block, block))
             elif s < n_scales - 1:  # a skip: the next scale's first block and, across the U, a decoder merge
                 i = n_scales - 2 - s
                 offset = core.up[i].block.conv.out_channels if concat else 0
                 nodes.append(merge_node(block, ((f"core.enc.{s + 1}.0.conv", 0), (f"core.dec.{i}.0.conv", offset)), i))
             else:
-                nodes.append(_Node(block, (("core.up.0.block.conv", 0),), block, block))
+                nodes.append(BlockNode(block, (("core.up.0.block.conv", 0),), block, block))
     for i in range(n_scales - 1):
         nodes.append(merge_node(f"core.up.{i}.block", ((f"core.dec.{i}.0.conv", 0),), i))
         last = len(core.dec[i]) - 1
@@ -100,7 +109,7 @@ def equalization_graph(model: nn.Module) -> list[_Node]:
                 reader = f"core.up.{i + 1}.block.conv"
             else:
                 reader = "core.head"
-            nodes.append(_Node(block, ((reader, 0),), block, block))
+            nodes.append(BlockNode(block, ((reader, 0),), block, block))
     return nodes
 
 
@@ -127,7 +136,7 @@ def _channel_maxima(model: nn.Module, batch: Mapping[str, torch.Tensor], blocks:
     return found
 
 
-def _eligible(node: _Node, plan: Mapping[str, LayerBits]) -> bool:
+def _eligible(node: BlockNode, plan: Mapping[str, LayerBits]) -> bool:
     # The block's output must be quantized, and every reader keep 8-bit weights: dividing a reader's input-channel
     # weights costs them precision within their output channel's step, harmless at 8 bits, but with 4-bit weights
     # it made W4A8 worse (per-image validation RMSE +3.7 % instead of +2.6 % before fine-tuning).
@@ -173,7 +182,7 @@ def equalize_activations(
     target: dict[str, float] = {}
     for n in nodes:
         target[n.step_group] = max(target.get(n.step_group, 0.0), float(maxima[n.block].max()))
-    groups: dict[str, list[_Node]] = {}
+    groups: dict[str, list[BlockNode]] = {}
     for n in nodes:
         groups.setdefault(n.scale_group, []).append(n)
     done = []
@@ -198,7 +207,16 @@ def equalize_activations(
 
 @torch.no_grad()
 def depth_error_m(model: nn.Module, reference: torch.Tensor, batch: Mapping[str, torch.Tensor]) -> float:
-    """Mean over the batch's images of the RMSE (m) between `model`'s depth and `reference` on valid GT pixels."""
+    """Mean over the batch's images of the RMSE (m) between `model`'s depth and `reference` on valid GT pixels.
+
+    Args:
+        model: maps the batch to depth (B, 1, H, W) metres.
+        reference: (B, 1, H, W) depth in metres to compare with (the float model's).
+        batch: a collated batch; its ``depth`` (B, 1, H, W) ground truth marks the valid pixels (> 0).
+
+    Returns:
+        The mean per-image RMSE in metres; images without a valid pixel are left out (0.0 when none has one).
+    """
     pred = model(dict(batch)).double()
     valid = batch["depth"] > 0
     errors = [
@@ -224,7 +242,7 @@ def refine_activation_steps(
     batch: Mapping[str, torch.Tensor],
     *,
     factors: tuple[float, ...] = REFINE_FACTORS,
-    progress=None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[float, float]:
     """Coordinate search over the activation steps of a calibrated QAT model, against the float model's depth.
 

@@ -109,19 +109,28 @@ def test_equalization_leaves_blocks_read_by_sub_8_bit_weights_alone():
     assert equalization_graph(nn.Conv2d(1, 1, 3)) == []
 
 
-def test_equalization_lowers_the_8_bit_error_of_badly_balanced_channels():
-    model = _model(seed=3)
-    plan = preset_plan("w8a8", quantizable_layers(model))
-    batch = _batch()
+def _w8a8_case(seed):
+    """A folded tofnet, its W8A8 plan, a batch and the float depth on it."""
+    model = _model(seed=seed)
     folded = fold_all_bn(model)
+    batch = _batch()
     with torch.no_grad():
         reference = folded(dict(batch))
-    plain = prepare_qat(folded, plan)
-    calibrate(plain, batch)
+    return folded, preset_plan("w8a8", quantizable_layers(model)), batch, reference
+
+
+def _calibrated(folded, plan, batch):
+    qmodel = prepare_qat(folded, plan)
+    calibrate(qmodel, batch)
+    return qmodel.eval()
+
+
+def test_equalization_lowers_the_8_bit_error_of_badly_balanced_channels():
+    folded, plan, batch, reference = _w8a8_case(seed=3)
+    plain = _calibrated(folded, plan, batch)
     equalize_activations(folded, batch, plan)
-    balanced = prepare_qat(folded, plan)
-    calibrate(balanced, batch)
-    assert depth_error_m(balanced.eval(), reference, batch) < 0.9 * depth_error_m(plain.eval(), reference, batch)
+    balanced = _calibrated(folded, plan, batch)
+    assert depth_error_m(balanced, reference, batch) < 0.9 * depth_error_m(plain, reference, batch)
 
 
 def test_depth_error_is_the_mean_per_image_rmse_on_valid_pixels():
@@ -140,15 +149,9 @@ def test_depth_error_is_the_mean_per_image_rmse_on_valid_pixels():
 
 
 def test_refinement_recovers_a_spoiled_step_and_never_raises_the_error():
-    model = _model(seed=2)
-    plan = preset_plan("w8a8", quantizable_layers(model))
-    batch = _batch()
-    folded = fold_all_bn(model)
-    with torch.no_grad():
-        reference = folded(dict(batch))
-    qmodel = prepare_qat(folded, plan)
-    calibrate(qmodel, batch)
-    calibrated_error = depth_error_m(qmodel.eval(), reference, batch)
+    folded, plan, batch, reference = _w8a8_case(seed=2)
+    qmodel = _calibrated(folded, plan, batch)
+    calibrated_error = depth_error_m(qmodel, reference, batch)
     last = qmodel.get_submodule("core.dec.1.1.act.1")
     assert isinstance(last, LsqQuantizer)
     good = last.log_step.detach().clone()
