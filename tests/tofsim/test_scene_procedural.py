@@ -117,6 +117,8 @@ def test_room_config_validation():
         RoomConfig(opening_probability=1.5)
     with pytest.raises(ConfigError, match="furniture_kind_weights"):
         RoomConfig(furniture_kind_weights=(1.0, 2.0))
+    with pytest.raises(ConfigError, match="l_notch_fraction_range"):
+        RoomConfig(l_notch_fraction_range=(0.5, 1.0))
     with pytest.raises(ConfigError, match="valid keys"):
         RoomConfig.from_dict({"width_range_m": [3, 4], "colour": "red"})
     cfg = RoomConfig.from_dict({"width_range_m": [3, 4]})

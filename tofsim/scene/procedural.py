@@ -23,7 +23,7 @@ import numpy as np
 from tofsim.errors import ConfigError
 from tofsim.scene.types import Material, Scene
 
-__all__ = ["RoomConfig", "generate_room", "points_in_polygon", "FURNITURE_KINDS"]
+__all__ = ["RoomConfig", "RoomLayout", "generate_room", "plan_layout", "points_in_polygon", "FURNITURE_KINDS"]
 
 #: Furniture kinds the generator builds from primitives.
 FURNITURE_KINDS = ("table", "shelf", "sofa", "box", "cylinder", "stack")
@@ -90,6 +90,11 @@ class RoomConfig:
             raise ConfigError("RoomConfig.furniture_kind_weights: at least one weight must be positive")
         if self.width_range_m[0] < 1.5 or self.depth_range_m[0] < 1.5 or self.height_range_m[0] < 2.0:
             raise ConfigError("RoomConfig: rooms must be at least 1.5 m wide and deep and 2.0 m high")
+        if not 0.05 <= self.l_notch_fraction_range[0] <= self.l_notch_fraction_range[1] <= 0.9:
+            raise ConfigError(
+                f"RoomConfig.l_notch_fraction_range: expected 0.05 <= low <= high <= 0.9 (the notch must leave "
+                f"both arms of the L), got {self.l_notch_fraction_range}"
+            )
         if self.dark_albedo_range[1] > 1 or self.bright_albedo_range[1] > 1:
             raise ConfigError("RoomConfig: albedo ranges must lie in [0, 1]")
 
@@ -325,21 +330,37 @@ def _footprint(cfg: RoomConfig, rng: np.random.Generator) -> tuple[np.ndarray, s
     return np.round(poly - [w / 2, d / 2], 6), shape
 
 
-def _openings(cfg: RoomConfig, rng, length_m: float, height_m: float) -> list[dict[str, Any]]:
-    """Openings on one wall in wall coordinates (u along the wall, v up), not overlapping, 0.2 m from corners."""
+#: Openings keep this far from the wall's ends (metres), and are at least this wide and high.
+_OPENING_MARGIN_M = 0.2
+_MIN_OPENING_M = 0.3
+#: Draws of an opening that does not fit its wall before it is dropped.
+_OPENING_TRIES = 5
+
+
+def _openings(cfg: RoomConfig, rng, length_m: float, height_m: float, counts: dict[str, int]) -> list[dict[str, Any]]:
+    """Openings on one wall in wall coordinates (u along the wall, v up), not overlapping, 0.2 m from corners.
+
+    An opening that does not fit (wider than the wall less the margins, or less than 0.3 m high under the
+    ceiling) is re-drawn up to `_OPENING_TRIES` times, then dropped; ``counts`` records both.
+    """
     if length_m < 1.2 or rng.random() >= cfg.opening_probability:
         return []
-    door = rng.random() < cfg.door_probability
-    if door:
-        width = float(rng.uniform(*cfg.door_width_range_m))
-        v0, v1 = 0.0, min(float(rng.uniform(*cfg.door_height_range_m)), height_m - 0.15)
-    else:
-        width = float(rng.uniform(*cfg.window_width_range_m))
-        v0 = float(rng.uniform(*cfg.window_sill_range_m))
-        v1 = min(v0 + float(rng.uniform(*cfg.window_height_range_m)), height_m - 0.15)
-    width = min(width, length_m - 0.4)
-    u0 = float(rng.uniform(0.2, length_m - 0.2 - width))
-    return [{"kind": "door" if door else "window", "u_m": (u0, u0 + width), "v_m": (v0, v1)}]
+    for _attempt in range(_OPENING_TRIES):
+        door = rng.random() < cfg.door_probability
+        if door:
+            width = float(rng.uniform(*cfg.door_width_range_m))
+            v0, v1 = 0.0, min(float(rng.uniform(*cfg.door_height_range_m)), height_m - 0.15)
+        else:
+            width = float(rng.uniform(*cfg.window_width_range_m))
+            v0 = float(rng.uniform(*cfg.window_sill_range_m))
+            v1 = min(v0 + float(rng.uniform(*cfg.window_height_range_m)), height_m - 0.15)
+        slack = length_m - 2 * _OPENING_MARGIN_M - width
+        if slack >= 0.0 and width >= _MIN_OPENING_M and v1 - v0 >= _MIN_OPENING_M:
+            u0 = _OPENING_MARGIN_M + slack * float(rng.random())
+            return [{"kind": "door" if door else "window", "u_m": (u0, u0 + width), "v_m": (v0, v1)}]
+        counts["openings_redrawn"] += 1
+    counts["openings_dropped"] += 1
+    return []
 
 
 def _rect_fits(corners: np.ndarray, poly: np.ndarray) -> bool:
@@ -347,6 +368,39 @@ def _rect_fits(corners: np.ndarray, poly: np.ndarray) -> bool:
     if not points_in_polygon(corners, poly).all():
         return False
     return not points_in_polygon(poly, corners).any()
+
+
+@dataclass(frozen=True)
+class RoomLayout:
+    """The layout step of a room, before any mesh is built.
+
+    Attributes:
+        footprint_m: (M, 2) float64 counter-clockwise footprint polygon in metres.
+        shape: "rect" or "L".
+        height_m: floor-to-ceiling height.
+        walls: per footprint edge k (from vertex k to k + 1): (p0, p1, length_m, openings).
+        counts: placements that did not fit: ``openings_redrawn``, ``openings_dropped``.
+    """
+
+    footprint_m: np.ndarray
+    shape: str
+    height_m: float
+    walls: list
+    counts: dict
+
+
+def plan_layout(config: RoomConfig | None = None, *, rng: np.random.Generator) -> RoomLayout:
+    """Footprint, height and wall openings of one room (no mesh; never raises for a valid config)."""
+    cfg = RoomConfig() if config is None else config
+    poly, shape = _footprint(cfg, rng)
+    height = float(rng.uniform(*cfg.height_range_m))
+    counts = {"openings_redrawn": 0, "openings_dropped": 0}
+    walls = []
+    for k in range(len(poly)):
+        p0, p1 = poly[k], poly[(k + 1) % len(poly)]
+        length = float(np.linalg.norm(p1 - p0))
+        walls.append((p0, p1, length, _openings(cfg, rng, length, height, counts)))
+    return RoomLayout(footprint_m=poly, shape=shape, height_m=height, walls=walls, counts=counts)
 
 
 def generate_room(config: RoomConfig | None = None, *, rng: np.random.Generator) -> Scene:
@@ -359,13 +413,14 @@ def generate_room(config: RoomConfig | None = None, *, rng: np.random.Generator)
     Returns:
         `Scene` (z up, floor at z = 0) whose meta holds ``scene_id`` (a hash of the geometry), ``generator``,
         ``config``, ``shape`` ("rect" or "L"), ``footprint_m`` (CCW polygon), ``height_m``, ``floor_z_m`` (0),
-        ``openings`` (kind, wall index, world corners), ``furniture`` (kind, centre, size, yaw, dark) and
-        ``normals_oriented`` (True).
+        ``openings`` (kind, wall index, world corners), ``furniture`` (kind, centre, size, yaw, dark),
+        ``placement_counts`` (openings re-drawn or dropped, furniture pieces dropped because they did not fit)
+        and ``normals_oriented`` (True).
     """
     cfg = RoomConfig() if config is None else config
+    layout = plan_layout(cfg, rng=rng)
+    poly, shape, height, walls = layout.footprint_m, layout.shape, layout.height_m, layout.walls
     mb = _MeshBuilder(rng)
-    poly, shape = _footprint(cfg, rng)
-    height = float(rng.uniform(*cfg.height_range_m))
 
     # Structure: floor, ceiling, walls with openings.
     floor_kind = int(rng.integers(3))
@@ -395,12 +450,8 @@ def generate_room(config: RoomConfig | None = None, *, rng: np.random.Generator)
 
     accent_wall = int(rng.integers(len(poly))) if rng.random() < 0.3 else -1
     openings: list[dict[str, Any]] = []
-    walls = []
-    for k in range(len(poly)):
-        p0, p1 = poly[k], poly[(k + 1) % len(poly)]
-        length = float(np.linalg.norm(p1 - p0))
+    for k, (p0, p1, length, ops) in enumerate(walls):
         u_axis = np.append((p1 - p0) / length, 0.0)
-        ops = _openings(cfg, rng, length, height)
         mat_i = accent_i if k == accent_wall else wall_i
         scale = mb.materials[mat_i].texture_scale_m
         ue = _edges(0.0, length, scale, [x for o in ops for x in o["u_m"]])
@@ -414,9 +465,9 @@ def generate_room(config: RoomConfig | None = None, *, rng: np.random.Generator)
             openings.append({**o, "wall": k, "corners_m": np.round(corners, 6).tolist()})
         # CCW footprint: u x up points outwards, so flip to face the room.
         mb.grid(np.append(p0, 0.0), u_axis, [0, 0, 1], ue, ve, mat_i, keep=keep, flip=True)
-        walls.append((p0, p1, length, ops))
 
-    furniture = _place_furniture(mb, cfg, rng, poly, height, walls)
+    counts = {**layout.counts, "furniture_dropped": 0}
+    furniture = _place_furniture(mb, cfg, rng, poly, height, walls, counts)
     meta = {
         "generator": "tofsim.scene.procedural.generate_room",
         "config": asdict(cfg),
@@ -426,13 +477,18 @@ def generate_room(config: RoomConfig | None = None, *, rng: np.random.Generator)
         "floor_z_m": 0.0,
         "openings": openings,
         "furniture": furniture,
+        "placement_counts": counts,
         "normals_oriented": True,
     }
     return mb.build(meta)
 
 
-def _place_furniture(mb: _MeshBuilder, cfg, rng, poly, height, walls) -> list[dict[str, Any]]:
-    """Place furniture pieces (rejection sampling on footprints); returns their descriptions."""
+def _place_furniture(mb: _MeshBuilder, cfg, rng, poly, height, walls, counts) -> list[dict[str, Any]]:
+    """Place furniture pieces (rejection sampling on footprints); returns their descriptions.
+
+    A piece with no free spot after 30 tries, or one that would exceed the floor cover, is dropped and
+    counted in ``counts["furniture_dropped"]``.
+    """
     n_pieces = int(rng.integers(cfg.furniture_count_range[0], cfg.furniture_count_range[1] + 1))
     weights = np.asarray(cfg.furniture_kind_weights, float)
     floor_area = 0.5 * abs(np.dot(poly[:, 0], np.roll(poly[:, 1], -1)) - np.dot(poly[:, 1], np.roll(poly[:, 0], -1)))
@@ -457,6 +513,7 @@ def _place_furniture(mb: _MeshBuilder, cfg, rng, poly, height, walls) -> list[di
                 continue
             area = float(size[0] * size[1])
             if covered + area > cfg.max_floor_cover_fraction * floor_area:
+                counts["furniture_dropped"] += 1
                 break
             mat_i = mb.material(_furniture_material(rng, cfg, dark))
             _build_piece(mb, kind, centre, yaw, size, mat_i, rng, cfg)
@@ -466,6 +523,8 @@ def _place_furniture(mb: _MeshBuilder, cfg, rng, poly, height, walls) -> list[di
             out.append({"kind": kind, "centre_m": np.round(centre, 6).tolist(), "size_m": np.round(size, 6).tolist(),
                         "yaw_rad": float(yaw), "dark": bool(dark)})  # fmt: skip
             break
+        else:
+            counts["furniture_dropped"] += 1
     return out
 
 
