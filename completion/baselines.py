@@ -16,11 +16,9 @@ import dataclasses
 
 import numpy as np
 from scipy import ndimage
-from scipy.interpolate import LinearNDInterpolator
-from scipy.spatial import Delaunay, QhullError
 
 from completion.errors import ConfigError
-from completion.prefill import check_sparse, nearest_fill
+from completion.prefill import check_sparse, linear_fill, nearest_fill
 
 __all__ = ["IpBasicConfig", "diamond_kernel", "ipbasic_depth", "linear_depth", "nearest_depth"]
 
@@ -39,27 +37,12 @@ def linear_depth(sparse_m: np.ndarray, mask: np.ndarray | None = None) -> np.nda
     """Piecewise-linear interpolation over the Delaunay triangulation of the spot pixels (x = column, y = row).
 
     Pixels outside the convex hull of the spots, or every pixel when fewer than 3 non-collinear spots exist,
-    take the nearest-neighbour fill.
+    take the nearest-neighbour fill (`completion.prefill.linear_fill`).
 
     Raises:
         ShapeError: if the arrays are not 2-D or their shapes differ.
     """
-    sparse_m, mask = check_sparse(sparse_m, mask)
-    fill = nearest_fill(sparse_m, mask)[0]
-    ys, xs = np.nonzero(mask)
-    if ys.size < 3:
-        return fill
-    points = np.stack([xs, ys], axis=1).astype(np.float64)
-    try:
-        tri = Delaunay(points)
-    except QhullError:  # all spots on one line: no triangle
-        return fill
-    interp = LinearNDInterpolator(tri, sparse_m[ys, xs].astype(np.float64), fill_value=np.nan)
-    h, w = sparse_m.shape
-    gy, gx = np.mgrid[0:h, 0:w]
-    out = interp(np.stack([gx.ravel(), gy.ravel()], axis=1)).reshape(h, w)
-    inside = np.isfinite(out)
-    return np.where(inside, out, fill).astype(np.float32)
+    return linear_fill(sparse_m, mask)
 
 
 def diamond_kernel(size: int) -> np.ndarray:

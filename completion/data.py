@@ -9,7 +9,7 @@ key        shape, dtype          meaning
 rgb        (B, 3, H, W) float32  colour / 255, in [0, 1]
 sparse     (B, 1, H, W) float32  ToF z-depth in metres at spot pixels, 0 elsewhere
 mask       (B, 1, H, W) float32  1 at valid spots, 0 elsewhere
-prefill    (B, 1, H, W) float32  nearest-neighbour fill of the spots in metres (`completion.prefill`)
+prefill    (B, 1, H, W) float32  linear (default) or nearest fill of the spots in metres (`completion.prefill`)
 dist       (B, 1, H, W) float32  Euclidean distance in pixels to the nearest valid spot
 K          (B, 3, 3) float32     intrinsics of the (possibly cropped / flipped) image
 depth      (B, 1, H, W) float32  ground-truth z-depth in metres, 0 where invalid (for the loss)
@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from completion.errors import ConfigError, ShapeError
-from completion.prefill import nearest_fill
+from completion.prefill import PREFILL_KINDS, make_prefill, nearest_fill
 from tofsim.frame import SPOT_DTYPE, Sample
 
 __all__ = [
@@ -115,12 +115,14 @@ def validate_sample(sample: Any, *, name: str = "sample") -> tuple[int, int]:
     return hw
 
 
-def make_inputs(sample: Any) -> dict[str, np.ndarray]:
+def make_inputs(sample: Any, *, prefill: str = "linear") -> dict[str, np.ndarray]:
     """Turn one sample into channel-first float32 network inputs (no batch axis).
 
     Args:
         sample: a `tofsim.frame.Sample` (or mapping with the same keys). ``depth`` may be None or absent (no
             ground truth, e.g. a folder of RGB + sparse inputs); it then becomes zeros.
+        prefill: which fill becomes ``prefill``: "linear" (Delaunay, nearest outside the hull) or "nearest"
+            (`completion.prefill.PREFILL_KINDS`); a model's ``prefill`` attribute says which it was trained on.
 
     Returns:
         dict with ``rgb`` (3, H, W) in [0, 1]; ``sparse``, ``mask``, ``prefill`` (metres), ``dist`` (px) and
@@ -139,7 +141,8 @@ def make_inputs(sample: Any) -> dict[str, np.ndarray]:
     sparse_m = np.asarray(sample["sparse"], dtype=np.float32)
     mask = np.asarray(sample["mask"], dtype=bool) & np.isfinite(sparse_m) & (sparse_m > 0)
     sparse_m = np.where(mask, sparse_m, 0.0).astype(np.float32)
-    fill_m, dist_px = nearest_fill(sparse_m, mask)
+    nearest_m, dist_px = nearest_fill(sparse_m, mask)
+    fill_m = nearest_m if prefill == "nearest" else make_prefill(sparse_m, mask, prefill)
     depth_m = np.asarray(sample["depth"], dtype=np.float32)
     depth_m = np.where(np.isfinite(depth_m) & (depth_m > 0), depth_m, 0.0).astype(np.float32)
     return {
@@ -239,6 +242,7 @@ class CompletionDataset(torch.utils.data.Dataset):
             and its ``index`` entry is ``indices[i]``.
         augment: augmentation config, or None for none (validation, prediction).
         seed: augmentation seed; sample ``i`` in epoch ``e`` uses ``SeedSequence([seed, e, indices[i]])``.
+        prefill: the fill in ``prefill`` (see `make_inputs`); use the model's ``prefill`` attribute.
 
     Example:
         >>> ds = CompletionDataset(toy_samples(2, rng=np.random.default_rng(0)), augment=None)
@@ -253,8 +257,12 @@ class CompletionDataset(torch.utils.data.Dataset):
         indices: Sequence[int] | None = None,
         augment: AugmentConfig | None = None,
         seed: int = 0,
+        prefill: str = "linear",
     ) -> None:
+        if prefill not in PREFILL_KINDS:
+            raise ConfigError(f"prefill must be one of {', '.join(PREFILL_KINDS)}, got {prefill!r}")
         self.samples = samples
+        self.prefill = prefill
         self.indices = list(range(len(samples))) if indices is None else [int(i) for i in indices]
         self.augment = augment
         self.seed = int(seed)
@@ -274,7 +282,7 @@ class CompletionDataset(torch.utils.data.Dataset):
         if self.augment is not None:
             rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, index]))
             sample = augment_sample(sample, self.augment, rng=rng)
-        item = {k: torch.from_numpy(v) for k, v in make_inputs(sample).items()}
+        item = {k: torch.from_numpy(v) for k, v in make_inputs(sample, prefill=self.prefill).items()}
         item["index"] = torch.tensor(index, dtype=torch.int64)
         return item
 
@@ -295,9 +303,9 @@ def collate(items: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
     return {k: torch.stack([torch.as_tensor(it[k]) for it in items]) for k in items[0]}
 
 
-def to_batch(sample: Any, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
-    """One sample (or the dict from `make_inputs`) -> a batch of one on `device`."""
-    inputs = sample if isinstance(sample, dict) and "prefill" in sample else make_inputs(sample)
+def to_batch(sample: Any, device: torch.device | str = "cpu", *, prefill: str = "linear") -> dict[str, torch.Tensor]:
+    """One sample (or the dict from `make_inputs`) -> a batch of one on `device` (`prefill`: see `make_inputs`)."""
+    inputs = sample if isinstance(sample, dict) and "prefill" in sample else make_inputs(sample, prefill=prefill)
     return {k: v.to(device) for k, v in collate([inputs]).items()}
 
 

@@ -108,6 +108,7 @@ def export_onnx(
             imp.version = opset
     graph_model.metadata_props.add(key="tofbench.input_keys", value=",".join(input_keys))
     graph_model.metadata_props.add(key="tofbench.input_hw", value=f"{height_px},{width_px}")
+    graph_model.metadata_props.add(key="tofbench.prefill", value=getattr(model, "prefill", "linear"))
     onnx.checker.check_model(graph_model)
     out_path = Path(out_path)
     tmp = out_path.with_name(out_path.name + ".tmp")

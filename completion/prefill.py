@@ -1,17 +1,24 @@
-"""Pre-filled dense depth from sparse spots: nearest-neighbour fill and the distance transform of the spot mask.
+"""Pre-filled dense depth from sparse spots: nearest-neighbour and linear fills, and the spot distance transform.
 
-These two maps are what the paper's network sees besides RGB (design.md, "Network input"); the nearest-neighbour
-baseline is the fill itself. numpy only, so it can run in data-loading workers.
+A fill and the distance map are what the paper's network sees besides RGB (design.md, "Network input"). The
+paper corrects the nearest-neighbour fill; tofnet corrects the linear (Delaunay) fill by default, so its residual
+starts at the strongest classical baseline (docs/results.md, ablation). The nearest and linear baselines are the
+fills themselves. numpy/scipy only, so they run in data-loading workers.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+from scipy.interpolate import LinearNDInterpolator
+from scipy.spatial import Delaunay, QhullError
 
-from completion.errors import ShapeError
+from completion.errors import ConfigError, ShapeError
 
-__all__ = ["check_sparse", "nearest_fill"]
+__all__ = ["PREFILL_KINDS", "check_sparse", "linear_fill", "make_prefill", "nearest_fill"]
+
+#: The fills a network can be trained to correct (`make_prefill`).
+PREFILL_KINDS = ("linear", "nearest")
 
 
 def check_sparse(sparse_m: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -51,3 +58,50 @@ def nearest_fill(sparse_m: np.ndarray, mask: np.ndarray | None = None) -> tuple[
         return np.zeros_like(sparse_m), np.full(sparse_m.shape, np.hypot(h, w), dtype=np.float32)
     dist, (iy, ix) = ndimage.distance_transform_edt(~mask, return_indices=True)
     return sparse_m[iy, ix].astype(np.float32), dist.astype(np.float32)
+
+
+def linear_fill(sparse_m: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Piecewise-linear interpolation over the Delaunay triangulation of the spot pixels (x = column, y = row).
+
+    Pixels outside the convex hull of the spots, or every pixel when fewer than 3 non-collinear spots exist,
+    take the nearest-neighbour fill.
+
+    Args:
+        sparse_m: (H, W) float32 sparse z-depth in metres, 0 where there is no measurement.
+        mask: (H, W) bool validity; default ``sparse_m > 0``.
+
+    Returns:
+        (H, W) float32 metres (all zeros if there is no spot).
+
+    Raises:
+        ShapeError: if the arrays are not 2-D or their shapes differ.
+    """
+    sparse_m, mask = check_sparse(sparse_m, mask)
+    fill = nearest_fill(sparse_m, mask)[0]
+    ys, xs = np.nonzero(mask)
+    if ys.size < 3:
+        return fill
+    points = np.stack([xs, ys], axis=1).astype(np.float64)
+    try:
+        tri = Delaunay(points)
+    except QhullError:  # all spots on one line: no triangle
+        return fill
+    interp = LinearNDInterpolator(tri, sparse_m[ys, xs].astype(np.float64), fill_value=np.nan)
+    h, w = sparse_m.shape
+    gy, gx = np.mgrid[0:h, 0:w]
+    out = interp(np.stack([gx.ravel(), gy.ravel()], axis=1)).reshape(h, w)
+    return np.where(np.isfinite(out), out, fill).astype(np.float32)
+
+
+def make_prefill(sparse_m: np.ndarray, mask: np.ndarray | None = None, kind: str = "linear") -> np.ndarray:
+    """The fill of `kind` ("linear" or "nearest", `PREFILL_KINDS`): (H, W) float32 metres.
+
+    Raises:
+        ConfigError: for an unknown kind.
+        ShapeError: if the arrays are not 2-D or their shapes differ.
+    """
+    if kind == "linear":
+        return linear_fill(sparse_m, mask)
+    if kind == "nearest":
+        return nearest_fill(sparse_m, mask)[0]
+    raise ConfigError(f"prefill must be one of {', '.join(PREFILL_KINDS)}, got {kind!r}")

@@ -43,6 +43,8 @@ class OnnxRunner:
             raise InputFileError(f"{self.path}: not a readable ONNX model ({e})") from e
         meta = {p.key: p.value for p in model.metadata_props}
         self.input_keys = tuple(meta.get("tofbench.input_keys", "rgb,prefill,dist").split(","))
+        # files exported before the key existed corrected the nearest fill
+        self.prefill = meta.get("tofbench.prefill", "nearest")
         hw = meta.get("tofbench.input_hw")
         self.input_hw = tuple(int(v) for v in hw.split(",")) if hw else None
         has_int2 = any(t.data_type == onnx.TensorProto.INT2 for t in model.graph.initializer)
@@ -82,7 +84,8 @@ class OnnxModel(torch.nn.Module):
         super().__init__()
         self.runner = OnnxRunner(path, threads=threads)
         self.name = f"onnx:{Path(path).name}"
-        self.config = {"path": str(path), "input_keys": list(self.runner.input_keys)}
+        self.prefill = self.runner.prefill
+        self.config = {"path": str(path), "input_keys": list(self.runner.input_keys), "prefill": self.prefill}
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Depth (B, 1, H, W) float32 metres."""

@@ -274,6 +274,14 @@ def _open_data(config: TrainConfig, dataset: Any) -> tuple[Any, list[int], list[
     return dataset, train_idx, val_idx, val_source
 
 
+def _model_prefill(config: TrainConfig, initial_model: nn.Module | None) -> str:
+    """The fill the model corrects (its ``prefill`` attribute; "linear" for models that read none)."""
+    if initial_model is None:
+        with torch.random.fork_rng():  # a throwaway instance: leaves the seeded initialisation untouched
+            initial_model = ckpt.create_model(config.model, config.model_cfg)
+    return getattr(initial_model, "prefill", "linear")
+
+
 def _lr_lambda(total_steps: int, min_ratio: float) -> Callable[[int], float]:
     def f(step: int) -> float:
         t = min(step, total_steps) / max(total_steps, 1)
@@ -376,8 +384,11 @@ def _fit(  # noqa: C901, PLR0915
             raise ConfigError(f"cannot resume {out_dir}: config differs from the saved run in {', '.join(diff)}")
 
     dataset, train_idx, val_idx, val_source = _open_data(config, dataset)
-    train_ds = CompletionDataset(dataset, indices=train_idx, augment=config.augment_config(), seed=config.seed)
-    val_ds = CompletionDataset(dataset, indices=val_idx, augment=None)
+    prefill = _model_prefill(config, initial_model)
+    train_ds = CompletionDataset(
+        dataset, indices=train_idx, augment=config.augment_config(), seed=config.seed, prefill=prefill
+    )
+    val_ds = CompletionDataset(dataset, indices=val_idx, augment=None, prefill=prefill)
     sampler = ddp.make_sampler(train_ds, info, seed=config.seed, shuffle=True)
     loader_gen = torch.Generator()
     loader = torch.utils.data.DataLoader(

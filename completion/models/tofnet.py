@@ -1,9 +1,12 @@
-"""tofnet: the paper's compact U-Net that corrects the nearest-neighbour fill of the ToF spots.
+"""tofnet: the paper's compact U-Net that corrects a dense fill of the ToF spots.
 
 Input (design.md, "What the paper shows"): 5 channels = prefill / D_max, min(dist, E_max) / E_max, RGB in [0, 1].
+The paper's prefill is the nearest-neighbour fill; ours defaults to the linear (Delaunay) fill, so the residual
+starts at the strongest classical baseline (``prefill``, docs/results.md has the ablation).
 A U-Net of Conv-BN-ReLU blocks (base width n_f, n_s scales, stride-2 conv downsampling, resize + 3x3 conv
-upsampling, concat or add skips) predicts a correction; output = prefill + D_max * correction (global residual),
-clamped at 0. Only Conv2d, BatchNorm2d, ReLU, interpolate, cat and add: every layer can be quantized.
+upsampling, concat or add skips) predicts a correction; output = prefill + R * correction (global residual, R =
+``residual_scale_m``), clamped at 0. Only Conv2d, BatchNorm2d, ReLU, interpolate, cat and add: every layer can
+be quantized.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import torch
 from torch import nn
 
 from completion.errors import ConfigError
+from completion.prefill import PREFILL_KINDS
 from completion.models.layers import MERGE_MODES, UPSAMPLE_MODES, ConvBNReLU, Merge, UpConv, pad_to_multiple
 
 __all__ = ["TofNet", "TofNetConfig", "TofUNet", "tofnet_inputs"]
@@ -31,6 +35,11 @@ class TofNetConfig:
         skip: "concat" or "add" skip connections.
         upsample: "nearest" or "bilinear" resize before each decoder 3x3 conv.
         convs_per_scale: Conv-BN-ReLU blocks after each downsampling / merge (>= 1).
+        prefill: the fill the network corrects, "linear" or "nearest" (`completion.prefill.PREFILL_KINDS`); the
+            data pipeline builds it (``make_inputs(..., prefill=model.prefill)``).
+        residual_scale_m: R, the correction (network output) is multiplied by it. Corrections are centimetres
+            to decimetres: with R = D_max = 10 m a unit of output is 10 m and training learned a zero correction
+            (docs/results.md, ablation); 1 m keeps the head's outputs of order 0.01-0.5.
     """
 
     base_width: int = 8
@@ -40,6 +49,8 @@ class TofNetConfig:
     skip: str = "concat"
     upsample: str = "nearest"
     convs_per_scale: int = 2
+    prefill: str = "linear"
+    residual_scale_m: float = 1.0
 
     def __post_init__(self) -> None:
         if self.base_width < 1 or self.num_scales < 1 or self.convs_per_scale < 1:
@@ -49,6 +60,10 @@ class TofNetConfig:
             )
         if not (self.max_depth_m > 0 and self.max_dist_px > 0):
             raise ConfigError(f"max_depth_m and max_dist_px must be > 0, got {self.max_depth_m}, {self.max_dist_px}")
+        if self.prefill not in PREFILL_KINDS:
+            raise ConfigError(f"prefill must be one of {', '.join(PREFILL_KINDS)}, got {self.prefill!r}")
+        if not self.residual_scale_m > 0:
+            raise ConfigError(f"residual_scale_m must be > 0, got {self.residual_scale_m}")
         if self.skip not in MERGE_MODES:
             raise ConfigError(f"skip must be one of {', '.join(MERGE_MODES)}, got {self.skip!r}")
         if self.upsample not in UPSAMPLE_MODES:
@@ -100,7 +115,7 @@ class TofUNet(nn.Module):
             )
         self.up, self.merge, self.dec = nn.ModuleList(up), nn.ModuleList(merge), nn.ModuleList(dec)
         self.head = nn.Conv2d(widths[0], 1, 3, padding=1, bias=True)
-        nn.init.zeros_(self.head.weight)  # start exactly at the nearest-neighbour fill; the head learns first
+        nn.init.zeros_(self.head.weight)  # start exactly at the prefill; the head learns first
         nn.init.zeros_(self.head.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -119,6 +134,7 @@ class TofNet(nn.Module):
     """tofnet: `forward(batch) -> depth (B, 1, H, W)` metres, float32, for any H, W.
 
     Reads batch keys `prefill`, `dist`, `rgb`. Pads (replicate) to a multiple of `core.stride`, crops back.
+    `prefill` says which fill the batch's ``prefill`` must hold (``make_inputs(..., prefill=model.prefill)``).
     """
 
     name = "tofnet"
@@ -128,11 +144,12 @@ class TofNet(nn.Module):
         self.cfg = cfg
         self.config = dataclasses.asdict(cfg)
         self.core = TofUNet(cfg)
+        self.prefill = cfg.prefill
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Depth (B, 1, H, W) metres = clamp(prefill + D_max * correction, min=0)."""
+        """Depth (B, 1, H, W) metres = clamp(prefill + R * correction, min=0)."""
         prefill = batch["prefill"]
         x = tofnet_inputs(batch, self.cfg.max_depth_m, self.cfg.max_dist_px)
         x, h, w = pad_to_multiple(x, self.core.stride)
         correction = self.core(x)[..., :h, :w]
-        return torch.clamp(prefill + self.cfg.max_depth_m * correction, min=0.0)
+        return torch.clamp(prefill + self.cfg.residual_scale_m * correction, min=0.0)

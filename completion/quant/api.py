@@ -136,7 +136,8 @@ def quantize_run(
     names = quantizable_layers(float_model)
     info: dict[str, Any] = {"preset": preset, "float_run": str(run_dir)}
     if p.searched:
-        sens_ds = CompletionDataset(dataset, indices=val_idx[:SENSITIVITY_SAMPLES], augment=None)
+        prefill = getattr(float_model, "prefill", "linear")
+        sens_ds = CompletionDataset(dataset, indices=val_idx[:SENSITIVITY_SAMPLES], augment=None, prefill=prefill)
         loader = torch.utils.data.DataLoader(sens_ds, batch_size=1, collate_fn=collate)
         cached = list(loader)
 
@@ -154,7 +155,7 @@ def quantize_run(
     else:
         plan = preset_plan(preset, names)
     calib_idx = train_idx[:: max(1, len(train_idx) // CALIBRATION_SAMPLES)][:CALIBRATION_SAMPLES]
-    calib_ds = CompletionDataset(dataset, indices=calib_idx, augment=None)
+    calib_ds = CompletionDataset(dataset, indices=calib_idx, augment=None, prefill=getattr(float_model, "prefill", "linear"))
     calib = collate([calib_ds[i] for i in range(len(calib_ds))])
     qmodel, info["calibration"] = _calibrated_model(float_model, plan, calib, progress)
     first = collate([calib_ds[0]])

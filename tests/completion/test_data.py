@@ -49,7 +49,17 @@ def test_make_inputs_shapes_values_and_prefill(samples):
     assert all(v.dtype == np.float32 for v in x.values())
     assert np.array_equal(x["rgb"][1], s.rgb[..., 1] / np.float32(255))
     fill, dist = nearest_fill(s.sparse, s.mask)
-    assert np.array_equal(x["prefill"][0], fill) and np.array_equal(x["dist"][0], dist)
+    assert np.array_equal(x["dist"][0], dist)
+    assert np.array_equal(make_inputs(s, prefill="nearest")["prefill"][0], fill)
+    # default linear fill: spots keep their depth, and on a grid row the pixel halfway between two neighbouring
+    # spots (an edge of every Delaunay triangulation of a regular grid) is their mean
+    ys, xs = np.nonzero(s.mask)
+    assert np.allclose(x["prefill"][0][ys, xs], s.sparse[ys, xs], atol=1e-6)
+    y, x0 = ys[len(ys) // 2], xs[len(xs) // 2]
+    x1 = xs[(ys == y) & (xs > x0)].min()
+    assert (x1 - x0) % 2 == 0
+    mid = 0.5 * (s.sparse[y, x0] + s.sparse[y, x1])
+    assert abs(x["prefill"][0][y, (x0 + x1) // 2] - mid) < 1e-5
     assert set(np.unique(x["mask"])) == {0.0, 1.0}
     assert np.array_equal(x["depth"][0], s.depth)
 
