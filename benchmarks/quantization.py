@@ -280,6 +280,7 @@ def latency_batch(h: int, w: int) -> dict[str, torch.Tensor]:
         "sparse": prefill,
         "mask": torch.ones(1, 1, h, w),
         "prefill": prefill,
+        "nearest": prefill,
         "dist": 10.0 * torch.rand(1, 1, h, w, generator=g),
         "K": torch.tensor([[[585.0 * w / 640, 0, (w - 1) / 2], [0, 585.0 * w / 640, (h - 1) / 2], [0, 0, 1]]]),
     }
@@ -318,7 +319,7 @@ def measure_latency(args: argparse.Namespace, models: dict[str, torch.nn.Module]
         shutil.rmtree(onnx_dir)
     onnx_dir.mkdir(parents=True)
     batch = latency_batch(h, w)
-    feed = {k: batch[k].numpy() for k in ("rgb", "prefill", "dist")}
+    feed = {k: batch[k].numpy() for k in ("rgb", "prefill", "dist", "nearest")}  # each runner takes its own keys
     runners, files = {}, {}
     for name, model in models.items():
         storage = "int8" if name != "fp32" else "packed"

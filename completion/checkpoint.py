@@ -34,9 +34,15 @@ __all__ = [
 CHECKPOINT_FORMAT = "tofbench-completion-checkpoint-v1"
 #: Folder of the pretrained checkpoints shipped as package data.
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
-#: Pretrained names known to the package, with a one-line description (the files themselves may be absent).
+#: Pretrained names known to the package, with a one-line description (the files themselves may be absent);
+#: each has a model card ``<name>.json`` (`completion.model_cards`, docs/model-cards.md).
 PRETRAINED = {
-    "tofnet-sds": "tofnet trained on tofsim's procedural SDS-style data (see docs/completion-guide.md)",
+    "tofnet-sds": "tofnet float32 trained on tofsim's procedural SDS-style rooms",
+    "tofnet-sds-w8a8": "tofnet-sds quantized, 8-bit weights and activations (QAT)",
+    "tofnet-sds-w4a8": "tofnet-sds quantized, 4-bit weights, 8-bit activations (QAT)",
+    "tofnet-sds-w4a4": "tofnet-sds quantized, 4-bit weights and activations (QAT)",
+    "tofnet-sds-wstar": "tofnet-sds quantized, mixed precision W* (>= 14x smaller weights, QAT)",
+    "nlspn-small-sds": "nlspn-small trained on the same data for a comparable budget",
 }
 
 
@@ -149,12 +155,12 @@ def load_model(run_or_name: str | Path, map_location: str | torch.device = "cpu"
     """Load a model for prediction, in eval mode.
 
     `run_or_name` is tried, in order, as: a run folder (its ``best.pt``, else ``last.pt``); a checkpoint file;
-    a pretrained name (``completion/pretrained/<name>.pt``, e.g. ``tofnet-sds``); a registered model that needs
-    no training (a baseline such as ``nearest``).
+    a pretrained name (``completion/pretrained/<name>.pt``, e.g. ``tofnet-sds``, its sha256 checked against its
+    model card); a registered model that needs no training (a baseline such as ``nearest``).
 
     Raises:
         InputFileError: a run folder without checkpoint, an unreadable checkpoint, or a pretrained name whose
-            file is not installed.
+            file is not installed or whose sha256 differs from its model card.
         CompletionError: a registered model that needs trained weights, or a name that is nothing of the above.
     """
     path = Path(run_or_name)
@@ -166,11 +172,11 @@ def load_model(run_or_name: str | Path, map_location: str | torch.device = "cpu"
     if path.is_file():
         return _model_from_payload(load_checkpoint(path, map_location), path)
     name = str(run_or_name)
-    shipped = PRETRAINED_DIR / f"{name}.pt"
-    if shipped.is_file():
-        return _model_from_payload(load_checkpoint(shipped, map_location), shipped)
     if name in PRETRAINED:
-        raise InputFileError(f"pretrained model {name!r} is not installed (expected {shipped})")
+        from completion.model_cards import verified_checkpoint
+
+        shipped = verified_checkpoint(name, PRETRAINED_DIR)
+        return _model_from_payload(load_checkpoint(shipped, map_location), shipped)
     from completion import models
 
     if name in models.names():

@@ -32,12 +32,22 @@ def models_cmd() -> None:
     """List the registered models and the pretrained checkpoints."""
     from completion import models
     from completion.checkpoint import PRETRAINED, PRETRAINED_DIR
+    from completion.errors import InputFileError
+    from completion.model_cards import read_card
 
     for name in models.names():
-        typer.echo(f"{name:14s} {models.MODELS[name].summary}")
-    for name, summary in sorted(PRETRAINED.items()):
-        state = "" if (PRETRAINED_DIR / f"{name}.pt").is_file() else " [not installed]"
-        typer.echo(f"{name:14s} pretrained: {summary}{state}")
+        typer.echo(f"{name:18s} {models.MODELS[name].summary}")
+    for name, summary in PRETRAINED.items():
+        try:
+            card = read_card(name)
+        except InputFileError:
+            card = None
+        state = "" if (PRETRAINED_DIR / f"{name}.pt").is_file() and card else " [not installed]"
+        scores = ""
+        if card is not None:
+            rmse = {k: card.test_rmse_m(k) for k in card.test_metrics}
+            scores = "".join(f"; test RMSE {k} {1000 * v:.1f} mm" for k, v in rmse.items() if v is not None)
+        typer.echo(f"{name:18s} pretrained: {summary}{scores}{state}")
 
 
 class _TrainBar:

@@ -11,6 +11,7 @@ sparse     (B, 1, H, W) float32  ToF z-depth in metres at spot pixels, 0 elsewhe
 mask       (B, 1, H, W) float32  1 at valid spots, 0 elsewhere
 prefill    (B, 1, H, W) float32  linear (default) or nearest fill of the spots in metres (`completion.prefill`)
 dist       (B, 1, H, W) float32  Euclidean distance in pixels to the nearest valid spot
+nearest    (B, 1, H, W) float32  nearest-neighbour fill of the spots in metres (whatever ``prefill`` is)
 K          (B, 3, 3) float32     intrinsics of the (possibly cropped / flipped) image
 depth      (B, 1, H, W) float32  ground-truth z-depth in metres, 0 where invalid (for the loss)
 index      (B,) int64            position of the sample in the wrapped dataset
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 #: Keys of a batch that are model inputs (``depth`` and ``index`` are targets / bookkeeping).
-INPUT_KEYS = ("rgb", "sparse", "mask", "prefill", "dist", "K")
+INPUT_KEYS = ("rgb", "sparse", "mask", "prefill", "dist", "nearest", "K")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,8 +126,8 @@ def make_inputs(sample: Any, *, prefill: str = "linear") -> dict[str, np.ndarray
             (`completion.prefill.PREFILL_KINDS`); a model's ``prefill`` attribute says which it was trained on.
 
     Returns:
-        dict with ``rgb`` (3, H, W) in [0, 1]; ``sparse``, ``mask``, ``prefill`` (metres), ``dist`` (px) and
-        ``depth`` (metres, 0 invalid), each (1, H, W); ``K`` (3, 3); all float32.
+        dict with ``rgb`` (3, H, W) in [0, 1]; ``sparse``, ``mask``, ``prefill`` (metres), ``dist`` (px),
+        ``nearest`` (metres) and ``depth`` (metres, 0 invalid), each (1, H, W); ``K`` (3, 3); all float32.
 
     Raises:
         ShapeError: if the sample breaks the contract (see `validate_sample`).
@@ -151,6 +152,7 @@ def make_inputs(sample: Any, *, prefill: str = "linear") -> dict[str, np.ndarray
         "mask": mask.astype(np.float32)[None],
         "prefill": fill_m[None],
         "dist": dist_px[None],
+        "nearest": nearest_m[None],
         "K": np.asarray(sample["K"], dtype=np.float32),
         "depth": depth_m[None],
     }
@@ -247,7 +249,7 @@ class CompletionDataset(torch.utils.data.Dataset):
     Example:
         >>> ds = CompletionDataset(toy_samples(2, rng=np.random.default_rng(0)), augment=None)
         >>> sorted(ds[0])
-        ['K', 'depth', 'dist', 'index', 'mask', 'prefill', 'rgb', 'sparse']
+        ['K', 'depth', 'dist', 'index', 'mask', 'nearest', 'prefill', 'rgb', 'sparse']
     """
 
     def __init__(

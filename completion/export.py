@@ -56,7 +56,7 @@ def export_onnx(
     height_px: int = 480,
     width_px: int = 640,
     weight_storage: str = "packed",
-    input_keys: Sequence[str] = ONNX_INPUTS,
+    input_keys: Sequence[str] | None = None,
 ) -> dict:
     """Export a float or QAT model to ONNX for a fixed input size.
 
@@ -65,7 +65,8 @@ def export_onnx(
         out_path: the .onnx file (written atomically).
         height_px, width_px: input size the graph is traced at.
         weight_storage: "packed" (INT4/INT2 where planned) or "int8" (every quantized weight as INT8: fastest).
-        input_keys: batch keys passed as graph inputs, in order; each is (1, C, H, W) float32.
+        input_keys: batch keys passed as graph inputs, in order; each is (1, C, H, W) float32 (default: the
+            model's ``input_keys``, else `ONNX_INPUTS`).
 
     Returns:
         A summary: path, opset, file bytes, per-layer stored weight type.
@@ -81,6 +82,7 @@ def export_onnx(
 
     import onnx
 
+    input_keys = tuple(input_keys or getattr(model, "input_keys", ONNX_INPUTS))
     model = copy.deepcopy(model).eval().cpu()
     set_export_mode(model, True)
     channels = {"rgb": 3}

@@ -66,6 +66,9 @@ class TrainConfig:
         seed: seed of initialisation, order and augmentation (0 is a seed).
         device: ``"auto"`` (CUDA if available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         amp: use float16 autocast and a gradient scaler on CUDA (ignored on CPU).
+        cpu_bf16: use bfloat16 autocast for the forward pass on CPU (2.5x faster steps on a CPU with AVX512-BF16,
+            measured for tofnet at base width 16; slow where the CPU has no bfloat16 instructions). Weights,
+            optimizer, loss and validation stay float32.
         num_workers: DataLoader worker processes (results do not depend on it).
         cpu_threads: torch intra-op CPU threads during the run (restored afterwards); None keeps torch's setting.
         train_split, val_split: split names of the dataset; a dataset without splits trains and validates on
@@ -89,6 +92,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = True
+    cpu_bf16: bool = False
     num_workers: int = 0
     cpu_threads: int | None = None
     train_split: str = "train"
@@ -368,6 +372,8 @@ def _fit(  # noqa: C901, PLR0915
 ) -> TrainResult:
     device = _resolve_device(config.device, info)
     use_amp = config.amp and device.type == "cuda"
+    autocast_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    use_autocast = use_amp or (config.cpu_bf16 and device.type == "cpu")
     last_path = out_dir / "last.pt"
     if resume and not last_path.is_file():
         raise InputFileError(f"nothing to resume: {last_path} not found")
@@ -439,7 +445,8 @@ def _fit(  # noqa: C901, PLR0915
                     "model": {"name": model.name, "config": dict(getattr(model, "config", {}))},
                     "dataset": {"path": str(config.data), "train_count": len(train_idx), "val_count": len(val_idx),
                                 "val_source": val_source},
-                    "device": str(device), "amp": use_amp, "world_size": info.world_size,
+                    "device": str(device), "amp": use_amp, "cpu_bf16": use_autocast and not use_amp,
+                    "world_size": info.world_size,
                     "torch_version": torch.__version__, "resumed_at_epoch": start_epoch if state is not None else None,
                 }  # fmt: skip
                 ckpt.write_text_atomic(out_dir / "config.json", json.dumps(run_info, indent=2) + "\n")
@@ -464,8 +471,8 @@ def _fit(  # noqa: C901, PLR0915
                 sums = np.zeros(5)  # loss, depth, grad, normal, samples
                 for step, batch in enumerate(loader):
                     batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                    with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                        pred = net(batch)
+                    with torch.autocast(device.type, dtype=autocast_dtype, enabled=use_autocast):
+                        pred = net(batch).float()
                     loss, terms = geometry_loss(pred, batch["depth"], batch["K"], config.loss)
                     optimizer.zero_grad(set_to_none=True)
                     scaler.scale(loss).backward()

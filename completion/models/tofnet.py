@@ -1,6 +1,8 @@
 """tofnet: the paper's compact U-Net that corrects a dense fill of the ToF spots.
 
-Input (design.md, "What the paper shows"): 5 channels = prefill / D_max, min(dist, E_max) / E_max, RGB in [0, 1].
+Input (design.md, "What the paper shows"): 5 channels = prefill / D_max, min(dist, E_max) / E_max, RGB in [0, 1],
+plus the nearest fill / D_max as a 6th when ``nearest_channel`` (default): with both fills the network sees where a
+linear fill crosses a depth edge (they differ most there) and can choose per pixel.
 The paper's prefill is the nearest-neighbour fill; ours defaults to the linear (Delaunay) fill, so the residual
 starts at the strongest classical baseline (``prefill``, docs/results.md has the ablation).
 A U-Net of Conv-BN-ReLU blocks (base width n_f, n_s scales, stride-2 conv downsampling, resize + 3x3 conv
@@ -17,8 +19,8 @@ import torch
 from torch import nn
 
 from completion.errors import ConfigError
-from completion.prefill import PREFILL_KINDS
 from completion.models.layers import MERGE_MODES, UPSAMPLE_MODES, ConvBNReLU, Merge, UpConv, pad_to_multiple
+from completion.prefill import PREFILL_KINDS
 
 __all__ = ["TofNet", "TofNetConfig", "TofUNet", "tofnet_inputs"]
 
@@ -37,6 +39,7 @@ class TofNetConfig:
         convs_per_scale: Conv-BN-ReLU blocks after each downsampling / merge (>= 1).
         prefill: the fill the network corrects, "linear" or "nearest" (`completion.prefill.PREFILL_KINDS`); the
             data pipeline builds it (``make_inputs(..., prefill=model.prefill)``).
+        nearest_channel: also feed the nearest-neighbour fill (batch key ``nearest``) as a 6th input channel.
         residual_scale_m: R, the correction (network output) is multiplied by it. Corrections are centimetres
             to decimetres: with R = D_max = 10 m a unit of output is 10 m and training learned a zero correction
             (docs/results.md, ablation); 1 m keeps the head's outputs of order 0.01-0.5.
@@ -50,6 +53,7 @@ class TofNetConfig:
     upsample: str = "nearest"
     convs_per_scale: int = 2
     prefill: str = "linear"
+    nearest_channel: bool = True
     residual_scale_m: float = 1.0
 
     def __post_init__(self) -> None:
@@ -70,19 +74,26 @@ class TofNetConfig:
             raise ConfigError(f"upsample must be one of {', '.join(UPSAMPLE_MODES)}, got {self.upsample!r}")
 
 
-def tofnet_inputs(batch: dict[str, torch.Tensor], max_depth_m: float, max_dist_px: float) -> torch.Tensor:
-    """The 5-channel network input.
+def tofnet_inputs(
+    batch: dict[str, torch.Tensor], max_depth_m: float, max_dist_px: float, nearest_channel: bool = False
+) -> torch.Tensor:
+    """The 5- (or 6-) channel network input.
 
     Args:
-        batch: needs `prefill` (B, 1, H, W) metres, `dist` (B, 1, H, W) pixels, `rgb` (B, 3, H, W) in [0, 1].
+        batch: needs `prefill` (B, 1, H, W) metres, `dist` (B, 1, H, W) pixels, `rgb` (B, 3, H, W) in [0, 1],
+            and `nearest` (B, 1, H, W) metres when `nearest_channel`.
         max_depth_m: D_max.
         max_dist_px: E_max.
+        nearest_channel: append nearest / D_max.
 
     Returns:
-        (B, 5, H, W) float32: prefill / D_max, clip(dist, 0, E_max) / E_max, rgb.
+        (B, 5 or 6, H, W) float32: prefill / D_max, clip(dist, 0, E_max) / E_max, rgb[, nearest / D_max].
     """
     dist = torch.clamp(batch["dist"], 0.0, max_dist_px) / max_dist_px
-    return torch.cat([batch["prefill"] / max_depth_m, dist, batch["rgb"]], dim=1)
+    parts = [batch["prefill"] / max_depth_m, dist, batch["rgb"]]
+    if nearest_channel:
+        parts.append(batch["nearest"] / max_depth_m)
+    return torch.cat(parts, dim=1)
 
 
 class TofUNet(nn.Module):
@@ -133,7 +144,8 @@ class TofUNet(nn.Module):
 class TofNet(nn.Module):
     """tofnet: `forward(batch) -> depth (B, 1, H, W)` metres, float32, for any H, W.
 
-    Reads batch keys `prefill`, `dist`, `rgb`. Pads (replicate) to a multiple of `core.stride`, crops back.
+    Reads batch keys `input_keys` (`prefill`, `dist`, `rgb`, and `nearest` when ``nearest_channel``). Pads
+    (replicate) to a multiple of `core.stride`, crops back.
     `prefill` says which fill the batch's ``prefill`` must hold (``make_inputs(..., prefill=model.prefill)``).
     """
 
@@ -143,13 +155,15 @@ class TofNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.config = dataclasses.asdict(cfg)
-        self.core = TofUNet(cfg)
+        self.core = TofUNet(cfg, in_ch=6 if cfg.nearest_channel else 5)
         self.prefill = cfg.prefill
+        #: batch keys the forward pass reads (the ONNX graph's inputs, in order)
+        self.input_keys = ("rgb", "prefill", "dist", *(("nearest",) if cfg.nearest_channel else ()))
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Depth (B, 1, H, W) metres = clamp(prefill + R * correction, min=0)."""
         prefill = batch["prefill"]
-        x = tofnet_inputs(batch, self.cfg.max_depth_m, self.cfg.max_dist_px)
+        x = tofnet_inputs(batch, self.cfg.max_depth_m, self.cfg.max_dist_px, self.cfg.nearest_channel)
         x, h, w = pad_to_multiple(x, self.core.stride)
         correction = self.core(x)[..., :h, :w]
         return torch.clamp(prefill + self.cfg.residual_scale_m * correction, min=0.0)

@@ -155,7 +155,9 @@ def quantize_run(
     else:
         plan = preset_plan(preset, names)
     calib_idx = train_idx[:: max(1, len(train_idx) // CALIBRATION_SAMPLES)][:CALIBRATION_SAMPLES]
-    calib_ds = CompletionDataset(dataset, indices=calib_idx, augment=None, prefill=getattr(float_model, "prefill", "linear"))
+    calib_ds = CompletionDataset(
+        dataset, indices=calib_idx, augment=None, prefill=getattr(float_model, "prefill", "linear")
+    )
     calib = collate([calib_ds[i] for i in range(len(calib_ds))])
     qmodel, info["calibration"] = _calibrated_model(float_model, plan, calib, progress)
     first = collate([calib_ds[0]])

@@ -11,8 +11,9 @@ def example_batch(height_px: int, width_px: int) -> dict[str, torch.Tensor]:
     """A deterministic batch of one sample (values only need to be plausible, not real).
 
     Returns:
-        ``rgb`` (1, 3, H, W) in [0, 1]; ``sparse``, ``prefill`` (1, 1, H, W) metres in [1, 2]; ``mask`` (1, 1, H, W)
-        ones; ``dist`` (1, 1, H, W) pixels in [0, 1]; ``K`` (1, 3, 3) intrinsics in pixels. All float32.
+        ``rgb`` (1, 3, H, W) in [0, 1]; ``sparse``, ``prefill``, ``nearest`` (1, 1, H, W) metres in [1, 2];
+        ``mask`` (1, 1, H, W) ones; ``dist`` (1, 1, H, W) pixels in [0, 1]; ``K`` (1, 3, 3) intrinsics in pixels.
+        All float32.
     """
     g = torch.Generator().manual_seed(0)
     shape = (1, 1, height_px, width_px)
@@ -22,6 +23,7 @@ def example_batch(height_px: int, width_px: int) -> dict[str, torch.Tensor]:
         "sparse": prefill,
         "mask": torch.ones(shape),
         "prefill": prefill,
+        "nearest": prefill,
         "dist": torch.rand(shape, generator=g),
         "K": torch.tensor([[[500.0, 0, width_px / 2], [0, 500.0, height_px / 2], [0, 0, 1]]]),
     }

@@ -44,13 +44,14 @@ def test_make_inputs_shapes_values_and_prefill(samples):
     x = make_inputs(s)
     assert {k: v.shape for k, v in x.items()} == {
         "rgb": (3, 32, 48), "sparse": (1, 32, 48), "mask": (1, 32, 48), "prefill": (1, 32, 48),
-        "dist": (1, 32, 48), "K": (3, 3), "depth": (1, 32, 48),
+        "dist": (1, 32, 48), "nearest": (1, 32, 48), "K": (3, 3), "depth": (1, 32, 48),
     }  # fmt: skip
     assert all(v.dtype == np.float32 for v in x.values())
     assert np.array_equal(x["rgb"][1], s.rgb[..., 1] / np.float32(255))
     fill, dist = nearest_fill(s.sparse, s.mask)
     assert np.array_equal(x["dist"][0], dist)
     assert np.array_equal(make_inputs(s, prefill="nearest")["prefill"][0], fill)
+    assert np.array_equal(x["nearest"][0], fill)
     # default linear fill: spots keep their depth, and on a grid row the pixel halfway between two neighbouring
     # spots (an edge of every Delaunay triangulation of a regular grid) is their mean
     ys, xs = np.nonzero(s.mask)

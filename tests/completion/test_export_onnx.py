@@ -20,6 +20,7 @@ def _batch(seed=0):
     return {
         "rgb": torch.rand(1, 3, H, W, generator=g),
         "prefill": 1 + 2 * torch.rand(1, 1, H, W, generator=g),
+        "nearest": 1 + 2 * torch.rand(1, 1, H, W, generator=g),
         "dist": 8 * torch.rand(1, 1, H, W, generator=g),
     }
 

@@ -31,6 +31,7 @@ def make_batch(b=2, h=60, w=84, seed=0):
         "sparse": sparse,
         "mask": mask,
         "prefill": prefill,
+        "nearest": prefill,
         "dist": dist,
         "K": K,
     }

@@ -25,6 +25,7 @@ def _batch(h=24, w=32, seed=0):
     return {
         "rgb": torch.rand(3, 3, h, w, generator=g),
         "prefill": prefill,
+        "nearest": prefill,
         "dist": 10 * torch.rand(3, 1, h, w, generator=g),
         "depth": depth,
     }

@@ -15,6 +15,7 @@ def _batch(h=24, w=32, seed=0):
         "sparse": prefill * (torch.rand(2, 1, h, w, generator=g) > 0.9),
         "mask": torch.zeros(2, 1, h, w),
         "prefill": prefill,
+        "nearest": prefill,
         "dist": 10 * torch.rand(2, 1, h, w, generator=g),
         "K": torch.eye(3).expand(2, 3, 3),
     }

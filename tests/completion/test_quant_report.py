@@ -11,14 +11,13 @@ def test_memory_report_counts_every_conv_once_and_matches_hand_count():
     model = TofNet(TofNetConfig(base_width=4, num_scales=2)).eval()
     names = quantizable_layers(model)
     qmodel = prepare_qat(model, preset_plan("w4a4", names))
-    calibrate(
-        qmodel, {"rgb": torch.rand(1, 3, 8, 8), "prefill": torch.rand(1, 1, 8, 8) + 1, "dist": torch.rand(1, 1, 8, 8)}
-    )
+    batch = {"rgb": torch.rand(1, 3, 8, 8), "prefill": torch.rand(1, 1, 8, 8) + 1, "dist": torch.rand(1, 1, 8, 8)}
+    calibrate(qmodel, batch | {"nearest": torch.rand(1, 1, 8, 8) + 1})
     rep = memory_report(qmodel, height_px=8, width_px=8)
     assert [r["name"] for r in rep["layers"]] == names
-    # first conv: 5 -> 4 channels, 3x3, 8-bit (edge layer): 180 weights + 4 scales + 4 biases
+    # first conv: 6 -> 4 channels (both fills, dist, rgb), 3x3, 8-bit (edge layer): 216 weights + 4 scales + 4 biases
     first = rep["layers"][0]
-    assert (first["weight_bits"], first["weights"], first["bytes"]) == (8, 180, 180 + 16 + 16)
+    assert (first["weight_bits"], first["weights"], first["bytes"]) == (8, 216, 216 + 16 + 16)
     second = rep["layers"][1]  # 4 -> 4, 3x3 at 4 bits: 144 weights -> 72 bytes
     assert (second["weight_bits"], second["bytes"]) == (4, 72 + 32)
     assert rep["weights"]["bytes"] == sum(r["bytes"] for r in rep["layers"])

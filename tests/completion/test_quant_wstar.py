@@ -14,6 +14,7 @@ def _model_and_eval():
     batch = {
         "rgb": torch.rand(1, 3, 16, 16, generator=g),
         "prefill": 1 + torch.rand(1, 1, 16, 16, generator=g),
+        "nearest": 1 + torch.rand(1, 1, 16, 16, generator=g),
         "dist": 5 * torch.rand(1, 1, 16, 16, generator=g),
     }
     with torch.no_grad():

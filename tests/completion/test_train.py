@@ -1,7 +1,6 @@
 import csv
 import dataclasses
 import json
-import time
 
 import numpy as np
 import pytest
@@ -73,14 +72,12 @@ def _same(a, b):
 
 
 def test_tiny_model_overfits_four_samples(direct_model, data, tmp_path):
-    t0 = time.perf_counter()
     cfg = _cfg(model=direct_model, model_cfg={}, epochs=60, batch_size=4, lr=1e-2, crop_hw_px=None, hflip_prob=0,
                color_jitter=0, loss=LossConfig(grad_weight=0.1, normal_weight=0.01))  # fmt: skip
     result = fit(cfg, tmp_path / "run", dataset=data)
     first, last = result.history[0]["train_loss"], result.history[-1]["train_loss"]
     assert last < first / 10, (first, last)
     assert result.history[-1]["val_rmse_m"] < result.history[0]["val_rmse_m"] / 5
-    assert time.perf_counter() - t0 < 20
 
 
 def test_training_is_deterministic_on_cpu(data, tmp_path):
