@@ -70,6 +70,16 @@ def _room_config_cls() -> type:
     return RoomConfig
 
 
+def _pose_config_cls() -> type:
+    from tofsim.scene.cameras import PoseConfig
+
+    return PoseConfig
+
+
+def _default_poses() -> Any:
+    return _pose_config_cls()()
+
+
 def _sensor_config_cls() -> type:
     from tofsim.sensor import SensorConfig
 
@@ -277,6 +287,7 @@ class GenerateConfig:
         camera: the depth camera.
         sensor: a `tofsim.sensor.SensorConfig`.
         room: a `tofsim.scene.procedural.RoomConfig` (ignored when `mesh_path` is set).
+        poses: a `tofsim.scene.cameras.PoseConfig`: how camera poses are sampled in each scene.
         mesh_path: a mesh file (PLY/OBJ/GLB/OFF) to use instead of procedural rooms; None for rooms.
         split_fractions: fraction of scenes per split (``train``/``val``/``test``), summing to 1.
     """
@@ -288,6 +299,7 @@ class GenerateConfig:
     camera: CameraConfig = field(default_factory=CameraConfig)
     sensor: Any = field(default_factory=_default_sensor)
     room: Any = field(default_factory=_default_room)
+    poses: Any = field(default_factory=_default_poses)
     mesh_path: str | None = None
     split_fractions: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SPLIT_FRACTIONS))
 
@@ -314,6 +326,7 @@ class GenerateConfig:
                 "camera": self.camera.to_dict(),
                 "sensor": self.sensor,
                 "room": self.room,
+                "poses": self.poses,
                 "mesh_path": self.mesh_path,
                 "split_fractions": dict(self.split_fractions),
             }
@@ -425,6 +438,9 @@ def _config_from_dict(cls: type, d: Mapping[str, Any], where: str, preset_fn: Ca
         elif key == "room":
             merged = _deep_merge(_to_plain(current), value) if isinstance(value, Mapping) else value
             kwargs[key] = _dataclass_from_dict(_room_config_cls(), merged, f"{where}.room")
+        elif key == "poses":
+            merged = _deep_merge(_to_plain(current), value) if isinstance(value, Mapping) else value
+            kwargs[key] = _dataclass_from_dict(_pose_config_cls(), merged, f"{where}.poses")
         elif key == "camera":
             merged = _deep_merge(current.to_dict(), value) if isinstance(value, Mapping) else value
             kwargs[key] = CameraConfig.from_dict(merged)

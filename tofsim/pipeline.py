@@ -185,6 +185,8 @@ class _SceneCache:
                     self.intrinsics,
                     self.config.frames_per_scene,
                     rng=sample_rng(self.config.seed, scene_index, "camera"),
+                    renderer=self.renderer,
+                    **self.config.poses.kwargs(),
                 ),
                 dtype=np.float64,
             )

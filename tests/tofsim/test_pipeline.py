@@ -177,7 +177,8 @@ def test_generate_matches_independent_recomputation(tiny_dataset):
     for scene in range(2):
         room = generate_room(cfg.room, rng=sample_rng(cfg.seed, scene, "scene"))
         renderer = Renderer(room)
-        poses = sample_camera_poses(room, intr, cfg.frames_per_scene, rng=sample_rng(cfg.seed, scene, "camera"))
+        poses = sample_camera_poses(room, intr, cfg.frames_per_scene, rng=sample_rng(cfg.seed, scene, "camera"),
+                                    renderer=renderer, **cfg.poses.kwargs())  # fmt: skip
         for k in range(cfg.frames_per_scene):
             i = scene * cfg.frames_per_scene + k
             frame = renderer.render(intr, poses[k])

@@ -38,6 +38,8 @@ def random_room_config(rng: np.random.Generator) -> RoomConfig:
         door_probability=prob(),
         door_width_range_m=span(0.0, 3.0, 1.5),
         door_height_range_m=span(0.0, 4.0, 1.0),
+        passage_probability=prob(),
+        passage_width_range_m=span(0.0, 5.0, 2.0),
         window_width_range_m=span(0.0, 4.0, 2.0),
         window_height_range_m=span(0.0, 3.0, 1.0),
         window_sill_range_m=span(0.0, 3.0, 1.0),
@@ -65,7 +67,7 @@ def _check_layout(cfg: RoomConfig, seed: int) -> dict[str, int]:
             assert 0.2 - 1e-9 <= u0 < u1 <= length - 0.2 + 1e-9, (seed, cfg, o, length)
             assert 0.0 <= v0 < v1 <= layout.height_m - 0.15 + 1e-9, (seed, cfg, o)
             assert u1 - u0 >= 0.3 - 1e-9 and v1 - v0 >= 0.3 - 1e-9
-            assert o["kind"] in ("door", "window") and (o["kind"] == "window" or v0 == 0.0)
+            assert o["kind"] in ("door", "passage", "window") and (o["kind"] == "window" or v0 == 0.0)
     assert all(v >= 0 for v in layout.counts.values())
     return layout.counts
 
@@ -89,6 +91,11 @@ def test_layout_never_raises_over_10000_random_configs():
 def _check_room(cfg: RoomConfig, seed: int) -> None:
     room = generate_room(cfg, rng=np.random.default_rng(seed))
     assert room.n_triangles > 0
+    lo, hi = room.bounds_m
+    assert lo[2] >= -1e-5 and hi[2] <= room.meta["height_m"] + 1e-5, (
+        seed,
+        "geometry below the floor or above the ceiling",
+    )
     counts = room.meta["placement_counts"]
     assert set(counts) >= {"openings_redrawn", "openings_dropped", "furniture_dropped"}
     poly = np.array(room.meta["footprint_m"])

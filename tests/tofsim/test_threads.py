@@ -57,4 +57,5 @@ def test_one_thread_renders_the_same_frame_as_every_core():
     single = renderer.render(intr, pose)
     for name in ("depth_m", "range_m", "normals_cam", "albedo", "rgb"):
         np.testing.assert_array_equal(getattr(single, name), getattr(full, name), err_msg=name)
-    assert np.count_nonzero(full.depth_m) > 0.9 * full.depth_m.size  # a room: nearly every ray hits
+    # a room: most rays hit (pose sampling keeps >= half; windows open onto nothing)
+    assert np.count_nonzero(full.depth_m) > 0.5 * full.depth_m.size

@@ -9,6 +9,7 @@ image y axis pointing straight down (world -z).
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,45 @@ from tofsim.camera import Intrinsics
 from tofsim.errors import ConfigError, InputFileError
 from tofsim.scene.types import Scene
 
-__all__ = ["camera_pose", "sample_camera_poses", "load_poses", "clearance_directions"]
+__all__ = ["PoseConfig", "camera_pose", "sample_camera_poses", "load_poses", "clearance_directions"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoseConfig:
+    """How `tofsim generate` samples camera poses (see `sample_camera_poses` for each setting).
+
+    The defaults model a hand-held or robot-mounted sensor: heights from 0.3 m (a robot) to 1.9 m (a raised
+    hand), pitches of N(-8, 14) deg clipped to +-45, rolls of N(0, 3) deg clipped to +-10, and 30 % close-ups
+    of objects from 0.3-1.0 m (their nearest surface may be 0.2 m away).
+    """
+
+    height_range_m: tuple[float, float] = (0.3, 1.9)
+    min_clearance_m: float = 0.3
+    min_view_distance_m: float = 0.4
+    pitch_mean_deg: float = -8.0
+    pitch_std_deg: float = 14.0
+    max_pitch_deg: float = 45.0
+    roll_std_deg: float = 3.0
+    max_roll_deg: float = 10.0
+    close_up_fraction: float = 0.3
+    close_up_distance_range_m: tuple[float, float] = (0.3, 1.0)
+    close_up_min_view_distance_m: float = 0.2
+    min_enclosed_fraction: float = 0.75
+    min_front_face_fraction: float | None = None
+    min_view_hit_fraction: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("height_range_m", "close_up_distance_range_m"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo <= hi:
+                raise ConfigError(f"poses.{name}: expected (low, high) with 0 <= low <= high, got {(lo, hi)}")
+        for name in ("close_up_fraction", "min_enclosed_fraction", "min_view_hit_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"poses.{name}: expected a fraction in [0, 1], got {getattr(self, name)}")
+
+    def kwargs(self) -> dict:
+        """The settings as keyword arguments of `sample_camera_poses`."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def camera_pose(position_m, *, yaw_deg: float, pitch_deg: float = 0.0, roll_deg: float = 0.0) -> np.ndarray:
@@ -83,6 +122,9 @@ def sample_camera_poses(
     max_pitch_deg: float = 25.0,
     roll_std_deg: float = 2.0,
     max_roll_deg: float = 6.0,
+    close_up_fraction: float = 0.0,
+    close_up_distance_range_m: tuple[float, float] = (0.3, 1.0),
+    close_up_min_view_distance_m: float = 0.2,
     min_enclosed_fraction: float = 0.75,
     min_front_face_fraction: float | None = None,
     min_view_hit_fraction: float = 0.5,
@@ -91,28 +133,39 @@ def sample_camera_poses(
 ) -> np.ndarray:
     """Sample plausible camera poses inside the free space of a room or mesh.
 
-    A candidate is a position uniform over the scene's horizontal bounds at a height drawn from
-    `height_range_m` above the floor (``meta["floor_z_m"]``, else the lowest vertex), a heading towards open
-    space (drawn with weight (free distance)^2 over near-horizontal directions, +-20 deg jitter), and a small
-    pitch and roll (normal, clipped). It is kept when
+    The defaults describe a level camera at eye height; `PoseConfig()` holds the hand-held / robot-mounted
+    model that ``tofsim generate`` uses (``sample_camera_poses(..., **PoseConfig().kwargs())``).
 
-    - the nearest surface (exact point-to-mesh distance) is at least `min_clearance_m` away;
+    A *free* candidate is a position uniform over the scene's horizontal bounds (over the footprint's bounds,
+    and inside the footprint, when ``meta["footprint_m"]`` exists) at a height drawn from `height_range_m` above
+    the floor (``meta["floor_z_m"]``, else the lowest vertex), a heading towards open space (drawn with weight
+    (free distance)^3 over near-horizontal directions, +-20 deg jitter), and a pitch and roll (normal,
+    clipped). A *close-up* candidate (a fraction `close_up_fraction` of the poses, drawn per pose, when the
+    scene lists ``meta["close_up_targets_m"]``) looks at one of those object points from a distance in
+    `close_up_distance_range_m`, from up to 60 deg above or 15 deg below it, with a few degrees of aim jitter.
+    A candidate is kept when
+
+    - the nearest surface (exact point-to-mesh distance) is at least `min_clearance_m` away (close-ups: a
+      third of it);
     - of 64 rays in all directions, at least `min_enclosed_fraction` hit something (the camera is enclosed,
       not outside the room), the ray straight down hits something, and at least `min_front_face_fraction`
       of the hits see a surface from its front (the camera is not inside an object);
-    - of a 16 x 12 grid of pixel rays, none hits a surface nearer than `min_view_distance_m` (range along
-      the ray) and at least `min_view_hit_fraction` hit (not staring out of a window).
+    - of a 16 x 12 grid of pixel rays, none hits a surface nearer than `min_view_distance_m` (close-ups:
+      `close_up_min_view_distance_m`; range along the ray) and at least `min_view_hit_fraction` hit.
 
     Args:
         scene: the scene (z up).
         intrinsics: the camera that will render (its field of view is checked for blocking surfaces).
         n: number of poses.
         rng: the only source of randomness.
-        height_range_m: camera height above the floor.
+        height_range_m: camera height above the floor of free poses.
         min_clearance_m: free radius around the camera centre.
         min_view_distance_m: nearest allowed surface in the field of view (range along the ray).
         pitch_mean_deg, pitch_std_deg, max_pitch_deg: pitch ~ N(mean, std) clipped to +-max (positive = up).
         roll_std_deg, max_roll_deg: roll ~ N(0, std) clipped to +-max.
+        close_up_fraction: chance that a pose is a close-up of an object (0 disables them).
+        close_up_distance_range_m: camera-to-target distance of close-ups.
+        close_up_min_view_distance_m: nearest allowed surface in the field of view of a close-up.
         min_enclosed_fraction: see above.
         min_front_face_fraction: see above; default 0.9 when ``meta["normals_oriented"]`` is true (procedural
             rooms), else 0 (meshes with unknown winding).
@@ -132,73 +185,38 @@ def sample_camera_poses(
         raise ConfigError(f"n must be >= 0, got {n}")
     if not 0 <= height_range_m[0] <= height_range_m[1]:
         raise ConfigError(f"height_range_m must be (low, high) with 0 <= low <= high, got {height_range_m}")
+    if not 0.0 <= close_up_fraction <= 1.0:
+        raise ConfigError(f"close_up_fraction must be in [0, 1], got {close_up_fraction}")
+    if not 0 < close_up_distance_range_m[0] <= close_up_distance_range_m[1]:
+        raise ConfigError(f"close_up_distance_range_m must be (low, high) with 0 < low <= high, got "
+                          f"{close_up_distance_range_m}")  # fmt: skip
     if n == 0:
         return np.zeros((0, 4, 4))
     renderer = Renderer(scene) if renderer is None else renderer
     if min_front_face_fraction is None:
         min_front_face_fraction = 0.9 if scene.meta.get("normals_oriented", False) else 0.0
     max_candidates = 400 * n + 2000 if max_candidates is None else max_candidates
-    bounds = scene.bounds_m
-    floor_z = float(scene.meta.get("floor_z_m", bounds[0, 2]))
-    lo_xy = bounds[0, :2] + min_clearance_m
-    hi_xy = np.maximum(bounds[1, :2] - min_clearance_m, lo_xy)
-
-    dirs = clearance_directions(64)
-    horizontal = np.flatnonzero(np.abs(dirs[:, 2]) < 0.35)
-    horizontal_yaw_deg = np.rad2deg(np.arctan2(dirs[horizontal, 1], dirs[horizontal, 0]))
-    gu, gv = np.meshgrid(np.linspace(0, intrinsics.width_px - 1, 16), np.linspace(0, intrinsics.height_px - 1, 12))
-    view_cam = np.column_stack(
-        [(gu.ravel() - intrinsics.cx_px) / intrinsics.fx_px, (gv.ravel() - intrinsics.cy_px) / intrinsics.fy_px,
-         np.ones(gu.size)]
-    )  # fmt: skip
-    view_cam /= np.linalg.norm(view_cam, axis=1, keepdims=True)
-
-    poses: list[np.ndarray] = []
-    failures = {"clearance": 0, "enclosed": 0, "floor": 0, "front_face": 0, "view_blocked": 0, "view_empty": 0}
-    tried = 0
-    batch = 64
-    while len(poses) < n and tried < max_candidates:
-        xy = rng.uniform(lo_xy, hi_xy, size=(batch, 2))
-        z = floor_z + rng.uniform(height_range_m[0], height_range_m[1], size=batch)
-        centres = np.column_stack([xy, z])
-        n_dir, n_view = len(dirs), view_cam.shape[0]
-        ans = renderer.cast_rays(np.repeat(centres, n_dir, axis=0), np.tile(dirs, (batch, 1)))
-        t_all = ans["t_hit"].reshape(batch, n_dir)
-        hit_all = ans["hit"].reshape(batch, n_dir)
-        front = ans["front_face"].reshape(batch, n_dir)
-        # Heading: towards open space, drawn with weight (free distance)^2 over the near-horizontal clearance
-        # rays (misses count as 5 m), plus +-20 deg jitter; so cameras look into the room, not at a wall.
-        free = np.minimum(np.where(hit_all, t_all, 5.0), 5.0)[:, horizontal] ** 2
-        cum = np.cumsum(free, axis=1)
-        pick = (cum < rng.uniform(0, 1, size=(batch, 1)) * cum[:, -1:]).sum(1)
-        yaw = horizontal_yaw_deg[np.minimum(pick, horizontal.size - 1)] + rng.uniform(-20.0, 20.0, size=batch)
-        pitch = np.clip(rng.normal(pitch_mean_deg, pitch_std_deg, size=batch), -max_pitch_deg, max_pitch_deg)
-        roll = np.clip(rng.normal(0.0, roll_std_deg, size=batch), -max_roll_deg, max_roll_deg)
-        cand = np.tile(np.eye(4), (batch, 1, 1))
-        cand[:, :3, :3] = _rotations(yaw, pitch, roll)
-        cand[:, :3, 3] = centres
-        view_world = np.swapaxes(cand[:, :3, :3] @ view_cam.T, 1, 2)  # (B, K, 3)
-        t_view = renderer.cast_rays(np.repeat(centres, n_view, axis=0), view_world.reshape(-1, 3))["t_hit"]
-        t_view = t_view.reshape(batch, n_view)
-        hits = hit_all.sum(1)
-        checks = {
-            "clearance": renderer.distance_m(centres) >= min_clearance_m,
-            "enclosed": hits >= min_enclosed_fraction * n_dir,
-            "floor": hit_all[:, 0],
-            "front_face": front.sum(1) >= min_front_face_fraction * np.maximum(hits, 1),
-            "view_blocked": np.where(np.isfinite(t_view), t_view, np.inf).min(1) >= min_view_distance_m,
-            "view_empty": np.isfinite(t_view).sum(1) >= min_view_hit_fraction * n_view,
-        }
-        ok = np.ones(batch, bool)
-        for name, passed in checks.items():
-            failures[name] += int(np.count_nonzero(ok & ~passed))
-            ok &= passed
-        take = np.flatnonzero(ok)[: n - len(poses)]
-        poses.extend(cand[take])
-        tried += batch
-    if len(poses) < n:
-        worst = max(failures, key=failures.get)
+    targets = np.asarray(scene.meta.get("close_up_targets_m", []), float).reshape(-1, 3)
+    is_close = rng.random(n) < close_up_fraction if len(targets) else np.zeros(n, bool)
+    search = _PoseSearch(scene, renderer, intrinsics, rng, min_clearance_m, min_enclosed_fraction,
+                         min_front_face_fraction, min_view_hit_fraction)  # fmt: skip
+    n_close = int(is_close.sum())
+    close = search.run(
+        n_close,
+        max_candidates // 2,
+        lambda b: search.close_ups(b, targets, close_up_distance_range_m, roll_std_deg, max_roll_deg),
+        close_up_min_view_distance_m,
+        1 / 3,
+    )
+    if len(close) < n_close:  # too few close-ups fit: free poses instead
+        is_close[np.flatnonzero(is_close)[len(close) :]] = False
+    free = search.run(int((~is_close).sum()), max_candidates, lambda b: search.free(
+        b, height_range_m, pitch_mean_deg, pitch_std_deg, max_pitch_deg, roll_std_deg, max_roll_deg),
+        min_view_distance_m, 1.0)  # fmt: skip
+    if len(free) < int((~is_close).sum()):
+        worst = max(search.failures, key=search.failures.get)
         hint = {
+            "outside": "check the footprint in scene.meta",
             "clearance": "lower min_clearance_m",
             "enclosed": "lower min_enclosed_fraction for open scenes (a bare floor needs < 0.5)",
             "floor": "check that the mesh is z-up (load_mesh(..., up_axis='y') for y-up files)",
@@ -207,10 +225,111 @@ def sample_camera_poses(
             "view_empty": "lower min_view_hit_fraction",
         }[worst]
         raise ConfigError(
-            f"found only {len(poses)} of {n} camera poses in scene {scene.scene_id!r} after {tried} candidates; "
-            f"most were rejected by the {worst!r} test ({failures}): {hint}, or change height_range_m"
+            f"found only {len(free) + len(close)} of {n} camera poses in scene {scene.scene_id!r} after "
+            f"{search.tried} candidates; most were rejected by the {worst!r} test ({search.failures}): {hint}, "
+            f"or change height_range_m"
         )
-    return np.stack(poses).astype(np.float64)
+    out = np.zeros((n, 4, 4))
+    out[is_close], out[~is_close] = close.reshape(-1, 4, 4), free.reshape(-1, 4, 4)
+    return out
+
+
+class _PoseSearch:
+    """Candidate generators (free and close-up) and the shared acceptance tests of `sample_camera_poses`."""
+
+    def __init__(self, scene, renderer, intrinsics, rng, min_clearance_m, min_enclosed, min_front, min_view_hit):
+        self.renderer, self.rng = renderer, rng
+        self.min_clearance_m, self.min_enclosed, self.min_front, self.min_view_hit = (
+            min_clearance_m, min_enclosed, min_front, min_view_hit)  # fmt: skip
+        bounds = scene.bounds_m
+        self.floor_z = float(scene.meta.get("floor_z_m", bounds[0, 2]))
+        self.footprint = np.asarray(scene.meta["footprint_m"], float) if "footprint_m" in scene.meta else None
+        lo, hi = (bounds[0, :2], bounds[1, :2]) if self.footprint is None else (
+            self.footprint.min(0), self.footprint.max(0))  # fmt: skip
+        self.lo_xy = lo + min_clearance_m
+        self.hi_xy = np.maximum(hi - min_clearance_m, self.lo_xy)
+        self.dirs = clearance_directions(64)
+        self.horizontal = np.flatnonzero(np.abs(self.dirs[:, 2]) < 0.35)
+        self.horizontal_yaw_deg = np.rad2deg(np.arctan2(self.dirs[self.horizontal, 1], self.dirs[self.horizontal, 0]))
+        k = intrinsics
+        gu, gv = np.meshgrid(np.linspace(0, k.width_px - 1, 16), np.linspace(0, k.height_px - 1, 12))
+        view = np.column_stack([(gu.ravel() - k.cx_px) / k.fx_px, (gv.ravel() - k.cy_px) / k.fy_px, np.ones(gu.size)])
+        self.view_cam = view / np.linalg.norm(view, axis=1, keepdims=True)
+        self.failures = {"outside": 0, "clearance": 0, "enclosed": 0, "floor": 0, "front_face": 0,
+                         "view_blocked": 0, "view_empty": 0}  # fmt: skip
+        self.tried = 0
+
+    def _cast_all(self, centres):
+        b = len(centres)
+        ans = self.renderer.cast_rays(np.repeat(centres, len(self.dirs), axis=0), np.tile(self.dirs, (b, 1)))
+        return (ans["t_hit"].reshape(b, -1), ans["hit"].reshape(b, -1), ans["front_face"].reshape(b, -1))
+
+    def free(self, batch, height_range_m, pitch_mean, pitch_std, max_pitch, roll_std, max_roll):
+        rng = self.rng
+        xy = rng.uniform(self.lo_xy, self.hi_xy, size=(batch, 2))
+        z = self.floor_z + rng.uniform(height_range_m[0], height_range_m[1], size=batch)
+        centres = np.column_stack([xy, z])
+        t_all, hit_all, front = self._cast_all(centres)
+        # Heading: towards open space, drawn with weight (free distance)^3 over the near-horizontal clearance
+        # rays (misses count as 10 m), plus +-20 deg jitter; so cameras look into the room (and through its
+        # doorways), not at a wall.
+        free = np.minimum(np.where(hit_all, t_all, 10.0), 10.0)[:, self.horizontal] ** 3
+        cum = np.cumsum(free, axis=1)
+        pick = (cum < rng.uniform(0, 1, size=(batch, 1)) * cum[:, -1:]).sum(1)
+        yaw = self.horizontal_yaw_deg[np.minimum(pick, self.horizontal.size - 1)] + rng.uniform(-20, 20, size=batch)
+        pitch = np.clip(rng.normal(pitch_mean, pitch_std, size=batch), -max_pitch, max_pitch)
+        roll = np.clip(rng.normal(0.0, roll_std, size=batch), -max_roll, max_roll)
+        return centres, yaw, pitch, roll, (t_all, hit_all, front)
+
+    def close_ups(self, batch, targets, distance_range_m, roll_std, max_roll):
+        rng = self.rng
+        target = targets[rng.integers(len(targets), size=batch)]
+        dist = rng.uniform(*distance_range_m, size=batch)
+        yaw = rng.uniform(-180.0, 180.0, size=batch)
+        elev = rng.uniform(-15.0, 60.0, size=batch)  # camera above the target looks down
+        ce, se = np.cos(np.deg2rad(elev)), np.sin(np.deg2rad(elev))
+        back = np.column_stack([ce * np.cos(np.deg2rad(yaw)), ce * np.sin(np.deg2rad(yaw)), se])
+        centres = target + dist[:, None] * back
+        pitch = -elev + rng.normal(0.0, 4.0, size=batch)
+        roll = np.clip(rng.normal(0.0, roll_std, size=batch), -max_roll, max_roll)
+        return centres, yaw + 180.0 + rng.normal(0.0, 6.0, size=batch), pitch, roll, None
+
+    def run(self, n, max_candidates, make, min_view_distance_m, clearance_scale):
+        """Up to `n` accepted (n, 4, 4) poses from candidates of `make(batch)`."""
+        from tofsim.scene.procedural import points_in_polygon
+
+        poses: list[np.ndarray] = []
+        tried, batch = 0, 64
+        while len(poses) < n and tried < max_candidates:
+            centres, yaw, pitch, roll, cast = make(batch)
+            t_all, hit_all, front = self._cast_all(centres) if cast is None else cast
+            cand = np.tile(np.eye(4), (batch, 1, 1))
+            cand[:, :3, :3] = _rotations(yaw, pitch, roll)
+            cand[:, :3, 3] = centres
+            view_world = np.swapaxes(cand[:, :3, :3] @ self.view_cam.T, 1, 2)  # (B, K, 3)
+            n_view = self.view_cam.shape[0]
+            t_view = self.renderer.cast_rays(np.repeat(centres, n_view, axis=0), view_world.reshape(-1, 3))["t_hit"]
+            t_view = t_view.reshape(batch, n_view)
+            hits = hit_all.sum(1)
+            inside = (np.ones(batch, bool) if self.footprint is None
+                      else points_in_polygon(centres[:, :2], self.footprint))  # fmt: skip
+            checks = {
+                "outside": inside,
+                "clearance": self.renderer.distance_m(centres) >= self.min_clearance_m * clearance_scale,
+                "enclosed": hits >= self.min_enclosed * len(self.dirs),
+                "floor": hit_all[:, 0] & (centres[:, 2] > self.floor_z),
+                "front_face": front.sum(1) >= self.min_front * np.maximum(hits, 1),
+                "view_blocked": np.where(np.isfinite(t_view), t_view, np.inf).min(1) >= min_view_distance_m,
+                "view_empty": np.isfinite(t_view).sum(1) >= self.min_view_hit * n_view,
+            }
+            ok = np.ones(batch, bool)
+            for name, passed in checks.items():
+                self.failures[name] += int(np.count_nonzero(ok & ~passed))
+                ok &= passed
+            poses.extend(cand[np.flatnonzero(ok)[: n - len(poses)]])
+            tried += batch
+        self.tried += tried
+        return np.array(poses, dtype=np.float64).reshape(-1, 4, 4)
 
 
 def load_poses(path: str | Path, *, orthonormalize: bool = False) -> np.ndarray:
