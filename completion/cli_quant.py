@@ -74,6 +74,12 @@ def quantize_command(
     ] = None,
     epochs: Annotated[int, typer.Option("--epochs", help="QAT fine-tuning epochs.")] = 2,
     data: Annotated[Path | None, typer.Option("--data", help="dataset (default: the float run's).")] = None,
+    max_train_samples: Annotated[
+        int | None, typer.Option("--max-train-samples", help="fine-tune on the first N training samples only.")
+    ] = None,
+    max_val_samples: Annotated[
+        int | None, typer.Option("--max-val-samples", help="validate on the first N validation samples only.")
+    ] = None,
 ) -> None:
     """Quantize a float run: fold BatchNorm, calibrate, fine-tune with QAT, write a memory report.
 
@@ -84,7 +90,9 @@ def quantize_command(
     from completion.quant.report import format_memory_report
 
     bar = _QatBar()
-    overrides = {"data": str(data)} if data is not None else None
+    given = {"data": None if data is None else str(data), "max_train_samples": max_train_samples,
+             "max_val_samples": max_val_samples}  # fmt: skip
+    overrides = {k: v for k, v in given.items() if v is not None} or None
     try:
         run = quantize_run(source, bits, out, budget_mb=budget_mb, epochs=epochs, train_overrides=overrides,
                            progress=bar)  # fmt: skip

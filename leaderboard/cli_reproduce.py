@@ -1,4 +1,4 @@
-"""``leaderboard reproduce --preset quick|standard|paper --out DIR``: the whole study in one command.
+"""``leaderboard reproduce --preset quick|standard|paper|shipped --out DIR``: the whole study in one command.
 
 `reproduce_command` is a typer-annotated function; ``leaderboard/cli.py`` registers it on the ``leaderboard``
 app (``app.command("reproduce")(reproduce_command)``). It parses the options, calls
@@ -85,7 +85,14 @@ class StepProgress:
 
 
 def reproduce_command(
-    preset: Annotated[str, typer.Option("--preset", help="quick (demo, <15 min CPU) | standard (CPU study) | paper.")],
+    preset: Annotated[
+        str,
+        typer.Option(
+            "--preset",
+            help="shipped (the demo: the shipped models, no training) | quick (trains in minutes) | standard "
+            "(CPU study) | paper.",
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="Study folder (re-run to resume; finished steps are skipped).")],
     realdata: Annotated[
         Path | None,

@@ -123,7 +123,9 @@ def quantize_run(
         raise ConfigError("preset fp32 is the float run itself: nothing to quantize")
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     base = _float_run_config(run_dir)
-    values = {**base, "epochs": epochs, "lr": base.get("lr", 2e-3) * QAT_LR_FACTOR, **(train_overrides or {})}
+    # fake quantization runs in float32: bfloat16 (8-bit mantissa) would blur the 8-bit grids it learns
+    values = {**base, "epochs": epochs, "lr": base.get("lr", 2e-3) * QAT_LR_FACTOR, "cpu_bf16": False,
+              **(train_overrides or {})}  # fmt: skip
     config = TrainConfig.from_dict(values)
     float_model = load_model(run_dir)
     if dataset is None:

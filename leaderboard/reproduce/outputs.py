@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from leaderboard.reproduce.presets import METHODS, QUANT_PRESETS
+from leaderboard.reproduce.presets import METHODS, QUANT_PRESETS, SHIPPED_MODELS
 from leaderboard.reproduce.steps import DISPLAY, StepSkipped, Study, read_marker
 
 __all__ = [
@@ -194,6 +194,15 @@ def headline_table(rows: list[dict[str, Any]], *, with_meta: bool = True) -> lis
     return lines
 
 
+def _training_note(p: Any) -> str:
+    if p.pretrained:
+        names = ", ".join(f"`{n}`" for n in SHIPPED_MODELS.values())
+        return (f"No training: the shipped pretrained models ({names}; model cards in `completion/pretrained/`), "
+                "never trained on these frames.")  # fmt: skip
+    return (f"tofnet {p.tofnet_epochs} epoch(s), QAT {p.qat_epochs} epoch(s) per preset, `{p.nlspn_model}` "
+            f"{p.nlspn_epochs} epoch(s).")  # fmt: skip
+
+
 def step_results(study: Study) -> dict[str, Any]:
     """``results.md``: the headline tables (synthetic, real frames, mesh check) and the command that made them."""
     p = study.preset
@@ -203,8 +212,7 @@ def step_results(study: Study) -> dict[str, Any]:
         f"Produced by: `{study.command}`",
         "",
         f"Synthetic data: {p.n_frames} procedural frames at {p.height_px} x {p.width_px} (f = {p.focal_px:g} px, "
-        f"sensor `{p.sensor}`, seed {p.seed}); scored on the test split. tofnet {p.tofnet_epochs} epoch(s), QAT "
-        f"{p.qat_epochs} epoch(s) per preset, `{p.nlspn_model}` {p.nlspn_epochs} epoch(s). Expected time of this "
+        f"sensor `{p.sensor}`, seed {p.seed}); scored on the test split. {_training_note(p)} Expected time of this "
         f"preset: {p.expected_time or 'not documented'}. Latency: median per-sample CPU forward time of "
         "`completion.predict` (after a warm-up), on the machine that ran the study. Activation memory: liveness "
         "peak at the method's activation bits (computed, not measured, below 8 bits); weights count biases "

@@ -10,6 +10,10 @@ resolved preset is saved as ``DIR/reproduce.json`` beside the outputs (with its 
 | ``quick`` | 120 x 160 | 48 (36/6/6) | 4 | 1 (12 samples) | ``nlspn-small``, 2 | ~2 min, 2-core CPU |
 | ``standard`` | 240 x 320 (crops 120 x 160) | 400 (320/40/40) | 20 | 3 | ``nlspn-small``, 10 | ~32 min, idle 2 cores |
 | ``paper`` | 480 x 640 (crops 240 x 320) | 2000 (1600/200/200) | 40 | 10 | ``nlspn``, 20 | ~3-5 h, one GPU |
+| ``shipped`` | 480 x 640 | 16 (all test, fresh seed) | shipped | shipped | ``nlspn-small-sds`` | ~2-3 min, 2-core CPU |
+
+``shipped`` (the demo, ``make demo``) trains nothing: it scores the pretrained models shipped with the package
+(`SHIPPED_MODELS`, each checked against its model card) on freshly generated frames and on the real frames.
 
 The camera keeps the 7-Scenes field of view at every size (f = 585 px at 640 px wide), so real Kinect frames
 subsampled to the same size look like the training data to the networks.
@@ -27,7 +31,7 @@ from typing import Any
 from leaderboard.errors import ConfigError
 from tofsim.registry import Registry
 
-__all__ = ["ReproducePreset", "PRESETS", "get_preset", "preset_names", "METHODS", "QUANT_PRESETS"]
+__all__ = ["ReproducePreset", "PRESETS", "get_preset", "preset_names", "METHODS", "QUANT_PRESETS", "SHIPPED_MODELS"]
 
 #: QAT methods (method name = `completion.quant` bit-width preset name).
 QUANT_PRESETS = ("w8a8", "w4a8", "w4a4", "wstar")
@@ -35,6 +39,9 @@ QUANT_PRESETS = ("w8a8", "w4a8", "w4a4", "wstar")
 METHODS = ("float32", *QUANT_PRESETS, "nlspn", "nearest", "linear", "ipbasic")
 #: Focal length in pixels of a 640-pixel-wide image (7-Scenes / Kinect v1); other widths scale it.
 VGA_FOCAL_PX = 585.0
+#: The pretrained model (``completion/pretrained/<name>.pt``) each trained method uses when ``pretrained``.
+SHIPPED_MODELS = {"float32": "tofnet-sds", "w8a8": "tofnet-sds-w8a8", "w4a8": "tofnet-sds-w4a8",
+                  "w4a4": "tofnet-sds-w4a4", "wstar": "tofnet-sds-wstar", "nlspn": "nlspn-small-sds"}  # fmt: skip
 VGA_WIDTH_PX = 640
 
 
@@ -65,6 +72,8 @@ class ReproducePreset:
         mesh_holdout_every: every n-th real frame (offset n // 2) is held out for the mesh comparison.
         mesh_voxel_m: TSDF voxel size in metres.
         expected_time: what the docs promise for the whole run (shown in ``results.md``).
+        pretrained: score the shipped pretrained models (`SHIPPED_MODELS`) instead of training; every generated
+            frame is then a test frame (the seed must differ from the training data's, see the model cards).
     """
 
     name: str
@@ -92,6 +101,7 @@ class ReproducePreset:
     mesh_holdout_every: int = 10
     mesh_voxel_m: float = 0.02
     expected_time: str = ""
+    pretrained: bool = False
 
     def __post_init__(self) -> None:
         positive = ("height_px", "width_px", "n_frames", "frames_per_scene", "batch_size", "tofnet_epochs",
@@ -105,7 +115,7 @@ class ReproducePreset:
                 f"preset {self.name!r}: image size {self.height_px}x{self.width_px} must be 3:4 with a width that "
                 "divides 640 (e.g. 60x80, 120x160, 240x320, 480x640)"
             )
-        if self.n_frames < 3 * self.frames_per_scene:
+        if not self.pretrained and self.n_frames < 3 * self.frames_per_scene:
             raise ConfigError(
                 f"preset {self.name!r}: n_frames {self.n_frames} must hold at least 3 scenes of "
                 f"{self.frames_per_scene} frames (train, val and test)"
@@ -215,6 +225,24 @@ def _paper() -> ReproducePreset:
         mesh_fuse_stride=1,
         mesh_voxel_m=0.01,
         expected_time="about 3-5 h on one GPU (H100 class) plus CPU prediction and scoring",
+    )
+
+
+@PRESETS.register("shipped")
+def _shipped() -> ReproducePreset:
+    """The demo (``make demo``): the shipped trained models on fresh synthetic frames and on the real frames."""
+    return ReproducePreset(
+        name="shipped",
+        height_px=480,
+        width_px=640,
+        n_frames=12,
+        frames_per_scene=3,
+        seed=20261206,
+        figure_frames=(0, 4, 8),
+        realdata_frames=12,
+        mesh_fuse_stride=4,
+        pretrained=True,
+        expected_time="about 3 min on a 2-core CPU (measured), set-up aside",
     )
 
 

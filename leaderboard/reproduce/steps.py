@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from leaderboard.errors import LeaderboardError
-from leaderboard.reproduce.presets import METHODS, QUANT_PRESETS, ReproducePreset
+from leaderboard.reproduce.presets import METHODS, QUANT_PRESETS, SHIPPED_MODELS, ReproducePreset
 
 __all__ = [
     "OutputError",
@@ -220,7 +220,9 @@ def step_dataset(study: Study) -> dict[str, Any]:
 
     p = study.preset
     f_px = p.focal_px
+    splits = {"train": 0.0, "val": 0.0, "test": 1.0} if p.pretrained else {}
     config = GenerateConfig(
+        **({"split_fractions": splits} if splits else {}),
         seed=p.seed,
         n_frames=p.n_frames,
         frames_per_scene=p.frames_per_scene,
@@ -280,15 +282,29 @@ def _train(study: Study, method: str, model: str, model_cfg: dict[str, Any], epo
             "resumed": resume}  # fmt: skip
 
 
+def _use_shipped(method: str) -> dict[str, Any]:
+    """A pretrained preset's stand-in for training `method`: the shipped model, checked against its card."""
+    from completion.checkpoint import PRETRAINED_DIR
+    from completion.model_cards import read_card, verified_checkpoint
+
+    name = SHIPPED_MODELS[method]
+    path = verified_checkpoint(name, PRETRAINED_DIR)
+    return {"pretrained": name, "checkpoint": str(path), "sha256": read_card(name, PRETRAINED_DIR).sha256}
+
+
 def step_train_float32(study: Study) -> dict[str, Any]:
-    """Train the float32 tofnet."""
+    """Train the float32 tofnet (or take the shipped one)."""
     p = study.preset
+    if p.pretrained:
+        return _use_shipped("float32")
     return _train(study, "float32", "tofnet", p.tofnet_cfg, p.tofnet_epochs)
 
 
 def step_train_nlspn(study: Study) -> dict[str, Any]:
-    """Train the NLSPN re-implementation (the preset's variant) on the same data."""
+    """Train the NLSPN re-implementation (the preset's variant) on the same data (or take the shipped one)."""
     p = study.preset
+    if p.pretrained:
+        return _use_shipped("nlspn")
     return _train(study, "nlspn", p.nlspn_model, p.nlspn_cfg, p.nlspn_epochs)
 
 
@@ -313,8 +329,10 @@ def make_qat_step(preset_name: str) -> StepFn:
     """The step that fine-tunes the float32 run with QAT at bit-width preset `preset_name`."""
 
     def step(study: Study) -> dict[str, Any]:
-        quantize_run = _quantize_run()
         p = study.preset
+        if p.pretrained:
+            return _use_shipped(preset_name)
+        quantize_run = _quantize_run()
         out = study.run_dir(preset_name)
         shutil.rmtree(out, ignore_errors=True)  # no marker: a leftover of an interrupted run
         budget_mb = None
@@ -342,7 +360,9 @@ def train_step_of(method: str) -> str:
 
 
 def method_source(study: Study, method: str) -> str:
-    """What `completion.predict.predict` takes for `method`: its run folder, or a baseline's name."""
+    """What `completion.predict.predict` takes for `method`: its run folder, a shipped name, or a baseline's name."""
+    if method in TRAINED and study.preset.pretrained:
+        return SHIPPED_MODELS[method]
     return str(study.run_dir(method)) if method in TRAINED else method
 
 

@@ -41,7 +41,7 @@ def _app() -> typer.Typer:
 
 
 def test_presets_are_registered_and_scale_up():
-    assert preset_names() == ["paper", "quick", "standard"]
+    assert preset_names() == ["paper", "quick", "shipped", "standard"]
     quick, standard, paper = (get_preset(n) for n in ("quick", "standard", "paper"))
     assert quick.nlspn_model == standard.nlspn_model == "nlspn-small" and paper.nlspn_model == "nlspn"
     assert quick.width_px * quick.height_px < standard.width_px * standard.height_px < paper.width_px * paper.height_px
@@ -50,12 +50,16 @@ def test_presets_are_registered_and_scale_up():
     assert paper.focal_px == 585.0 and standard.focal_px == 292.5 and paper.subsample == 1 and quick.subsample == 4
     assert all(p.expected_time for p in (quick, standard, paper))
     assert quick.sha256() != standard.sha256() and quick.sha256() == get_preset("quick").sha256()
+    shipped = get_preset("shipped")  # the demo: trains nothing, every frame a test frame, full VGA size
+    assert shipped.pretrained and not any(p.pretrained for p in (quick, standard, paper))
+    assert shipped.focal_px == 585.0 and shipped.expected_time
+    assert shipped.seed not in (quick.seed, standard.seed, paper.seed)
 
 
 @pytest.mark.parametrize(
     ("name", "overrides", "match"),
     [
-        ("quik", {}, r"unknown preset 'quik' \(did you mean quick\?\); valid presets: paper, quick, standard"),
+        ("quik", {}, r"unknown preset 'quik' \(did you mean quick\?\); valid presets: paper, quick, shipped, standard"),
         ("quick", {"epochs": 3}, r"unknown preset field\(s\) epochs; valid: name, height_px"),
         ("quick", {"width_px": 100, "height_px": 75}, "must be 3:4 with a width that divides 640"),
         ("quick", {"n_frames": 5}, "at least 3 scenes"),

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Package the runs of scripts/train_shipped.sh as the shipped pretrained models with their cards, then score them
+# (scripts/evaluate_shipped.py writes the test metrics into the cards). Usage: bash scripts/ship_all.sh [WORK_DIR]
+set -euo pipefail
+W="${1:-work/ship}"
+PY=.venv/bin/python
+R=completion/pretrained/recipes
+ship() {  # run name summary recipe parent command...
+  local run=$1 name=$2 summary=$3 recipe=$4 parent=$5; shift 5
+  [ -f "$W/$run/best.pt" ] || { echo "skip $name: $W/$run/best.pt not found"; return; }
+  local cmds=(); for c in "$@"; do cmds+=(--command "$c"); done
+  $PY scripts/ship_pretrained.py "$W/$run" "$name" --summary "$summary" --recipe "$recipe" \
+    --data-json "$W/data.json" ${parent:+--parent "$parent"} "${cmds[@]}"
+}
+DATA="tofsim generate --preset sds --frames \$FRAMES --frames-per-scene 4 --seed 100 --out DATA"
+TRAIN="completion train --config $R/tofnet-sds.toml --data DATA --out RUN"
+ship tofnet-sds tofnet-sds "tofnet float32 (base width 16, linear + nearest fills) trained on 640x480 sds rooms" \
+  recipes/tofnet-sds.toml "" "$DATA" "$TRAIN"
+for bits in w8a8 w4a8 w4a4 wstar; do
+  ship "tofnet-sds-$bits" "tofnet-sds-$bits" "tofnet-sds quantized ($bits): calibration + 1 QAT epoch" \
+    recipes/tofnet-sds.toml tofnet-sds "$DATA" "$TRAIN" \
+    "completion quantize --from RUN --bits $bits --out QRUN --epochs 1 --max-train-samples 480 --max-val-samples 16"
+done
+ship nlspn-small-sds nlspn-small-sds "nlspn-small trained on the same sds rooms (comparable budget)" \
+  recipes/nlspn-small-sds.toml "" "$DATA" "completion train --config $R/nlspn-small-sds.toml --data DATA --out RUN"
