@@ -43,6 +43,7 @@ def _table(rows: dict[str, dict[str, float]]) -> list[str]:
 
 
 def main() -> None:
+    """Score, write the cards, print the tables."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("work/eval"))
     ap.add_argument("--frames", type=int, default=48)

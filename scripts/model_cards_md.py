@@ -39,6 +39,7 @@ def _metrics_table(name: str, test_metrics: dict) -> list[str]:
 
 
 def main() -> None:
+    """Render every card."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("docs/model-cards.md"))
     args = ap.parse_args()

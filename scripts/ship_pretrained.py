@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from completion.checkpoint import PRETRAINED_DIR, load_checkpoint, model_payload, save_checkpoint
+from completion.checkpoint import PRETRAINED_DIR, load_checkpoint, load_model, save_checkpoint
 from completion.model_cards import ModelCard, file_sha256, read_card, write_card
 
 
@@ -42,6 +42,7 @@ def machine() -> str:
 
 
 def wall_time_s(run: Path) -> float | None:
+    """Sum of the run's per-epoch wall times (``metrics.csv``), or None without one."""
     path = run / "metrics.csv"
     if not path.is_file():
         return None
@@ -50,6 +51,7 @@ def wall_time_s(run: Path) -> float | None:
 
 
 def main() -> None:
+    """Copy the run's best model into the package and write its card."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", type=Path)
     ap.add_argument("name")
@@ -69,16 +71,13 @@ def main() -> None:
     save_checkpoint(payload, out)
     config = json.loads((args.run / "config.json").read_text())
     previous = read_card(args.name) if (PRETRAINED_DIR / f"{args.name}.json").is_file() else None
-    weights_mb = None
-    memory = args.run / "memory.json"
+    memory = args.run / "memory.json"  # a quantized run's report, at its bit widths
     if memory.is_file():
         weights_mb = json.loads(memory.read_text())["weights"]["bytes"] / 1e6
     else:
-        from completion.checkpoint import load_model
         from completion.quant.report import memory_report
 
-        weights_mb = memory_report(load_model(out_run := args.run), height_px=8, width_px=8)["weights"]["bytes"] / 1e6
-        del out_run
+        weights_mb = memory_report(load_model(args.run), height_px=8, width_px=8)["weights"]["bytes"] / 1e6
     card = ModelCard(
         name=args.name,
         summary=args.summary,
