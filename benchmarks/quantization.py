@@ -4,7 +4,9 @@ In one run (all on the CPU, torch and onnxruntime limited to --threads threads):
 
 1. generate (or reuse) a small SDS-style data set with tofsim (`sds-qvga` sensor set-up at --height x --width,
    procedural rooms, scene-wise train/val/test splits);
-2. train (or reuse) a float32 tofnet on it (random --crop training crops);
+2. take the shipped float32 model (``--float-model tofnet-sds``, the default: a trained model, so the RMSE
+   changes measure quantization, not noise around an untrained network; the data set is then 640 x 480 like its
+   training data), or ``--float-model train``: train (or reuse) a float32 tofnet on it (random --crop crops);
 3. fine-tune each preset with quantization-aware training (`completion.quant.api.quantize_run`, --qat-epochs);
 4. measure, for float32 and each preset:
    - weight bytes as stored (packed sub-byte weights + float32 per-channel scales + float32 biases) and the ratio
@@ -89,9 +91,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, default=None, help="write the figures here as JSON")
     p.add_argument("--frames", type=int, default=64, help="frames in the generated data set")
     p.add_argument("--frames-per-scene", type=int, default=4)
-    p.add_argument("--height", type=int, default=240, help="data set image height (px)")
-    p.add_argument("--width", type=int, default=320, help="data set image width (px)")
-    p.add_argument("--crop", type=int, nargs=2, default=(120, 160), metavar=("H", "W"), help="training crop (px)")
+    p.add_argument("--float-model", default="tofnet-sds", help="a shipped float model name, or 'train'")
+    p.add_argument("--height", type=int, default=None, help="data set height (px; default 480 shipped, 240 train)")
+    p.add_argument("--width", type=int, default=None, help="data set width (px; default 640 shipped, 320 train)")
+    p.add_argument(
+        "--crop",
+        type=int,
+        nargs=2,
+        default=None,
+        metavar=("H", "W"),
+        help="training crop (px; default 192 256 shipped, 120 160 train)",
+    )
     p.add_argument("--epochs", type=int, default=12, help="float32 training epochs")
     p.add_argument("--qat-epochs", type=int, default=2, help="QAT fine-tuning epochs per preset")
     p.add_argument("--batch-size", type=int, default=4)
@@ -105,6 +115,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip-latency", action="store_true", help="skip the ONNX export and latency part")
     args = p.parse_args(argv)
+    shipped = args.float_model != "train"
+    args.height = args.height or (480 if shipped else 240)
+    args.width = args.width or (640 if shipped else 320)
+    args.crop = tuple(args.crop or ((192, 256) if shipped else (120, 160)))
     if args.frames < 3 * args.frames_per_scene:
         p.error("--frames must give at least 3 scenes (train, val, test): raise --frames or lower --frames-per-scene")
     if args.crop[0] > args.height or args.crop[1] > args.width:
@@ -162,6 +176,28 @@ def _epoch_logger(tag: str):
     return progress
 
 
+def shipped_float(args: argparse.Namespace, data_dir: Path) -> Path:
+    """A float run folder holding the shipped model (sha256 checked against its card) and its recipe's config."""
+    import tomllib
+
+    from completion.checkpoint import PRETRAINED_DIR, write_text_atomic
+    from completion.model_cards import read_card, verified_checkpoint
+    from completion.train import TrainConfig
+
+    folder = args.out / "fp32"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    card = read_card(args.float_model)
+    shutil.copyfile(verified_checkpoint(args.float_model), folder / "best.pt")
+    recipe = tomllib.loads((PRETRAINED_DIR / card.recipe).read_text())
+    cfg = TrainConfig.from_dict({**recipe, "data": str(data_dir), "device": "cpu", "cpu_threads": args.threads,
+                                 "batch_size": args.batch_size, "crop_hw_px": list(args.crop)})  # fmt: skip
+    write_text_atomic(folder / "config.json", json.dumps({"train_config": cfg.to_dict(), "shipped": card.name}))
+    _log(f"float32 model: shipped {card.name} (sha256 {card.sha256[:12]}...)")
+    return folder
+
+
 def train_float(args: argparse.Namespace, data_dir: Path) -> Path:
     """Train the float32 tofnet (or reuse the run)."""
     from completion.train import TrainConfig, fit
@@ -214,13 +250,13 @@ def test_rmse_m(model: torch.nn.Module, dataset: Any) -> float:
     from completion.train import evaluate
 
     idx = list(dataset.splits["test"])
-    loader = torch.utils.data.DataLoader(CompletionDataset(dataset, indices=idx, augment=None), batch_size=4,
-                                         collate_fn=collate)  # fmt: skip
+    ds = CompletionDataset(dataset, indices=idx, augment=None, prefill=getattr(model, "prefill", "linear"))
+    loader = torch.utils.data.DataLoader(ds, batch_size=4, collate_fn=collate)
     return evaluate(model, loader, torch.device("cpu"))["rmse_m"]
 
 
 def prefill_rmse_m(dataset: Any) -> float:
-    """Pooled test RMSE (m) of the networks' own starting point, the nearest-neighbour fill of the spots."""
+    """Pooled test RMSE (m) of the networks' own starting point, the linear fill of the spots."""
 
     class _Prefill(torch.nn.Module):
         def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -385,7 +421,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: C901, PLR091
     args.out.mkdir(parents=True, exist_ok=True)
     data_dir = make_dataset(args)
     dataset = tofsim.open_dataset(data_dir)
-    float_dir = train_float(args, data_dir)
+    float_dir = train_float(args, data_dir) if args.float_model == "train" else shipped_float(args, data_dir)
     config = TrainConfig.from_dict(json.loads((float_dir / "config.json").read_text())["train_config"])
 
     models: dict[str, torch.nn.Module] = {"fp32": load_model(float_dir).eval()}
@@ -491,7 +527,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: C901, PLR091
             "image_hw": [args.height, args.width],
             "splits": {k: len(v) for k, v in dataset.splits.items()},
             "train_crop_hw": list(args.crop),
-            "float_epochs": args.epochs,
+            "float_model": args.float_model,
+            "float_epochs": args.epochs if args.float_model == "train" else None,
             "qat_epochs": args.qat_epochs,
             "batch_size": args.batch_size,
             "model_cfg": dict(models["fp32"].config),
@@ -563,7 +600,7 @@ def format_table(f: dict[str, Any], names: list[str]) -> str:
         )
     lines.append(
         f"control: float32 fine-tuned like QAT (no quantizers): RMSE {1000 * f['fp32_finetuned_rmse_m']:.1f} mm "
-        "(column 'vs ft %': change vs this control); nearest-neighbour fill of the spots (the networks' starting "
+        "(column 'vs ft %': change vs this control); linear fill of the spots (the networks' starting "
         f"point): {1000 * f['prefill_rmse_m']:.1f} mm"
     )
     lines.append(f"QAT step / float step (worst preset): {f['qat_step_ratio']:.2f}x")

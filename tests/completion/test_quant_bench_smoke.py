@@ -19,7 +19,8 @@ def test_quantization_benchmark_tiny_run(tmp_path):
     out = tmp_path / "bench.json"
     cmd = [
         sys.executable, str(ROOT / "benchmarks" / "quantization.py"), "--out", str(tmp_path / "work"),
-        "--json", str(out), "--frames", "6", "--frames-per-scene", "2", "--height", "32", "--width", "48",
+        "--json", str(out), "--float-model", "train", "--frames", "6", "--frames-per-scene", "2", "--height", "32",
+        "--width", "48",
         "--crop", "32", "48", "--epochs", "1", "--qat-epochs", "1", "--batch-size", "2", "--base-width", "4",
         "--presets", "w8a8", "--step-runs", "1", "--latency-runs", "1", "--latency-height", "32",
         "--latency-width", "48",
