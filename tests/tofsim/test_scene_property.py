@@ -50,6 +50,7 @@ def random_room_config(rng: np.random.Generator) -> RoomConfig:
         dark_albedo_range=(dark_lo, min(1.0, dark_lo + float(rng.uniform(0, 0.2)))),
         bright_albedo_range=(bright_lo, min(1.0, bright_lo + float(rng.uniform(0, 0.3)))),
         min_dark_pieces=int(rng.integers(0, 3)),
+        min_doors=int(rng.integers(0, 2)),
     )
 
 

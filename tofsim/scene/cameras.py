@@ -26,21 +26,23 @@ class PoseConfig:
     """How `tofsim generate` samples camera poses (see `sample_camera_poses` for each setting).
 
     The defaults model a hand-held or robot-mounted sensor: heights from 0.3 m (a robot) to 1.9 m (a raised
-    hand), pitches of N(-8, 14) deg clipped to +-45, rolls of N(0, 3) deg clipped to +-10, and 30 % close-ups
-    of objects from 0.3-1.0 m (their nearest surface may be 0.2 m away).
+    hand), pitches of N(-10, 12) deg clipped to +-45, rolls of N(0, 3) deg clipped to +-10, 25 % close-ups
+    of objects from 0.3-1.0 m (their nearest surface may be 0.2 m away), and half of the other poses standing
+    behind an object and looking past it into the room.
     """
 
     height_range_m: tuple[float, float] = (0.3, 1.9)
     min_clearance_m: float = 0.3
     min_view_distance_m: float = 0.4
-    pitch_mean_deg: float = -8.0
-    pitch_std_deg: float = 14.0
+    pitch_mean_deg: float = -10.0
+    pitch_std_deg: float = 12.0
     max_pitch_deg: float = 45.0
     roll_std_deg: float = 3.0
     max_roll_deg: float = 10.0
-    close_up_fraction: float = 0.3
+    close_up_fraction: float = 0.25
     close_up_distance_range_m: tuple[float, float] = (0.3, 1.0)
     close_up_min_view_distance_m: float = 0.2
+    foreground_fraction: float = 0.5
     min_enclosed_fraction: float = 0.75
     min_front_face_fraction: float | None = None
     min_view_hit_fraction: float = 0.5
@@ -50,7 +52,7 @@ class PoseConfig:
             lo, hi = getattr(self, name)
             if not 0 <= lo <= hi:
                 raise ConfigError(f"poses.{name}: expected (low, high) with 0 <= low <= high, got {(lo, hi)}")
-        for name in ("close_up_fraction", "min_enclosed_fraction", "min_view_hit_fraction"):
+        for name in ("close_up_fraction", "foreground_fraction", "min_enclosed_fraction", "min_view_hit_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"poses.{name}: expected a fraction in [0, 1], got {getattr(self, name)}")
 
@@ -125,6 +127,7 @@ def sample_camera_poses(
     close_up_fraction: float = 0.0,
     close_up_distance_range_m: tuple[float, float] = (0.3, 1.0),
     close_up_min_view_distance_m: float = 0.2,
+    foreground_fraction: float = 0.0,
     min_enclosed_fraction: float = 0.75,
     min_front_face_fraction: float | None = None,
     min_view_hit_fraction: float = 0.5,
@@ -142,7 +145,8 @@ def sample_camera_poses(
     (free distance)^3 over near-horizontal directions, +-20 deg jitter), and a pitch and roll (normal,
     clipped). A *close-up* candidate (a fraction `close_up_fraction` of the poses, drawn per pose, when the
     scene lists ``meta["close_up_targets_m"]``) looks at one of those object points from a distance in
-    `close_up_distance_range_m`, from up to 60 deg above or 15 deg below it, with a few degrees of aim jitter.
+    `close_up_distance_range_m`, from up to 45 deg above or 10 deg below it (no higher than
+    ``height_range_m[1]``), with a few degrees of aim jitter.
     A candidate is kept when
 
     - the nearest surface (exact point-to-mesh distance) is at least `min_clearance_m` away (close-ups: a
@@ -166,6 +170,8 @@ def sample_camera_poses(
         close_up_fraction: chance that a pose is a close-up of an object (0 disables them).
         close_up_distance_range_m: camera-to-target distance of close-ups.
         close_up_min_view_distance_m: nearest allowed surface in the field of view of a close-up.
+        foreground_fraction: chance that a free candidate stands 0.6-1.6 m behind an object point and looks past
+            it (the object low in the image, the room beyond), instead of anywhere looking into open space.
         min_enclosed_fraction: see above.
         min_front_face_fraction: see above; default 0.9 when ``meta["normals_oriented"]`` is true (procedural
             rooms), else 0 (meshes with unknown winding).
@@ -204,14 +210,17 @@ def sample_camera_poses(
     close = search.run(
         n_close,
         max_candidates // 2,
-        lambda b: search.close_ups(b, targets, close_up_distance_range_m, roll_std_deg, max_roll_deg),
+        lambda b: search.close_ups(
+            b, targets, close_up_distance_range_m, roll_std_deg, max_roll_deg, height_range_m[1]
+        ),
         close_up_min_view_distance_m,
         1 / 3,
     )
     if len(close) < n_close:  # too few close-ups fit: free poses instead
         is_close[np.flatnonzero(is_close)[len(close) :]] = False
     free = search.run(int((~is_close).sum()), max_candidates, lambda b: search.free(
-        b, height_range_m, pitch_mean_deg, pitch_std_deg, max_pitch_deg, roll_std_deg, max_roll_deg),
+        b, height_range_m, pitch_mean_deg, pitch_std_deg, max_pitch_deg, roll_std_deg, max_roll_deg, targets,
+        foreground_fraction),
         min_view_distance_m, 1.0)  # fmt: skip
     if len(free) < int((~is_close).sum()):
         worst = max(search.failures, key=search.failures.get)
@@ -264,10 +273,25 @@ class _PoseSearch:
         ans = self.renderer.cast_rays(np.repeat(centres, len(self.dirs), axis=0), np.tile(self.dirs, (b, 1)))
         return (ans["t_hit"].reshape(b, -1), ans["hit"].reshape(b, -1), ans["front_face"].reshape(b, -1))
 
-    def free(self, batch, height_range_m, pitch_mean, pitch_std, max_pitch, roll_std, max_roll):
+    def free(self, batch, height_range_m, pitch_mean, pitch_std, max_pitch, roll_std, max_roll, targets, fg):
         rng = self.rng
         xy = rng.uniform(self.lo_xy, self.hi_xy, size=(batch, 2))
         z = self.floor_z + rng.uniform(height_range_m[0], height_range_m[1], size=batch)
+        # Foreground views: 0.6-1.6 m behind an object point, facing past it (it sits low in the image).
+        is_fg = (rng.random(batch) < fg) if len(targets) else np.zeros(batch, bool)
+        target = (
+            targets[rng.integers(max(len(targets), 1), size=batch) % max(len(targets), 1)] if len(targets) else None
+        )
+        r = rng.uniform(0.6, 1.6, size=batch)
+        phi = rng.uniform(-np.pi, np.pi, size=batch)
+        if target is not None:  # look past the object towards open space (weight: free distance^3 from it)
+            t_t, hit_t, _ = self._cast_all(target + [0.0, 0.0, 0.05])
+            w = np.minimum(np.where(hit_t, t_t, 10.0), 10.0)[:, self.horizontal] ** 3
+            cum = np.cumsum(w, axis=1)
+            pick = np.minimum((cum < rng.uniform(0, 1, size=(batch, 1)) * cum[:, -1:]).sum(1), self.horizontal.size - 1)
+            phi = np.deg2rad(self.horizontal_yaw_deg[pick] + rng.uniform(-15.0, 15.0, size=batch))
+            fg_xy = target[:, :2] - r[:, None] * np.column_stack([np.cos(phi), np.sin(phi)])
+            xy = np.where(is_fg[:, None], fg_xy, xy)
         centres = np.column_stack([xy, z])
         t_all, hit_all, front = self._cast_all(centres)
         # Heading: towards open space, drawn with weight (free distance)^3 over the near-horizontal clearance
@@ -278,21 +302,29 @@ class _PoseSearch:
         pick = (cum < rng.uniform(0, 1, size=(batch, 1)) * cum[:, -1:]).sum(1)
         yaw = self.horizontal_yaw_deg[np.minimum(pick, self.horizontal.size - 1)] + rng.uniform(-20, 20, size=batch)
         pitch = np.clip(rng.normal(pitch_mean, pitch_std, size=batch), -max_pitch, max_pitch)
+        if target is not None:
+            down = np.rad2deg(np.arctan2(target[:, 2] - z, r))  # angle to the object point
+            yaw = np.where(is_fg, np.rad2deg(phi) + rng.normal(0.0, 12.0, size=batch), yaw)
+            fg_pitch = np.clip(down + 14.0 + rng.normal(0.0, 5.0, size=batch), -max_pitch, max_pitch)
+            pitch = np.where(is_fg, fg_pitch, pitch)
         roll = np.clip(rng.normal(0.0, roll_std, size=batch), -max_roll, max_roll)
         return centres, yaw, pitch, roll, (t_all, hit_all, front)
 
-    def close_ups(self, batch, targets, distance_range_m, roll_std, max_roll):
+    def close_ups(self, batch, targets, distance_range_m, roll_std, max_roll, max_height_m):
         rng = self.rng
         target = targets[rng.integers(len(targets), size=batch)]
         dist = rng.uniform(*distance_range_m, size=batch)
         yaw = rng.uniform(-180.0, 180.0, size=batch)
-        elev = rng.uniform(-15.0, 60.0, size=batch)  # camera above the target looks down
+        elev = rng.uniform(-10.0, 45.0, size=batch)  # camera above the target looks down
         ce, se = np.cos(np.deg2rad(elev)), np.sin(np.deg2rad(elev))
         back = np.column_stack([ce * np.cos(np.deg2rad(yaw)), ce * np.sin(np.deg2rad(yaw)), se])
         centres = target + dist[:, None] * back
-        pitch = -elev + rng.normal(0.0, 4.0, size=batch)
+        centres[:, 2] = np.minimum(centres[:, 2], self.floor_z + max_height_m)  # no higher than a raised hand
+        aim = target - centres
+        yaw = np.rad2deg(np.arctan2(aim[:, 1], aim[:, 0])) + rng.normal(0.0, 6.0, size=batch)
+        pitch = np.rad2deg(np.arctan2(aim[:, 2], np.hypot(aim[:, 0], aim[:, 1]))) + rng.normal(0.0, 4.0, size=batch)
         roll = np.clip(rng.normal(0.0, roll_std, size=batch), -max_roll, max_roll)
-        return centres, yaw + 180.0 + rng.normal(0.0, 6.0, size=batch), pitch, roll, None
+        return centres, yaw, pitch, roll, None
 
     def run(self, n, max_candidates, make, min_view_distance_m, clearance_scale):
         """Up to `n` accepted (n, 4, 4) poses from candidates of `make(batch)`."""

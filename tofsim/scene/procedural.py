@@ -56,13 +56,14 @@ class RoomConfig:
         clutter_density_per_m2: mean number of small objects per square metre of a cluttered surface.
         annex_probability: chance that a door opens onto a corridor or a neighbouring room (else onto nothing).
         door_leaf_probability: chance that a door opening has a door leaf standing ajar.
+        min_doors: a room with fewer doors or passages gets one on its longest wall without (0 or 1).
         dark_albedo_range: NIR albedo of dark surfaces (black leather, dark fabric, carpet).
         bright_albedo_range: NIR albedo of bright surfaces (white paint, laminate).
         min_dark_pieces: at least this many furniture pieces get a dark material.
     """
 
-    width_range_m: tuple[float, float] = (3.0, 7.5)
-    depth_range_m: tuple[float, float] = (3.0, 7.5)
+    width_range_m: tuple[float, float] = (3.0, 8.0)
+    depth_range_m: tuple[float, float] = (3.0, 8.0)
     height_range_m: tuple[float, float] = (2.4, 3.2)
     l_shape_probability: float = 0.35
     l_notch_fraction_range: tuple[float, float] = (0.3, 0.55)
@@ -75,14 +76,15 @@ class RoomConfig:
     window_width_range_m: tuple[float, float] = (0.6, 1.6)
     window_height_range_m: tuple[float, float] = (0.8, 1.3)
     window_sill_range_m: tuple[float, float] = (0.7, 1.1)
-    furniture_count_range: tuple[int, int] = (5, 12)
+    furniture_count_range: tuple[int, int] = (6, 14)
     #          table desk shelf wardrobe counter bed sofa low_table tv_unit floor_lamp plant box cylinder stack
     furniture_kind_weights: tuple[float, ...] = (1.0, 0.8, 1.2, 0.6, 0.7, 0.5, 0.6, 0.6, 0.4, 0.6, 0.8, 0.6, 0.4, 0.4)
-    max_floor_cover_fraction: float = 0.45
-    clutter_probability: float = 0.85
-    clutter_density_per_m2: float = 12.0
+    max_floor_cover_fraction: float = 0.5
+    clutter_probability: float = 0.9
+    clutter_density_per_m2: float = 16.0
     annex_probability: float = 0.9
     door_leaf_probability: float = 0.7
+    min_doors: int = 1
     dark_albedo_range: tuple[float, float] = (0.03, 0.1)
     bright_albedo_range: tuple[float, float] = (0.6, 0.9)
     min_dark_pieces: int = 1
@@ -164,16 +166,18 @@ _MIN_OPENING_M = 0.3
 _OPENING_TRIES = 5
 
 
-def _openings(cfg: RoomConfig, rng, length_m: float, height_m: float, counts: dict[str, int]) -> list[dict[str, Any]]:
+def _openings(cfg: RoomConfig, rng, length_m: float, height_m: float, counts: dict[str, int], *,
+              force_door: bool = False) -> list[dict[str, Any]]:  # fmt: skip
     """Openings on one wall in wall coordinates (u along the wall, v up), not overlapping, 0.2 m from corners.
 
     An opening that does not fit (wider than the wall less the margins, or less than 0.3 m high under the
-    ceiling) is re-drawn up to `_OPENING_TRIES` times, then dropped; ``counts`` records both.
+    ceiling) is re-drawn up to `_OPENING_TRIES` times, then dropped; ``counts`` records both. With
+    `force_door` the wall gets a door or passage whatever `opening_probability` says.
     """
-    if length_m < 1.2 or rng.random() >= cfg.opening_probability:
+    if length_m < 1.2 or (not force_door and rng.random() >= cfg.opening_probability):
         return []
     for _attempt in range(_OPENING_TRIES):
-        door = rng.random() < cfg.door_probability
+        door = force_door or rng.random() < cfg.door_probability
         kind = "window"
         if door:
             kind = "passage" if rng.random() < cfg.passage_probability else "door"
@@ -229,6 +233,13 @@ def plan_layout(config: RoomConfig | None = None, *, rng: np.random.Generator) -
         p0, p1 = poly[k], poly[(k + 1) % len(poly)]
         length = float(np.linalg.norm(p1 - p0))
         walls.append((p0, p1, length, _openings(cfg, rng, length, height, counts)))
+    n_doors = sum(o["kind"] != "window" for w in walls for o in w[3])
+    if n_doors < cfg.min_doors:  # a door or passage on the longest wall without one (replacing a window)
+        free = [k for k, w in enumerate(walls) if not any(o["kind"] != "window" for o in w[3])]
+        k = max(free, key=lambda i: walls[i][2]) if free else None
+        if k is not None:
+            p0, p1, length, _ = walls[k]
+            walls[k] = (p0, p1, length, _openings(cfg, rng, length, height, counts, force_door=True))
     return RoomLayout(footprint_m=poly, shape=shape, height_m=height, walls=walls, counts=counts)
 
 
