@@ -1,8 +1,9 @@
 """tofnet: the paper's compact U-Net that corrects a dense fill of the ToF spots.
 
 Input (design.md, "What the paper shows"): 5 channels = prefill / D_max, min(dist, E_max) / E_max, RGB in [0, 1],
-plus the nearest fill / D_max as a 6th when ``nearest_channel`` (default): with both fills the network sees where a
-linear fill crosses a depth edge (they differ most there) and can choose per pixel.
+plus (nearest fill - prefill) / R as a 6th when ``nearest_channel`` (default): the two fills differ most where a
+linear fill crosses a depth edge, and as a difference in metres the cue keeps its centimetres (depth / D_max in
+bfloat16 training or 8-bit activations resolves only 2-4 cm).
 The paper's prefill is the nearest-neighbour fill; ours defaults to the linear (Delaunay) fill, so the residual
 starts at the strongest classical baseline (``prefill``, docs/results.md has the ablation).
 A U-Net of Conv-BN-ReLU blocks (base width n_f, n_s scales, stride-2 conv downsampling, resize + 3x3 conv
@@ -39,7 +40,7 @@ class TofNetConfig:
         convs_per_scale: Conv-BN-ReLU blocks after each downsampling / merge (>= 1).
         prefill: the fill the network corrects, "linear" or "nearest" (`completion.prefill.PREFILL_KINDS`); the
             data pipeline builds it (``make_inputs(..., prefill=model.prefill)``).
-        nearest_channel: also feed the nearest-neighbour fill (batch key ``nearest``) as a 6th input channel.
+        nearest_channel: also feed (nearest fill - prefill) / R (batch key ``nearest``) as a 6th input channel.
         residual_scale_m: R, the correction (network output) is multiplied by it. Corrections are centimetres
             to decimetres: with R = D_max = 10 m a unit of output is 10 m and training learned a zero correction
             (docs/results.md, ablation); 1 m keeps the head's outputs of order 0.01-0.5.
@@ -75,7 +76,11 @@ class TofNetConfig:
 
 
 def tofnet_inputs(
-    batch: dict[str, torch.Tensor], max_depth_m: float, max_dist_px: float, nearest_channel: bool = False
+    batch: dict[str, torch.Tensor],
+    max_depth_m: float,
+    max_dist_px: float,
+    nearest_channel: bool = False,
+    residual_scale_m: float = 1.0,
 ) -> torch.Tensor:
     """The 5- (or 6-) channel network input.
 
@@ -84,15 +89,16 @@ def tofnet_inputs(
             and `nearest` (B, 1, H, W) metres when `nearest_channel`.
         max_depth_m: D_max.
         max_dist_px: E_max.
-        nearest_channel: append nearest / D_max.
+        nearest_channel: append (nearest - prefill) / R.
+        residual_scale_m: R.
 
     Returns:
-        (B, 5 or 6, H, W) float32: prefill / D_max, clip(dist, 0, E_max) / E_max, rgb[, nearest / D_max].
+        (B, 5 or 6, H, W) float32: prefill / D_max, clip(dist, 0, E_max) / E_max, rgb[, (nearest - prefill) / R].
     """
     dist = torch.clamp(batch["dist"], 0.0, max_dist_px) / max_dist_px
     parts = [batch["prefill"] / max_depth_m, dist, batch["rgb"]]
     if nearest_channel:
-        parts.append(batch["nearest"] / max_depth_m)
+        parts.append((batch["nearest"] - batch["prefill"]) / residual_scale_m)
     return torch.cat(parts, dim=1)
 
 
@@ -163,7 +169,8 @@ class TofNet(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Depth (B, 1, H, W) metres = clamp(prefill + R * correction, min=0)."""
         prefill = batch["prefill"]
-        x = tofnet_inputs(batch, self.cfg.max_depth_m, self.cfg.max_dist_px, self.cfg.nearest_channel)
+        c = self.cfg
+        x = tofnet_inputs(batch, c.max_depth_m, c.max_dist_px, c.nearest_channel, c.residual_scale_m)
         x, h, w = pad_to_multiple(x, self.core.stride)
         correction = self.core(x)[..., :h, :w]
         return torch.clamp(prefill + self.cfg.residual_scale_m * correction, min=0.0)
