@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Score the shipped models on frames no model trained on and write the results into their model cards.
 
-Usage: .venv/bin/python scripts/evaluate_shipped.py [--out work/eval] [--frames 48] [--real-frames 100]
+Usage: .venv/bin/python scripts/evaluate_shipped.py [--out work/eval] [--frames 24] [--real-frames 50]
 
 Runs ``leaderboard reproduce`` with the ``shipped`` preset at a larger size: freshly generated default ``sds``
 rooms at 640 x 480 (seed 20261206, never a training seed: the training data use seed 100) and the real
@@ -46,10 +46,10 @@ def main() -> None:
     """Score, write the cards, print the tables."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("work/eval"))
-    ap.add_argument("--frames", type=int, default=48)
-    ap.add_argument("--real-frames", type=int, default=100)
+    ap.add_argument("--frames", type=int, default=24)
+    ap.add_argument("--real-frames", type=int, default=50)
     args = ap.parse_args()
-    preset = get_preset("shipped", n_frames=args.frames, realdata_frames=args.real_frames, figure_frames=(0, 12, 24))
+    preset = get_preset("shipped", n_frames=args.frames, realdata_frames=args.real_frames, figure_frames=(0, 8, 16))
     command = " ".join(["python scripts/evaluate_shipped.py", *sys.argv[1:]])
     reproduce(preset, args.out, command=command)
     tables = {"synthetic": _rows(args.out, "score"), "7scenes-redkitchen": _rows(args.out, "realdata-score")}
