@@ -288,7 +288,9 @@ def _use_shipped(method: str) -> dict[str, Any]:
     from completion.model_cards import read_card, verified_checkpoint
 
     name = SHIPPED_MODELS[method]
-    path = verified_checkpoint(name, PRETRAINED_DIR)
+    if not (PRETRAINED_DIR / f"{name}.pt").is_file() or not (PRETRAINED_DIR / f"{name}.json").is_file():
+        raise StepSkipped(f"the shipped model {name!r} is not installed ({PRETRAINED_DIR})")
+    path = verified_checkpoint(name, PRETRAINED_DIR)  # a damaged or replaced file stops the study
     return {"pretrained": name, "checkpoint": str(path), "sha256": read_card(name, PRETRAINED_DIR).sha256}
 
 

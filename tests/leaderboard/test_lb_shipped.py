@@ -51,3 +51,10 @@ def test_a_damaged_shipped_file_stops_the_study_naming_it(shipped_dir, tmp_path)
     preset = get_preset("shipped", **TINY)
     with pytest.raises(InputFileError, match=r"tofnet-sds\.pt: sha256 .* does not match its model card"):
         reproduce(preset, tmp_path / "demo", realdata=None, only=["dataset", "train"])
+
+
+def test_a_missing_shipped_model_is_skipped_with_its_reason(shipped_dir, tmp_path):
+    (shipped_dir / "nlspn-small-sds.pt").unlink()
+    out = reproduce(get_preset("shipped", **TINY), tmp_path / "demo", realdata=None, only=["dataset", "train"])
+    assert (out / "steps" / "train-float32.json").is_file()
+    assert not (out / "steps" / "train-nlspn.json").is_file()
