@@ -74,3 +74,17 @@ def test_qat_history_starts_with_the_calibrated_model_and_best_is_never_worse(fl
     loader = [collate([val[i]]) for i in range(len(val))]
     model = load_model(out)
     assert evaluate(model, loader, torch.device("cpu"))["rmse_m"] == pytest.approx(best_row["val_rmse_m"], rel=1e-5)
+
+
+def test_center_crop_slices_images_and_shifts_the_principal_point():
+    from completion.quant.api import center_crop
+
+    g = torch.Generator().manual_seed(0)
+    batch = {"rgb": torch.rand(2, 3, 10, 12, generator=g), "depth": torch.rand(2, 1, 10, 12, generator=g),
+             "K": torch.tensor([[[5.0, 0, 6.0], [0, 5.0, 4.5], [0, 0, 1]]]).repeat(2, 1, 1),
+             "index": torch.tensor([3, 4])}  # fmt: skip
+    out = center_crop(batch, (4, 6))
+    assert torch.equal(out["rgb"], batch["rgb"][..., 3:7, 3:9]) and torch.equal(out["index"], batch["index"])
+    # pixel (u, v) of the crop is pixel (u + 3, v + 3) of the image: the same ray, so cx, cy move by 3
+    assert out["K"][0, 0, 2] == 3.0 and out["K"][0, 1, 2] == 1.5 and batch["K"][0, 0, 2] == 6.0
+    assert center_crop(batch, None) is batch and center_crop(batch, (10, 12)) is batch
