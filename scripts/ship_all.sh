@@ -12,7 +12,7 @@ ship() {  # run name summary recipe parent command...
   $PY scripts/ship_pretrained.py "$W/$run" "$name" --summary "$summary" --recipe "$recipe" \
     --data-json "$W/data.json" ${parent:+--parent "$parent"} "${cmds[@]}"
 }
-DATA="tofsim generate --preset sds --frames \$FRAMES --frames-per-scene 4 --seed 100 --out DATA"
+DATA="tofsim generate --preset sds --frames ${SHIP_FRAMES:-3200} --frames-per-scene 4 --seed 100 --out DATA"
 TRAIN="completion train --config $R/tofnet-sds.toml --data DATA --out RUN"
 ship tofnet-sds tofnet-sds "tofnet float32 (base width 16, linear + nearest fills) trained on 640x480 sds rooms" \
   recipes/tofnet-sds.toml "" "$DATA" "$TRAIN"

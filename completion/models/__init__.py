@@ -44,7 +44,9 @@ class ModelEntry:
 
 
 MODELS: dict[str, ModelEntry] = {
-    "tofnet": ModelEntry(TofNetConfig, {}, TofNet, "the paper's compact U-Net correcting the nearest-neighbour fill"),
+    "tofnet": ModelEntry(
+        TofNetConfig, {}, TofNet, "the paper's compact U-Net correcting a dense fill of the spots (linear by default)"
+    ),
     "nlspn": ModelEntry(NlspnConfig, {}, Nlspn, "NLSPN (ECCV 2020), ResNet-34 encoder, 18 propagation steps"),
     "nlspn-small": ModelEntry(
         NlspnConfig,
