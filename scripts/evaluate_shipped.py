@@ -48,10 +48,11 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("work/eval"))
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--real-frames", type=int, default=50)
+    ap.add_argument("--only", nargs="*", default=None, help="reproduce steps or groups to run (default: all)")
     args = ap.parse_args()
     preset = get_preset("shipped", n_frames=args.frames, realdata_frames=args.real_frames, figure_frames=(0, 8, 16))
     command = " ".join(["python scripts/evaluate_shipped.py", *sys.argv[1:]])
-    reproduce(preset, args.out, command=command)
+    reproduce(preset, args.out, command=command, only=args.only)
     tables = {"synthetic": _rows(args.out, "score"), "7scenes-redkitchen": _rows(args.out, "realdata-score")}
     when = datetime.date.today().isoformat()
     for method, name in SHIPPED_MODELS.items():
