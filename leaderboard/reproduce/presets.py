@@ -10,7 +10,7 @@ resolved preset is saved as ``DIR/reproduce.json`` beside the outputs (with its 
 | ``quick`` | 120 x 160 | 48 (36/6/6) | 4 | 1 (12 samples) | ``nlspn-small``, 2 | ~2 min, 2-core CPU |
 | ``standard`` | 240 x 320 (crops 120 x 160) | 400 (320/40/40) | 20 | 3 | ``nlspn-small``, 10 | ~32 min, idle 2 cores |
 | ``paper`` | 480 x 640 (crops 240 x 320) | 2000 (1600/200/200) | 40 | 10 | ``nlspn``, 20 | ~3-5 h, one GPU |
-| ``shipped`` | 480 x 640 | 8 (all test, fresh seed) | shipped | shipped | ``nlspn-small-sds`` | ~2-3 min, 2-core CPU |
+| ``shipped`` | 480 x 640 | 8 (all test, fresh seed) | shipped | shipped | ``nlspn-small-sds`` | ~80 s, 2-core CPU |
 
 ``shipped`` (the demo, ``make demo``) trains nothing: it scores the pretrained models shipped with the package
 (`SHIPPED_MODELS`, each checked against its model card) on freshly generated frames and on the real frames.
@@ -242,7 +242,7 @@ def _shipped() -> ReproducePreset:
         realdata_frames=8,
         mesh_fuse_stride=4,
         pretrained=True,
-        expected_time="about 3 min on a 2-core CPU (measured), set-up aside",
+        expected_time="about 80 s on a 2-core CPU (measured 2026-12-06), set-up aside",
     )
 
 
