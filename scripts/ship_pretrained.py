@@ -26,19 +26,16 @@ from completion.model_cards import ModelCard, file_sha256, read_card, write_card
 
 def machine() -> str:
     """CPU model, core count and the SIMD flags that decide speed (AVX2 / AVX-512 / VNNI / BF16 / AMX)."""
-    model, flags = platform.processor() or "unknown CPU", []
+    info = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and model in ("", "unknown CPU", platform.processor()):
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                have = set(line.split(":", 1)[1].split())
-                flags = sorted(f for f in have if f.startswith(("avx2", "avx512", "amx")) or f in ("fma",))
-                break
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    cores = torch.get_num_threads()
-    return f"{model}, {cores} threads, torch {torch.__version__}, flags: {' '.join(flags)}"
+    model = info.get("model name") or platform.processor() or "unknown CPU"
+    flags = sorted(f for f in info.get("flags", "").split() if f.startswith(("avx2", "avx512", "amx")) or f == "fma")
+    return f"{model}, {torch.get_num_threads()} threads, torch {torch.__version__}, flags: {' '.join(flags)}"
 
 
 def wall_time_s(run: Path) -> float | None:

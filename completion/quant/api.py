@@ -161,8 +161,8 @@ def quantize_run(
     val_idx = list(splits.get(config.val_split) or train_idx)
     names = quantizable_layers(float_model)
     info: dict[str, Any] = {"preset": preset, "float_run": str(run_dir)}
+    prefill = getattr(float_model, "prefill", "linear")  # the fill the float model was trained to correct
     if p.searched:
-        prefill = getattr(float_model, "prefill", "linear")
         sens_ds = CompletionDataset(dataset, indices=val_idx[:SENSITIVITY_SAMPLES], augment=None, prefill=prefill)
         loader = torch.utils.data.DataLoader(sens_ds, batch_size=1, collate_fn=collate)
         cached = [center_crop(b, config.crop_hw_px) for b in loader]
@@ -181,9 +181,7 @@ def quantize_run(
     else:
         plan = preset_plan(preset, names)
     calib_idx = train_idx[:: max(1, len(train_idx) // CALIBRATION_SAMPLES)][:CALIBRATION_SAMPLES]
-    calib_ds = CompletionDataset(
-        dataset, indices=calib_idx, augment=None, prefill=getattr(float_model, "prefill", "linear")
-    )
+    calib_ds = CompletionDataset(dataset, indices=calib_idx, augment=None, prefill=prefill)
     calib = center_crop(collate([calib_ds[i] for i in range(len(calib_ds))]), config.crop_hw_px)
     qmodel, info["calibration"] = _calibrated_model(float_model, plan, calib, progress)
     first = collate([calib_ds[0]])
