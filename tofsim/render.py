@@ -23,6 +23,7 @@ from tofsim.errors import ShapeError
 from tofsim.frame import DenseFrame
 from tofsim.render_kernels import in_halves, make_rays, shade_pixels
 from tofsim.scene.types import Scene
+from tofsim.textures import pattern_tables, surface_colours
 from tofsim.threads import raycast_threads
 
 __all__ = ["Renderer", "render", "AMBIENT", "ROTATION_TOLERANCE"]
@@ -154,6 +155,9 @@ class Renderer:
         self._rgb_ext = np.concatenate([scene.face_rgb, np.zeros((1, 3), np.uint8)])
         self._rgb_ext_f32 = self._rgb_ext.astype(np.float32)
         self._material_ext = np.append(scene.material_id, np.int32(-1)).astype(np.int32)
+        # Per-pixel patterns: per-material tables (one extra "none" row, M, for misses) and each triangle's row.
+        self._patterns = pattern_tables(scene.materials)
+        self._pattern_row = np.append(scene.material_id, np.int32(len(scene.materials))).astype(np.int32)
         # Above this many triangles per pixel, per-pixel normals are cheaper than per-triangle camera tables.
         self._per_triangle_max = 2
 
@@ -274,11 +278,14 @@ class Renderer:
             ray_norm, range_f = grid.ray_norm.reshape(-1), range_m.reshape(-1)
             normals_f, rgb_f, albedo_f = normals_cam.reshape(-1, 3), rgb.reshape(-1, 3), albedo.reshape(-1)
             amb, lit = np.float32(self.ambient), np.float32(1.0 - self.ambient)
+            pat = self._patterns
 
             def shade(a: int, b: int) -> None:
+                surface = (rays[a:b], self._normals_ext, self._pattern_row, pat.kind, pat.seed, pat.params)
                 shade_pixels(
                     t_hit[a:b], idx[a:b], int(self._n_tri), ray_norm[a:b], normals_tab, cos_tab, self._rgb_ext_f32,
-                    self._albedo_ext, amb, lit, depth_m[a:b], range_f[a:b], normals_f[a:b], rgb_f[a:b], albedo_f[a:b],
+                    self._albedo_ext, amb, lit, surface, depth_m[a:b], range_f[a:b], normals_f[a:b], rgb_f[a:b],
+                    albedo_f[a:b],
                 )  # fmt: skip
 
             in_halves(shade, n_px)
@@ -299,10 +306,14 @@ class Renderer:
             shade *= np.float32(1.0 - self.ambient)
             shade += np.float32(self.ambient)
             # Misses take the extra all-zero row: black.
-            rgb_f = np.take(self._rgb_ext_f32, idx, axis=0, out=_scratch("rgb", (n_px, 3), np.float32))
+            rgb_f = _scratch("rgb", (n_px, 3), np.float32)
+            pat = self._patterns
+            surface_colours(
+                rays, t_hit, idx, int(self._n_tri), self._normals_ext, self._pattern_row, pat.kind, pat.seed,
+                pat.params, self._rgb_ext_f32, self._albedo_ext, rgb_f, albedo.reshape(-1),
+            )  # fmt: skip
             rgb_f *= shade[:, None]
             np.copyto(rgb.reshape(-1, 3), rgb_f, casting="unsafe")
-            np.take(self._albedo_ext, idx, out=albedo.reshape(-1))
         frame_meta = {"scene_id": self.scene.scene_id, "source": "render"}
         if meta:
             frame_meta.update(meta)

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
+from tofsim.textures import surface_at
 from tofsim.threads import thread_budget
 
 __all__ = ["make_rays", "shade_pixels", "in_halves"]
@@ -56,6 +57,7 @@ def shade_pixels(
     albedo_tab: np.ndarray,
     ambient: np.float32,
     lit: np.float32,
+    surface: tuple,
     depth_m: np.ndarray,
     range_m: np.ndarray,
     normals_cam: np.ndarray,
@@ -71,6 +73,9 @@ def shade_pixels(
         shade = min(cos_tab[k] / range_m if hit else 0, 1) * (1 - ambient) + ambient
         rgb = uint8(rgb_tab[k] * shade);   normals_cam = normals_tab[k];   albedo = albedo_tab[k]
 
+    where the material of triangle ``k`` has no pattern; otherwise `tofsim.textures.surface_at` gives the
+    patterned colour (clipped to 255) and albedo that replace ``rgb_tab[k]`` and ``albedo_tab[k]``.
+
     Args:
         t_hit: (N,) float32 ray parameter (z-depth for z = 1 directions), inf on a miss.
         tri: (N,) uint32 triangle index, ``n_tri`` on a miss.
@@ -81,9 +86,12 @@ def shade_pixels(
         rgb_tab: (T + 1, 3) float32 material colour.
         albedo_tab: (T + 1,) float32 NIR albedo.
         ambient: fraction of the colour an unlit surface keeps; lit: ``float32(1 - ambient)`` (rounded once).
+        surface: ``(rays, normals_world, mat_row, kind_tab, seed_tab, par_tab)``: the (N, 6) rays and the
+            pattern tables of `tofsim.textures.surface_at`.
         depth_m, range_m, albedo: (N,) float32 outputs; normals_cam: (N, 3) float32; rgb: (N, 3) uint8.
     """
     one = np.float32(1.0)
+    rays, normals_world, mat_row, kind_tab, seed_tab, par_tab = surface
     for i in range(t_hit.shape[0]):
         k = tri[i]
         hit = k < n_tri
@@ -93,10 +101,13 @@ def shade_pixels(
         range_m[i] = r
         s = cos_tab[k] / r if hit else np.float32(0.0)
         s = min(s, one) * lit + ambient  # two roundings, as NumPy's in-place passes
+        cr, cg, cb, a = surface_at(
+            i, k, n_tri, rays, t_hit, normals_world, mat_row, kind_tab, seed_tab, par_tab, rgb_tab, albedo_tab
+        )
         for c in range(3):
             normals_cam[i, c] = normals_tab[k, c]
-            rgb[i, c] = np.uint8(rgb_tab[k, c] * s)
-        albedo[i] = albedo_tab[k]
+        rgb[i, 0], rgb[i, 1], rgb[i, 2] = np.uint8(cr * s), np.uint8(cg * s), np.uint8(cb * s)
+        albedo[i] = a
 
 
 @functools.lru_cache(maxsize=1)

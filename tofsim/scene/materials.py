@@ -2,6 +2,11 @@
 
 NIR albedo is what the ToF sensor sees: dark fabric, black plastic and screens return little (0.03-0.1),
 white paint and laminate a lot (0.6-0.9). Every draw comes from the ``rng`` argument.
+
+Each material also gets a per-pixel `Pattern` (wood grain, tiles, fabric, posters, book spines, ...) chosen by
+its name (`PATTERN_OF_NAME`). Its parameters are drawn from a child generator spawned off ``rng``
+(``rng.spawn``), which leaves ``rng``'s own stream untouched: a seed's room geometry is the same with or without
+patterns.
 """
 
 from __future__ import annotations
@@ -10,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from tofsim.scene.types import Material
+from tofsim.scene.types import Material, Pattern
 
-__all__ = ["PALETTES", "make_material", "furniture_material", "pick", "colours"]
+__all__ = ["PALETTES", "PATTERN_OF_NAME", "make_material", "make_pattern", "furniture_material", "pick", "colours"]
 
 PALETTES: dict[str, list[tuple[int, int, int]]] = {
     "paint": [(235, 232, 222), (214, 222, 230), (238, 226, 200), (200, 214, 196), (230, 210, 205), (245, 245, 245)],
@@ -47,21 +52,89 @@ ALBEDO_RANGES: dict[str, tuple[float, float]] = {
 }  # fmt: skip
 
 
+#: Pattern kind of each material name (names not listed get none: plastic, ceramic, screens, bottles, ...).
+PATTERN_OF_NAME: dict[str, str] = {
+    "wood-floor": "wood", "wood": "wood", "wall-shelf": "wood", "sofa-legs": "wood", "picture-frame": "wood",
+    "tile-floor": "tiles", "carpet": "speckle", "worktop": "speckle",
+    "wall-paint": "wall", "accent-paint": "wall", "ceiling": "plaster", "trim": "plaster", "radiator": "plaster",
+    "white-laminate": "plaster", "mattress": "plaster", "lamp-shade": "plaster", "small-box": "plaster",
+    "leaf": "plaster",
+    "dark-fabric": "fabric", "fabric": "fabric", "curtain": "fabric", "bedding": "fabric", "cushion": "fabric",
+    "office-chair": "fabric", "poster": "poster", "book": "books",
+    "metal": "brushed", "chair-metal": "brushed", "desk-metal": "brushed", "handle": "brushed",
+}  # fmt: skip
+
+_GROUT = [(228, 226, 220), (160, 158, 152), (75, 74, 72)]
+_ACCENTS = PALETTES["fabric"] + PALETTES["plastic"] + PALETTES["paint"] + PALETTES["wood"]
+
+
+def make_pattern(rng: np.random.Generator, name: str, rgb: tuple[int, int, int], scale_m: float) -> Pattern:
+    """The `Pattern` of material `name` (see `PATTERN_OF_NAME`) with base colour `rgb`, drawn from `rng`.
+
+    ``scale_m`` (the material's baked texture scale) sets the plank width of wood floors and the tile size of tile
+    floors, so the pattern's gaps and grout lie on the baked planks' and tiles' edges.
+    """
+    kind = PATTERN_OF_NAME.get(name, "none")
+    seed = int(rng.integers(2**31))
+    accent = tuple(int(c) for c in pick(rng, _ACCENTS))
+    if kind == "wall":  # mostly paint; some wallpaper (stripes or prints)
+        kind = str(pick(rng, ["plaster"] * 6 + ["stripes", "stripes", "fabric", "fabric"]))
+        shade = rng.uniform(0.7, 0.9)  # wallpaper mostly in shades of the wall colour, sometimes a second colour
+        accent = tuple(int(c * shade) for c in rgb) if rng.random() < 0.75 else accent
+        if kind == "stripes":
+            return Pattern(kind="stripes", scale_m=rng.uniform(0.08, 0.3), contrast=0.3, accent_rgb=accent,
+                           line_m=rng.uniform(0.004, 0.012), seed=seed)  # fmt: skip
+        if kind == "fabric":
+            return Pattern(kind="fabric", scale_m=rng.uniform(0.06, 0.15), variant=2, accent_rgb=accent, seed=seed)
+        return Pattern(kind="plaster", scale_m=rng.uniform(0.2, 0.6), contrast=rng.uniform(0.03, 0.08), seed=seed)
+    if kind == "plaster":
+        contrast = 0.03 if name in ("ceiling", "trim") else rng.uniform(0.04, 0.12)
+        return Pattern(kind=kind, scale_m=rng.uniform(0.1, 0.5), contrast=contrast, seed=seed, nir_gain=0.5)
+    if kind == "wood":
+        floor = name == "wood-floor"
+        return Pattern(kind=kind, scale_m=scale_m if floor else rng.uniform(0.06, 0.2), contrast=rng.uniform(0.08, 0.2),
+                       line_m=0.003 if floor else 0.0015, seed=seed)  # fmt: skip
+    if kind == "tiles":
+        return Pattern(kind=kind, scale_m=scale_m, contrast=0.06, accent_rgb=pick(rng, _GROUT),
+                       line_m=rng.uniform(0.003, 0.008), seed=seed)  # fmt: skip
+    if kind == "speckle":
+        return Pattern(kind=kind, scale_m=rng.uniform(0.005, 0.015), contrast=rng.uniform(0.12, 0.3), seed=seed)
+    if kind == "fabric":
+        variant = 0 if name == "dark-fabric" else int(pick(rng, [0, 0, 1, 2]))  # dark bodies: tables, too
+        scale = rng.uniform(0.01, 0.03) if variant == 0 else rng.uniform(0.04, 0.12)
+        return Pattern(kind=kind, scale_m=scale, contrast=rng.uniform(0.12, 0.3), accent_rgb=accent,
+                       variant=variant, seed=seed)  # fmt: skip
+    if kind == "poster":
+        return Pattern(kind=kind, scale_m=rng.uniform(0.06, 0.2), contrast=0.0, seed=seed)
+    if kind == "books":
+        return Pattern(kind=kind, scale_m=rng.uniform(0.02, 0.04), contrast=0.12, accent_rgb=(210, 180, 90), seed=seed)
+    if kind == "brushed":
+        return Pattern(kind=kind, scale_m=rng.uniform(0.002, 0.005), contrast=rng.uniform(0.04, 0.1), seed=seed)
+    return Pattern(seed=seed)
+
+
 def pick(rng: np.random.Generator, options: list) -> Any:
     """One element of `options`, uniformly."""
     return options[int(rng.integers(len(options)))]
 
 
 def make_material(rng, name, albedo_range, palette, texture="flat", scale_m=0.25, contrast=0.1) -> Material:
-    """A `Material` with albedo uniform in `albedo_range` and a colour from `palette` (a name or a list)."""
+    """A `Material` with albedo uniform in `albedo_range` and a colour from `palette` (a name or a list).
+
+    Its `Pattern` (`make_pattern`) comes from a child of `rng` (``rng.spawn``), so `rng`'s stream is the same
+    as without patterns.
+    """
     colours_ = PALETTES[palette] if isinstance(palette, str) else palette
+    albedo = float(rng.uniform(*albedo_range))
+    rgb = tuple(int(c) for c in pick(rng, colours_))
     return Material(
         name=name,
-        albedo=float(rng.uniform(*albedo_range)),
-        color_rgb=tuple(int(c) for c in pick(rng, colours_)),
+        albedo=albedo,
+        color_rgb=rgb,
         texture=texture,
         texture_scale_m=float(scale_m),
         texture_contrast=float(contrast),
+        pattern=make_pattern(rng.spawn(1)[0], name, rgb, float(scale_m)),
     )
 
 

@@ -7,6 +7,10 @@ Colour and NIR albedo are stored per triangle (`Scene.face_rgb`, `Scene.face_alb
 hit triangle into its colour with one table look-up. Procedural textures are baked into those per-triangle
 arrays when a scene is built (surfaces are tessellated into tiles of the texture's scale); the material table
 keeps the base values and the texture description for reference.
+
+On top of that coarse bake, each material carries a `Pattern`: an image-like procedural texture (wood grain,
+tiles with grout, fabric, posters, book spines, ...) that the renderer evaluates per pixel at the 3-D hit point
+(`tofsim.textures`), so flat surfaces carry many colour edges that are not depth edges.
 """
 
 from __future__ import annotations
@@ -19,11 +23,55 @@ import numpy as np
 from tofsim.checks import check_dtype, check_finite, check_shape
 from tofsim.errors import ShapeError
 
-__all__ = ["Material", "Scene", "TEXTURE_KINDS"]
+__all__ = ["Material", "Pattern", "Scene", "TEXTURE_KINDS", "PATTERN_KINDS"]
 
 #: Procedural texture kinds: "flat" (no variation), "checker" (two-tone tiles), "stripes" (planks along one
 #: axis, each with its own shade), "noise" (every tile its own random shade).
 TEXTURE_KINDS = ("flat", "checker", "stripes", "noise")
+
+#: Per-pixel pattern kinds (`tofsim.textures` evaluates them; the index in this tuple is the kernel's code):
+#: "none"; "plaster" (low-frequency paint noise); "wood" (planks with grain and gaps); "fabric" (heather, plaid
+#: or blobs by `Pattern.variant`); "tiles" (grout lines, per-tile shade); "speckle" (carpet, granite);
+#: "poster" (random coloured rectangles and blobs); "stripes" (wallpaper, striped fabric); "books" (label
+#: bands across book spines); "brushed" (metal streaks).
+PATTERN_KINDS = ("none", "plaster", "wood", "fabric", "tiles", "speckle", "poster", "stripes", "books", "brushed")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pattern:
+    """A per-pixel procedural texture of a material (evaluated by `tofsim.textures.texel`).
+
+    Attributes:
+        kind: one of `PATTERN_KINDS`.
+        scale_m: feature size in metres (plank width, tile size, poster cell, stripe period, speckle cell).
+        contrast: relative shade variation in [0, 1].
+        accent_rgb: second colour (grout, stripes, plaid, blobs), three ints in [0, 255].
+        line_m: width of gaps and grout lines in metres.
+        variant: sub-kind (fabric: 0 heather, 1 plaid, 2 blobs).
+        seed: hash seed of the pattern (any int in [0, 2**31)).
+        nir_gain: how much the pattern's luminance change carries into the NIR albedo (0 = none, 1 = all).
+    """
+
+    kind: str = "none"
+    scale_m: float = 0.1
+    contrast: float = 0.2
+    accent_rgb: tuple[int, int, int] = (128, 128, 128)
+    line_m: float = 0.004
+    variant: int = 0
+    seed: int = 0
+    nir_gain: float = 0.3
+
+    def __post_init__(self) -> None:
+        if self.kind not in PATTERN_KINDS:
+            raise ShapeError(f"pattern kind must be one of {PATTERN_KINDS}, got {self.kind!r}")
+        if self.scale_m <= 0 or self.line_m < 0:
+            raise ShapeError(f"pattern: scale_m must be > 0 and line_m >= 0, got {self.scale_m}, {self.line_m}")
+        if not 0.0 <= self.contrast <= 1.0 or not 0.0 <= self.nir_gain <= 1.0:
+            raise ShapeError(f"pattern: contrast and nir_gain must be in [0, 1], got {self.contrast}, {self.nir_gain}")
+        if len(self.accent_rgb) != 3 or any(not 0 <= int(c) <= 255 for c in self.accent_rgb):
+            raise ShapeError(f"pattern: accent_rgb must be 3 ints in [0, 255], got {self.accent_rgb}")
+        if not 0 <= self.seed < 2**31:
+            raise ShapeError(f"pattern: seed must be in [0, 2**31), got {self.seed}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,6 +85,7 @@ class Material:
         texture: one of `TEXTURE_KINDS`.
         texture_scale_m: tile / plank size of the texture in metres.
         texture_contrast: relative shade variation of the texture in [0, 1] (0.2 = +-20 %).
+        pattern: the per-pixel `Pattern` over the baked texture (default: none).
     """
 
     name: str
@@ -45,6 +94,7 @@ class Material:
     texture: str = "flat"
     texture_scale_m: float = 0.25
     texture_contrast: float = 0.15
+    pattern: Pattern = Pattern()
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.albedo <= 1.0:
