@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from completion import augment_rgb
 from completion.errors import ConfigError, ShapeError
 from completion.prefill import PREFILL_KINDS, make_prefill, nearest_fill
 from tofsim.frame import SPOT_DTYPE, Sample
@@ -64,6 +65,9 @@ class AugmentConfig:
         brightness: colour jitter, RGB multiplied by a factor drawn from [1 - b, 1 + b].
         contrast: colour jitter, deviation from the image mean scaled by a factor from [1 - c, 1 + c].
         saturation: colour jitter, deviation from the per-pixel grey scaled by a factor from [1 - s, 1 + s].
+        camera_degrade: strength in [0, 1] of camera effects on the RGB (`completion.augment_rgb.camera_degrade`).
+        pattern_prob: probability of overlaying colour patterns with no depth edge (`overlay_patterns`).
+        rgb_drop_prob: probability of replacing the RGB by its mean grey (a depth-only fallback).
     """
 
     hflip_prob: float = 0.5
@@ -71,10 +75,14 @@ class AugmentConfig:
     brightness: float = 0.2
     contrast: float = 0.2
     saturation: float = 0.2
+    camera_degrade: float = 0.0
+    pattern_prob: float = 0.0
+    rgb_drop_prob: float = 0.0
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.hflip_prob <= 1.0:
-            raise ConfigError(f"hflip_prob must be in [0, 1], got {self.hflip_prob}")
+        for name in ("hflip_prob", "camera_degrade", "pattern_prob", "rgb_drop_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("brightness", "contrast", "saturation"):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
@@ -185,6 +193,17 @@ def _jitter_rgb(rgb: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
+def _realistic_rgb(rgb: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """Pattern overlay, camera effects, then RGB drop (each only when enabled, so old configs draw as before)."""
+    if cfg.pattern_prob > 0 and rng.random() < cfg.pattern_prob:
+        rgb = augment_rgb.overlay_patterns(rgb, rng)
+    if cfg.camera_degrade > 0:
+        rgb = augment_rgb.camera_degrade(rgb, cfg.camera_degrade, rng)
+    if cfg.rgb_drop_prob > 0 and rng.random() < cfg.rgb_drop_prob:
+        rgb = augment_rgb.drop_rgb(rgb)
+    return rgb
+
+
 def augment_sample(sample: Sample, cfg: AugmentConfig, *, rng: np.random.Generator) -> Sample:
     """Randomly flip, crop and colour-jitter a sample, keeping its intrinsics exact.
 
@@ -221,6 +240,7 @@ def augment_sample(sample: Sample, cfg: AugmentConfig, *, rng: np.random.Generat
         spots = _shift_spots(spots, x0, y0)
     if cfg.brightness or cfg.contrast or cfg.saturation:
         rgb = _jitter_rgb(np.asarray(rgb), cfg, rng)
+    rgb = _realistic_rgb(np.asarray(rgb), cfg, rng)
     return dataclasses.replace(
         sample,
         rgb=np.ascontiguousarray(rgb),

@@ -37,6 +37,10 @@ class LossConfig:
         depth_weight: weight of the depth term.
         grad_weight: weight of the gradient-matching term.
         normal_weight: weight of the surface-normal term (the paper's lambda_n).
+        max_prefill_error_m: when > 0 and the prefill is passed, pixels where ``|prefill - gt|`` exceeds this
+            are left out of every term: errors no local evidence explains (a wrapped iToF echo that passed the
+            sensor's check, a ray through a window), which would otherwise teach the network metre-sized
+            corrections it then invents on other frames. 0 keeps every valid pixel.
     """
 
     depth_loss: str = "l1"
@@ -44,13 +48,14 @@ class LossConfig:
     depth_weight: float = 1.0
     grad_weight: float = 0.5
     normal_weight: float = 0.1
+    max_prefill_error_m: float = 0.0
 
     def __post_init__(self) -> None:
         if self.depth_loss not in ("l1", "huber"):
             raise ConfigError(f"depth_loss must be 'l1' or 'huber', got {self.depth_loss!r}")
         if self.huber_delta_m <= 0:
             raise ConfigError(f"huber_delta_m must be > 0, got {self.huber_delta_m}")
-        for name in ("depth_weight", "grad_weight", "normal_weight"):
+        for name in ("depth_weight", "grad_weight", "normal_weight", "max_prefill_error_m"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
 
@@ -116,6 +121,8 @@ def geometry_loss(
     gt: torch.Tensor,
     K: torch.Tensor,  # noqa: N803
     cfg: LossConfig | None = None,
+    *,
+    prefill: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The geometry-preserving loss (equations in the module docstring).
 
@@ -124,6 +131,8 @@ def geometry_loss(
         gt: (B, 1, H, W) ground-truth z-depth in metres, 0 (or non-finite) where invalid.
         K: (B, 3, 3) intrinsics of each image (after any crop / flip).
         cfg: weights and form; default `LossConfig()`.
+        prefill: (B, 1, H, W) the fill the network corrects; with ``cfg.max_prefill_error_m > 0`` pixels whose
+            prefill error exceeds it count as invalid ground truth.
 
     Returns:
         total: scalar tensor (float32, or float64 for float64 input; differentiable w.r.t. `pred`).
@@ -145,6 +154,8 @@ def geometry_loss(
     pred = pred.to(dtype)
     K = K.to(dtype)  # noqa: N806
     valid = torch.isfinite(gt) & (gt > 0)
+    if prefill is not None and cfg.max_prefill_error_m > 0:
+        valid = valid & ((prefill.to(dtype) - gt.to(dtype)).abs() <= cfg.max_prefill_error_m)
     gt = torch.where(valid, gt.to(dtype), torch.zeros_like(pred))
     vf = valid.float()
 

@@ -160,6 +160,22 @@ def _model_prefill(config: TrainConfig, initial_model: nn.Module | None) -> str:
     return getattr(initial_model, "prefill", "linear")
 
 
+def _load_initial_weights(model: nn.Module, config: TrainConfig) -> None:
+    """Copy the weights of ``config.init_from`` into `model` (a warm start; the optimizer starts fresh).
+
+    Raises:
+        ConfigError: if the source is another model or has another architecture.
+    """
+    source = ckpt.load_model(config.init_from)
+    if getattr(source, "name", None) != getattr(model, "name", None):
+        raise ConfigError(f"init_from {config.init_from!r} is a {source.name!r} model, not {config.model!r}")
+    try:
+        model.load_state_dict(source.state_dict())
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise ConfigError(f"init_from {config.init_from!r} does not fit model_cfg: {first}") from None
+
+
 def _lr_lambda(total_steps: int, min_ratio: float) -> Callable[[int], float]:
     def f(step: int) -> float:
         t = min(step, total_steps) / max(total_steps, 1)
@@ -294,6 +310,8 @@ def _fit(  # noqa: C901, PLR0915
                 model = initial_model.to(device).train()
             else:
                 model = ckpt.create_model(config.model, config.model_cfg).to(device)
+                if config.init_from is not None and state is None:
+                    _load_initial_weights(model, config)
             if not any(p.requires_grad for p in model.parameters()):
                 raise ConfigError(f"model {config.model!r} has no trainable parameters (a baseline): nothing to train")
             optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -347,7 +365,9 @@ def _fit(  # noqa: C901, PLR0915
                     batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
                     with torch.autocast(device.type, dtype=autocast_dtype, enabled=use_autocast):
                         pred = net(batch).float()
-                    loss, terms = geometry_loss(pred, batch["depth"], batch["K"], config.loss)
+                    loss, terms = geometry_loss(
+                        pred, batch["depth"], batch["K"], config.loss, prefill=batch.get("prefill")
+                    )
                     optimizer.zero_grad(set_to_none=True)
                     scaler.scale(loss).backward()
                     if config.grad_clip_norm > 0:

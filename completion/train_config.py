@@ -34,6 +34,11 @@ class TrainConfig:
         crop_hw_px: (height, width) random training crop, or None for full images.
         hflip_prob: probability of a horizontal flip.
         color_jitter: brightness, contrast and saturation jitter strength (0 disables).
+        camera_degrade: strength in [0, 1] of camera effects on the RGB: gamma, white balance, blur, noise.
+        pattern_prob: probability of overlaying colour patterns that have no depth edge (posters, stripes, shading).
+        rgb_drop_prob: probability of replacing a training image's RGB by its mean grey.
+        init_from: start from these weights (a run folder, a ``.pt`` file or a pretrained name such as
+            ``tofnet-sds``); the model and its config must match. None trains from a random initialisation.
         loss: the geometry-preserving loss config.
         seed: seed of initialisation, order and augmentation (0 is a seed).
         device: ``"auto"`` (CUDA if available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
@@ -60,6 +65,10 @@ class TrainConfig:
     crop_hw_px: tuple[int, int] | None = None
     hflip_prob: float = 0.5
     color_jitter: float = 0.1
+    camera_degrade: float = 0.0
+    pattern_prob: float = 0.0
+    rgb_drop_prob: float = 0.0
+    init_from: str | None = None
     loss: LossConfig = field(default_factory=LossConfig)
     seed: int = 0
     device: str = "auto"
@@ -137,5 +146,6 @@ class TrainConfig:
         """The training augmentation this config asks for."""
         j = self.color_jitter
         return AugmentConfig(
-            hflip_prob=self.hflip_prob, crop_hw_px=self.crop_hw_px, brightness=j, contrast=j, saturation=j
+            hflip_prob=self.hflip_prob, crop_hw_px=self.crop_hw_px, brightness=j, contrast=j, saturation=j,
+            camera_degrade=self.camera_degrade, pattern_prob=self.pattern_prob, rgb_drop_prob=self.rgb_drop_prob,
         )

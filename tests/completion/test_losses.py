@@ -138,3 +138,18 @@ def test_bad_shapes_and_config():
         LossConfig(depth_loss="l2")
     with pytest.raises(ConfigError, match="unknown loss option.*valid: depth_loss"):
         LossConfig.from_dict({"normal_wieght": 1.0})
+
+
+def test_prefill_error_cap_drops_unexplained_pixels():
+    # gt: a plane at 2 m; the prefill is wrong by 5 m on one quarter (a wrapped echo); pred = prefill.
+    gt = torch.full((1, 1, 8, 8), 2.0)
+    prefill = gt.clone()
+    prefill[..., :4, :4] += 5.0
+    K = torch.tensor([[[10.0, 0, 4], [0, 10.0, 4], [0, 0, 1]]])  # noqa: N806
+    cfg = LossConfig(grad_weight=0.0, normal_weight=0.0, max_prefill_error_m=1.0)
+    _, kept = geometry_loss(prefill, gt, K, LossConfig(grad_weight=0.0, normal_weight=0.0), prefill=prefill)
+    _, capped = geometry_loss(prefill, gt, K, cfg, prefill=prefill)
+    assert float(kept["depth"]) == pytest.approx(5.0 * 16 / 64)
+    assert float(capped["depth"]) == 0.0  # the 16 unexplained pixels are out, the rest are exact
+    _, no_prefill = geometry_loss(prefill, gt, K, cfg)
+    assert float(no_prefill["depth"]) == pytest.approx(5.0 * 16 / 64)

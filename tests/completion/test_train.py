@@ -207,3 +207,18 @@ def test_ddp_two_processes_keep_identical_weights(data, tmp_path):
     assert _same(_weights(tmp_path / "run" / "last.pt"), w0)  # rank 0 wrote the run
     rows = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert len(rows) == 1 and json.loads(rows[0])["steps"] == 2  # 4 samples / 2 ranks / batch 1
+
+
+def test_init_from_starts_from_the_given_weights(data, tmp_path):
+    first = train(_cfg(epochs=1), tmp_path / "a", dataset=data)
+    # zero epochs of change: lr so small that one epoch cannot move the weights visibly from the warm start
+    # (parameters only: batch-norm running statistics move whatever the learning rate)
+    warm = dict(
+        fit(_cfg(epochs=1, lr=1e-12, init_from=str(first)), tmp_path / "b", dataset=data).model.named_parameters()
+    )
+    cold = dict(fit(_cfg(epochs=1, lr=1e-12, seed=5), tmp_path / "c", dataset=data).model.named_parameters())
+    start = _weights(first / "last.pt")
+    assert all(torch.allclose(warm[k].detach(), start[k], atol=1e-6) for k in warm)
+    assert not all(torch.allclose(cold[k].detach(), start[k], atol=1e-6) for k in cold)
+    with pytest.raises(ConfigError, match="does not fit"):
+        fit(_cfg(init_from=str(first), model_cfg=TINY_TOFNET | {"base_width": 6}), tmp_path / "d", dataset=data)
