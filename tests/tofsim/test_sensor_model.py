@@ -269,7 +269,7 @@ def test_estimated_normals_match_given_normals():
 
 def test_itof_wraps_beyond_unambiguous_range():
     z = 9.0
-    cfg = exact(power=1e8, max_range_m=7.0)
+    cfg = exact(power=1e8, max_range_m=7.0, min_return_albedo=0.0)
     r_amb = C_M_PER_S / (2 * cfg.modulation_frequency_hz)
     out = simulate(plane(z), cfg, rng=np.random.default_rng(0))
     d = create_pattern("sds").directions
@@ -277,6 +277,24 @@ def test_itof_wraps_beyond_unambiguous_range():
     ok = out.spots["status"] == SpotStatus.VALID
     assert ok.all()
     assert np.max(np.abs(out.spots["range_m"] - (r_true - r_amb))) < 1e-5
+
+
+@pytest.mark.parametrize(("z_m", "albedo", "rejected"), [(7.7, 0.3, True), (2.0, 0.5, False), (2.0, 0.01, True)])
+def test_itof_ambiguity_check_rejects_returns_too_weak_for_their_range(z_m, albedo, rejected):
+    # A plane facing the camera: amplitude = C * P * albedo * cos / r_true**2, with cos = d_z for the spot ray.
+    # The check compares it with C * P * a_min / r_meas**2 at the *reported* (wrapped) range.
+    cfg = exact(power=1e6, max_range_m=7.0, min_return_albedo=0.015)  # bright: every return is detected
+    d = create_pattern("sds").directions
+    r_true = z_m / d[:, 2]
+    r_meas = np.mod(r_true, C_M_PER_S / (2 * cfg.modulation_frequency_hz))
+    expect = albedo * d[:, 2] / r_true**2 < 0.015 / r_meas**2
+    assert expect.all() == rejected and (~expect).all() == (not rejected)  # the chosen cases are clear-cut
+    spots = simulate(plane(z_m, albedo=albedo), cfg, rng=np.random.default_rng(0)).spots
+    assert np.all((spots["status"] == SpotStatus.OUT_OF_RANGE) == rejected)
+    off = simulate(
+        plane(z_m, albedo=albedo), dataclasses.replace(cfg, min_return_albedo=0.0), rng=np.random.default_rng(0)
+    )
+    assert np.all(off.spots["status"] == SpotStatus.VALID)
 
 
 def test_max_range_and_dtof_window():

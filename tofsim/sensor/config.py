@@ -48,6 +48,10 @@ class SensorConfig:
         mixed_threshold_m: a detected spot is MIXED when the ranges of its sub-ray returns span more than this
             (dtof: and they form more than one histogram peak).
         range_quantization_m: reported ranges are rounded to multiples of this (0 = off).
+        min_return_albedo: itof ambiguity check (0 = off): a detected return weaker than a surface of this
+            effective albedo (albedo x cos(incidence)) would give at the *reported* range, i.e. amplitude below
+            ``C * power * min_return_albedo / range**2``, is taken for a wrapped echo from beyond the unambiguous
+            range and reported OUT_OF_RANGE (the amplitude-consistency check of iToF confidence filters).
         add_noise: False turns every random draw off (exact, noise-free measurements; sigma is still reported).
     """
 
@@ -69,6 +73,7 @@ class SensorConfig:
     peak_separation_m: float = 0.15
     mixed_threshold_m: float = 0.1
     range_quantization_m: float = 0.001
+    min_return_albedo: float = 0.0
     add_noise: bool = True
 
     def __post_init__(self) -> None:
@@ -95,7 +100,7 @@ class SensorConfig:
         positive = ("power", "max_range_m", "modulation_frequency_hz", "pulse_sigma_m", "peak_separation_m")
         non_negative = (
             "divergence_deg", "ambient", "read_noise_e", "detection_threshold", "mixed_threshold_m",
-            "range_quantization_m",
+            "range_quantization_m", "min_return_albedo",
         )  # fmt: skip
         for key in positive + non_negative:
             value = getattr(self, key)

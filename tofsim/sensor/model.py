@@ -215,6 +215,10 @@ def _run(frame: DenseFrame, prep: _Prepared, rng: np.random.Generator) -> Sensor
         mixed &= n_peaks > 1
     status[good & mixed] = SpotStatus.MIXED
     status[good & (meas > cfg.max_range_m)] = SpotStatus.OUT_OF_RANGE
+    if cfg.mode == "itof" and cfg.min_return_albedo > 0:  # too weak for its range: a wrapped far echo
+        with np.errstate(divide="ignore", invalid="ignore"):
+            weakest_e = cfg.demodulation_contrast * cfg.power * cfg.min_return_albedo / (meas * meas)
+        status[good & (amplitude < weakest_e)] = SpotStatus.OUT_OF_RANGE
     ui, vi = np.floor(u + 0.5), np.floor(v + 0.5)
     inside = (ui >= 0) & (ui < w) & (vi >= 0) & (vi < h)
     status[~inside] = SpotStatus.OUT_OF_RANGE
