@@ -89,12 +89,15 @@ def train_cmd(
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="seed of init, order, augmentation.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out from its last.pt.")] = False,
+    init_from: Annotated[
+        str | None, typer.Option("--init-from", help="start from these weights (run folder, .pt, pretrained name).")
+    ] = None,
 ) -> None:
     """Train a model; under torchrun it trains data-parallel on all processes."""
     from completion.train import TrainConfig, train
 
     overrides = {"data": str(data) if data is not None else None, "model": model, "epochs": epochs,
-                 "batch_size": batch_size, "device": device, "seed": seed}  # fmt: skip
+                 "batch_size": batch_size, "device": device, "seed": seed, "init_from": init_from}  # fmt: skip
     overrides = {k: v for k, v in overrides.items() if v is not None}
     bar = _TrainBar()
     try:
