@@ -18,8 +18,10 @@ SENSOR_PRESETS: Registry[SensorConfig] = Registry("sensor preset")
 
 @SENSOR_PRESETS.register("sds")
 def sds() -> SensorConfig:
-    """SDS-style spot iToF: 1,039 spots (31 staggered rows, 1.7 x 1.4 deg), 20 MHz (7.49 m wrap, most
-    wrapped echoes rejected by their amplitude), 1 cm baseline."""
+    """SDS-style spot iToF: 1,039 spots (31 rows, 1.7 x 1.4 deg), 20 MHz (7.49 m wrap), 1 cm baseline.
+
+    Wrapped echoes too weak for their reported range are rejected (``min_return_albedo``).
+    """
     return SensorConfig(
         name="sds", pattern="sds", mode="itof", baseline_m=(0.01, 0.0, 0.0), divergence_deg=0.5, rays_per_spot=12,
         power=5.0e4, ambient=500.0, read_noise_e=10.0, detection_threshold=6.0, max_range_m=7.0,
