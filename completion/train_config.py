@@ -146,6 +146,12 @@ class TrainConfig:
         """The training augmentation this config asks for."""
         j = self.color_jitter
         return AugmentConfig(
-            hflip_prob=self.hflip_prob, crop_hw_px=self.crop_hw_px, brightness=j, contrast=j, saturation=j,
-            camera_degrade=self.camera_degrade, pattern_prob=self.pattern_prob, rgb_drop_prob=self.rgb_drop_prob,
+            hflip_prob=self.hflip_prob,
+            crop_hw_px=self.crop_hw_px,
+            brightness=j,
+            contrast=j,
+            saturation=j,
+            camera_degrade=self.camera_degrade,
+            pattern_prob=self.pattern_prob,
+            rgb_drop_prob=self.rgb_drop_prob,
         )

@@ -114,8 +114,10 @@ def test_predict_input_folder(tmp_path):
         (["train", "--data", "{ds}", "--out", "{tmp}/r", "--resume"], "nothing to resume"),
         (["train", "--data", "{ds}", "--out", "{tmp}/r", "--config", "{tmp}/none.toml"], "config file not found"),
         (["train", "--data", "{ds}", "--out", "{tmp}/r", "--init-from", "{tmp}/no.pt"], "checkpoint not found"),
-        (["train", "--data", "{ds}", "--model", "nlspn-small", "--out", "{tmp}/r", "--init-from", "tofnet-sds"],
-         "is a 'tofnet' model, not 'nlspn-small'"),
+        (
+            ["train", "--data", "{ds}", "--model", "nlspn-small", "--out", "{tmp}/r", "--init-from", "tofnet-sds"],
+            "is a 'tofnet' model, not 'nlspn-small'",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, message, dataset_dir, tmp_path):
