@@ -21,6 +21,7 @@ from tofsim.camera import Intrinsics, pixel_grid
 from tofsim.checks import check_finite, check_shape
 from tofsim.errors import ShapeError
 from tofsim.frame import DenseFrame
+from tofsim.lighting import gather_light, light_table, sample_shadow_rays, shade_lit
 from tofsim.render_kernels import in_halves, make_rays, shade_pixels
 from tofsim.scene.types import Scene
 from tofsim.textures import pattern_tables, surface_colours
@@ -120,6 +121,8 @@ class Renderer:
     Args:
         scene: the scene to render (needs at least one triangle).
         ambient: fraction of the material colour an unlit surface keeps in the RGB image.
+        lights: shade the RGB image by the scene's ``meta["lights"]`` with shadows (`tofsim.lighting`); without
+            lights (or with False) a shadowless light at the camera shades it.
 
     Raises:
         ShapeError: the scene has no triangles.
@@ -129,7 +132,7 @@ class Renderer:
         >>> frame = r.render(Intrinsics.from_fov(640, 480, 57.0), pose)
     """
 
-    def __init__(self, scene: Scene, *, ambient: float = AMBIENT) -> None:
+    def __init__(self, scene: Scene, *, ambient: float = AMBIENT, lights: bool = True) -> None:
         import open3d as o3d
 
         if scene.n_triangles == 0:
@@ -158,6 +161,8 @@ class Renderer:
         # Per-pixel patterns: per-material tables (one extra "none" row, M, for misses) and each triangle's row.
         self._patterns = pattern_tables(scene.materials)
         self._pattern_row = np.append(scene.material_id, np.int32(len(scene.materials))).astype(np.int32)
+        table = light_table(scene.meta.get("lights") or []) if lights else np.zeros((0, 4), np.float32)
+        self._lights = table if len(table) else None
         # Above this many triangles per pixel, per-pixel normals are cheaper than per-triangle camera tables.
         self._per_triangle_max = 2
 
@@ -233,6 +238,47 @@ class Renderer:
         tensor = self._o3d.core.Tensor.from_numpy(points_world)
         return self._raycaster.compute_distance(tensor, nthreads=raycast_threads()).numpy()
 
+    def _headlight(self) -> tuple[np.float32, np.float32]:
+        """(ambient, 1 - ambient) of the headlight shading; (1, 0), i.e. unshaded colour, when lights shade."""
+        if self._lights is not None:
+            return np.float32(1.0), np.float32(0.0)
+        return np.float32(self.ambient), np.float32(1.0 - self.ambient)
+
+    def _shade_by_lights(self, rays, t_hit, hit, normals_cam, rot, rgb, width) -> None:
+        """Shade unshaded colours (N, 3) uint8 in place by the scene's lights, with shadows (`tofsim.lighting`)."""
+        n, n_lights = len(t_hit), len(self._lights)
+        rot32 = rot.astype(np.float32)
+        out_rays = _scratch("shadow_rays", (n * n_lights, 6), np.float32)
+        pixel = _scratch("shadow_pixel", (n * n_lights,), np.int64)
+        weight = _scratch("shadow_weight", (n * n_lights,), np.float32)
+        count = sample_shadow_rays(rays, t_hit, hit, normals_cam, rot32, self._lights, width, out_rays, pixel, weight)
+        lit = np.where(self._occluded(out_rays[:count]), np.float32(0.0), weight[:count])
+        n_samples = ((n // width + 1) // 2) * ((width + 1) // 2)
+        sample_light = np.bincount(pixel[:count], weights=lit, minlength=n_samples).astype(np.float32)
+        light_sum = _scratch("light_sum", (n,), np.float32)
+        extra = []  # the extra rays' (start, stop) in the output arrays, one range per half of the rows
+
+        def gather(a: int, b: int) -> None:
+            first, stop = a // width, (b // width if b < n else n // width)
+            lo = first * width * n_lights
+            got = gather_light(rays, t_hit, hit, normals_cam, rot32, self._lights, width, sample_light, light_sum,
+                               out_rays[lo:], pixel[lo:], weight[lo:], (first, stop))  # fmt: skip
+            extra.append((lo, lo + got))
+
+        in_halves(gather, n)
+        keep = np.concatenate([np.arange(a, b) for a, b in sorted(extra)])
+        out_rays, pixel, weight = out_rays[keep], pixel[keep], weight[keep]
+        count = len(keep)
+        occluded = self._occluded(out_rays)
+        shade_lit(rgb, pixel[:count], weight[:count], occluded, np.float32(self.ambient), light_sum)
+
+    def _occluded(self, rays: np.ndarray) -> np.ndarray:
+        """(N,) bool: something lies between each ray's origin and origin + direction (t in [0, 1])."""
+        if len(rays) == 0:
+            return np.zeros(0, bool)
+        tensor = self._o3d.core.Tensor.from_numpy(rays)
+        return self._raycaster.test_occlusions(tensor, tnear=0.0, tfar=1.0, nthreads=raycast_threads()).numpy()
+
     # ------------------------------------------------------------------ frames
     def render(self, intrinsics: Intrinsics, pose: np.ndarray, *, meta: dict[str, Any] | None = None) -> DenseFrame:
         """Render one dense frame.
@@ -245,8 +291,9 @@ class Renderer:
         Returns:
             `DenseFrame` with ``depth_m`` (H, W) float32 z-depth, ``range_m`` (H, W) float32 range along the
             ray, ``normals_cam`` (H, W, 3) float32 unit normals in the camera frame facing the camera,
-            ``albedo`` (H, W) float32 NIR albedo, ``rgb`` (H, W, 3) uint8 (material colour x (ambient +
-            (1 - ambient) cos(incidence)), light at the camera). Pixels that hit nothing are 0 in all of them.
+            ``albedo`` (H, W) float32 NIR albedo, ``rgb`` (H, W, 3) uint8 (patterned colour x (ambient +
+            (1 - ambient) x light): the scene's lights with shadows, else cos(incidence) of a light at the
+            camera). Pixels that hit nothing are 0 in all of them.
 
         Raises:
             ShapeError: bad pose (shape, NaN, not a rotation).
@@ -277,7 +324,7 @@ class Renderer:
             cos_tab = np.append(np.abs(signed), 0.0).astype(np.float32)
             ray_norm, range_f = grid.ray_norm.reshape(-1), range_m.reshape(-1)
             normals_f, rgb_f, albedo_f = normals_cam.reshape(-1, 3), rgb.reshape(-1, 3), albedo.reshape(-1)
-            amb, lit = np.float32(self.ambient), np.float32(1.0 - self.ambient)
+            amb, lit = self._headlight()
             pat = self._patterns
 
             def shade(a: int, b: int) -> None:
@@ -303,8 +350,9 @@ class Renderer:
             shade = np.abs(cos_dir)
             shade *= grid.inv_ray_norm
             np.minimum(shade, np.float32(1.0), out=shade)
-            shade *= np.float32(1.0 - self.ambient)
-            shade += np.float32(self.ambient)
+            amb, lit = self._headlight()
+            shade *= lit
+            shade += amb
             # Misses take the extra all-zero row: black.
             rgb_f = _scratch("rgb", (n_px, 3), np.float32)
             pat = self._patterns
@@ -314,6 +362,9 @@ class Renderer:
             )  # fmt: skip
             rgb_f *= shade[:, None]
             np.copyto(rgb.reshape(-1, 3), rgb_f, casting="unsafe")
+        if self._lights is not None:
+            hit = idx < self._n_tri
+            self._shade_by_lights(rays, t_hit, hit, normals_cam.reshape(-1, 3), rot, rgb.reshape(-1, 3), w)
         frame_meta = {"scene_id": self.scene.scene_id, "source": "render"}
         if meta:
             frame_meta.update(meta)
