@@ -101,11 +101,16 @@ def shade_pixels(
         range_m[i] = r
         s = cos_tab[k] / r if hit else np.float32(0.0)
         s = min(s, one) * lit + ambient  # two roundings, as NumPy's in-place passes
+        for c in range(3):
+            normals_cam[i, c] = normals_tab[k, c]
+        if not hit or kind_tab[mat_row[k]] == 0:
+            for c in range(3):
+                rgb[i, c] = np.uint8(rgb_tab[k, c] * s)
+            albedo[i] = albedo_tab[k]
+            continue
         cr, cg, cb, a = surface_at(
             i, k, n_tri, rays, t_hit, normals_world, mat_row, kind_tab, seed_tab, par_tab, rgb_tab, albedo_tab
         )
-        for c in range(3):
-            normals_cam[i, c] = normals_tab[k, c]
         rgb[i, 0], rgb[i, 1], rgb[i, 2] = np.uint8(cr * s), np.uint8(cg * s), np.uint8(cb * s)
         albedo[i] = a
 

@@ -106,25 +106,25 @@ def surface_uv(nx: float, ny: float, nz: float, px: float, py: float, pz: float)
     return (nx * py - ny * px) / h, pz
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def texel(
-    kind: int, seed: int, par: np.ndarray, u: float, v: float, r: float, g: float, b: float
-) -> tuple[float, float, float, float]:
+    kind: int, seed: int, s: float, c: float, ar: float, ag: float, ab: float, line: float, variant: int,
+    nir_gain: float, u: float, v: float, r: float, g: float, b: float,
+) -> tuple[float, float, float, float]:  # fmt: skip
     """Patterned colour and NIR albedo factor at surface coordinates (u, v) metres.
+
+    Scalars only (an array row per pixel would cost reference counting in the hot loop).
 
     Args:
         kind: index into `PATTERN_KINDS` (0 = none: the colour unchanged).
         seed: the pattern's hash seed.
-        par: (N_PARAMS,) float64 parameters (see `N_PARAMS`).
+        s, c, ar, ag, ab, line, variant, nir_gain: the `PatternTables.params` row (see `N_PARAMS`).
         u, v: surface coordinates in metres (`surface_uv`).
         r, g, b: base colour in [0, 255].
 
     Returns:
         (r, g, b, albedo_factor): the colour (not clipped) and the factor for the NIR albedo.
     """
-    s, c = par[0], par[1]
-    ar, ag, ab = par[2], par[3], par[4]
-    line, variant, nir_gain = par[5], int(par[6]), par[7]
     r0, g0, b0 = r, g, b
     f = 1.0  # multiplicative shade of the (possibly replaced) colour
     if kind == PLASTER:
@@ -236,7 +236,10 @@ def surface_at(
         normals_world[k, 0], normals_world[k, 1], normals_world[k, 2],
         rays[i, 0] + t * rays[i, 3], rays[i, 1] + t * rays[i, 4], rays[i, 2] + t * rays[i, 5],
     )  # fmt: skip
-    r, g, b, gain = texel(kind, seed_tab[m], par_tab[m], u, v, rgb_tab[k, 0], rgb_tab[k, 1], rgb_tab[k, 2])
+    r, g, b, gain = texel(
+        kind_tab[m], seed_tab[m], par_tab[m, 0], par_tab[m, 1], par_tab[m, 2], par_tab[m, 3], par_tab[m, 4],
+        par_tab[m, 5], int(par_tab[m, 6]), par_tab[m, 7], u, v, rgb_tab[k, 0], rgb_tab[k, 1], rgb_tab[k, 2],
+    )  # fmt: skip
     return (
         np.float32(min(r, 255.0)), np.float32(min(g, 255.0)), np.float32(min(b, 255.0)),
         np.float32(min(albedo_tab[k] * gain, 1.0)),
@@ -261,8 +264,14 @@ def surface_colours(
         rgb_out: (N, 3) float32 and albedo_out: (N,) float32, written (0 on a miss).
     """
     for i in range(t_hit.shape[0]):
+        k = tri[i]
+        if k >= n_tri or kind_tab[mat_row[k]] == 0:
+            for c in range(3):
+                rgb_out[i, c] = rgb_tab[k, c]
+            albedo_out[i] = albedo_tab[k]
+            continue
         r, g, b, a = surface_at(
-            i, tri[i], n_tri, rays, t_hit, normals_world, mat_row, kind_tab, seed_tab, par_tab, rgb_tab, albedo_tab
+            i, k, n_tri, rays, t_hit, normals_world, mat_row, kind_tab, seed_tab, par_tab, rgb_tab, albedo_tab
         )
         rgb_out[i, 0], rgb_out[i, 1], rgb_out[i, 2] = r, g, b
         albedo_out[i] = a

@@ -116,7 +116,7 @@ def test_render_matches_texel_called_per_pixel_in_python(kind):
         d = np.array([(u - K.cx_px) / K.fx_px, (v - K.cy_px) / K.fy_px, 1.0], np.float32)
         p = d.astype(np.float64) * np.float64(frame.depth_m[v, u])
         uu, vv = surface_uv.py_func(0.0, 0.0, -1.0, *p)
-        r, g, b, gain = texel.py_func(kind_i, 11, par, uu, vv, *map(float, BASE))
+        r, g, b, gain = texel.py_func(kind_i, 11, *par[:6], 1, par[7], uu, vv, *map(float, BASE))
         s = (1.5 / float(frame.range_m[v, u])) * (1 - AMBIENT) + AMBIENT
         expected = np.floor(np.minimum([r, g, b], 255.0) * s)
         mismatches += np.abs(frame.rgb[v, u] - expected).max() > 1
