@@ -197,6 +197,7 @@ class Renderer:
             ``material_id``: (N,) int32, -1 on a miss;
             ``albedo``: (N,) float32 NIR albedo, 0 on a miss;
             ``rgb``: (N, 3) uint8 surface colour (unshaded), 0 on a miss.
+            Both are the triangle's table values, without its material's per-pixel `Pattern`.
 
         Raises:
             ShapeError: shapes differ from (N, 3) or hold NaN.
