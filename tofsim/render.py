@@ -23,7 +23,7 @@ from tofsim.errors import ShapeError
 from tofsim.frame import DenseFrame
 from tofsim.lighting import gather_light, light_table, sample_shadow_rays, shade_lit
 from tofsim.render_kernels import in_halves, make_rays, shade_pixels
-from tofsim.scene.types import Scene
+from tofsim.scene.types import GLOSS_EXPONENT, Scene
 from tofsim.textures import pattern_tables, surface_colours
 from tofsim.threads import raycast_threads
 
@@ -161,6 +161,8 @@ class Renderer:
         # Per-pixel patterns: per-material tables (one extra "none" row, M, for misses) and each triangle's row.
         self._patterns = pattern_tables(scene.materials)
         self._pattern_row = np.append(scene.material_id, np.int32(len(scene.materials))).astype(np.int32)
+        gloss = np.array([m.gloss for m in scene.materials] + [0.0], np.float32)
+        self._gloss_ext = gloss[self._pattern_row]  # (T + 1,) NIR gloss per triangle, 0 for misses
         table = light_table(scene.meta.get("lights") or []) if lights else np.zeros((0, 4), np.float32)
         self._lights = table if len(table) else None
         # Above this many triangles per pixel, per-pixel normals are cheaper than per-triangle camera tables.
@@ -292,7 +294,8 @@ class Renderer:
         Returns:
             `DenseFrame` with ``depth_m`` (H, W) float32 z-depth, ``range_m`` (H, W) float32 range along the
             ray, ``normals_cam`` (H, W, 3) float32 unit normals in the camera frame facing the camera,
-            ``albedo`` (H, W) float32 NIR albedo, ``rgb`` (H, W, 3) uint8 (patterned colour x (ambient +
+            ``albedo`` (H, W) float32 NIR albedo (with the patterns and the glossy lobe ``gloss * cos(incidence)
+            ** 16`` of the ToF's own light, at most 1), ``rgb`` (H, W, 3) uint8 (patterned colour x (ambient +
             (1 - ambient) x light): the scene's lights with shadows, else cos(incidence) of a light at the
             camera). Pixels that hit nothing are 0 in all of them.
 
@@ -329,7 +332,15 @@ class Renderer:
             pat = self._patterns
 
             def shade(a: int, b: int) -> None:
-                surface = (rays[a:b], self._normals_ext, self._pattern_row, pat.kind, pat.seed, pat.params)
+                surface = (
+                    rays[a:b],
+                    self._normals_ext,
+                    self._pattern_row,
+                    pat.kind,
+                    pat.seed,
+                    pat.params,
+                    self._gloss_ext,
+                )
                 shade_pixels(
                     t_hit[a:b], idx[a:b], int(self._n_tri), ray_norm[a:b], normals_tab, cos_tab, self._rgb_ext_f32,
                     self._albedo_ext, amb, lit, surface, depth_m[a:b], range_f[a:b], normals_f[a:b], rgb_f[a:b],
@@ -351,6 +362,7 @@ class Renderer:
             shade = np.abs(cos_dir)
             shade *= grid.inv_ray_norm
             np.minimum(shade, np.float32(1.0), out=shade)
+            gloss = np.take(self._gloss_ext, idx) * shade**GLOSS_EXPONENT  # before `shade` turns into the shading
             amb, lit = self._headlight()
             shade *= lit
             shade += amb
@@ -363,6 +375,7 @@ class Renderer:
             )  # fmt: skip
             rgb_f *= shade[:, None]
             np.copyto(rgb.reshape(-1, 3), rgb_f, casting="unsafe")
+            np.minimum(albedo.reshape(-1) + gloss, np.float32(1.0), out=albedo.reshape(-1))
         if self._lights is not None:
             hit = idx < self._n_tri
             self._shade_by_lights(rays, t_hit, hit, normals_cam.reshape(-1, 3), rot, rgb.reshape(-1, 3), w)

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
+from tofsim.scene.types import GLOSS_EXPONENT
 from tofsim.textures import surface_at
 from tofsim.threads import thread_budget
 
@@ -86,12 +87,13 @@ def shade_pixels(
         rgb_tab: (T + 1, 3) float32 material colour.
         albedo_tab: (T + 1,) float32 NIR albedo.
         ambient: fraction of the colour an unlit surface keeps; lit: ``float32(1 - ambient)`` (rounded once).
-        surface: ``(rays, normals_world, mat_row, kind_tab, seed_tab, par_tab)``: the (N, 6) rays and the
-            pattern tables of `tofsim.textures.surface_at`.
+        surface: ``(rays, normals_world, mat_row, kind_tab, seed_tab, par_tab, gloss_tab)``: the (N, 6) rays,
+            the pattern tables of `tofsim.textures.surface_at` and the (T + 1,) float32 NIR gloss of each
+            triangle (the albedo becomes ``min(albedo + gloss * min(cos_tab[k] / range_m, 1) ** 16, 1)``).
         depth_m, range_m, albedo: (N,) float32 outputs; normals_cam: (N, 3) float32; rgb: (N, 3) uint8.
     """
     one = np.float32(1.0)
-    rays, normals_world, mat_row, kind_tab, seed_tab, par_tab = surface
+    rays, normals_world, mat_row, kind_tab, seed_tab, par_tab, gloss_tab = surface
     for i in range(t_hit.shape[0]):
         k = tri[i]
         hit = k < n_tri
@@ -106,12 +108,14 @@ def shade_pixels(
         if not hit or kind_tab[mat_row[k]] == 0:
             for c in range(3):
                 rgb[i, c] = np.uint8(rgb_tab[k, c] * s)
-            albedo[i] = albedo_tab[k]
-            continue
-        cr, cg, cb, a = surface_at(
-            i, k, n_tri, rays, t_hit, normals_world, mat_row, kind_tab, seed_tab, par_tab, rgb_tab, albedo_tab
-        )
-        rgb[i, 0], rgb[i, 1], rgb[i, 2] = np.uint8(cr * s), np.uint8(cg * s), np.uint8(cb * s)
+            a = albedo_tab[k]
+        else:
+            cr, cg, cb, a = surface_at(
+                i, k, n_tri, rays, t_hit, normals_world, mat_row, kind_tab, seed_tab, par_tab, rgb_tab, albedo_tab
+            )
+            rgb[i, 0], rgb[i, 1], rgb[i, 2] = np.uint8(cr * s), np.uint8(cg * s), np.uint8(cb * s)
+        if gloss_tab[k] > 0:
+            a = min(a + gloss_tab[k] * min(cos_tab[k] / r, one) ** GLOSS_EXPONENT, one)
         albedo[i] = a
 
 

@@ -274,7 +274,7 @@ def test_render_kernels_match_numpy_expressions(rng):
     out = [np.empty(n, np.float32), np.empty(n, np.float32), np.empty((n, 3), np.float32)]
     out += [np.empty((n, 3), np.uint8), np.empty(n, np.float32)]
     no_patterns = (np.zeros((n, 6), np.float32), normals_tab, np.zeros(n_tri + 1, np.int32), np.zeros(1, np.int32),
-                   np.zeros(1, np.int64), np.zeros((1, 8)))  # fmt: skip
+                   np.zeros(1, np.int64), np.zeros((1, 8)), np.zeros(n_tri + 1, np.float32))  # fmt: skip
     shade_pixels(t_hit, tri, n_tri, ray_norm, normals_tab, cos_tab, rgb_tab, albedo_tab, ambient,
                  np.float32(1 - ambient), no_patterns, *out)  # fmt: skip
     depth, range_, normals, rgb, albedo = out

@@ -179,3 +179,25 @@ def test_every_named_pattern_is_a_known_kind():
 def test_bad_pattern_raises(kwargs, match):
     with pytest.raises(ShapeError, match=match):
         Pattern(**kwargs)
+
+
+def test_a_glossy_plane_returns_strongly_head_on_and_its_diffuse_albedo_at_an_angle():
+    from tofsim.scene.types import GLOSS_EXPONENT
+
+    v = np.array([[-20, -20, 2.0], [20, -20, 2.0], [20, 20, 2.0], [-20, 20, 2.0]])
+    scene = Scene(
+        vertices=v,
+        triangles=np.array([[0, 2, 1], [0, 3, 2]], np.int32),
+        material_id=np.zeros(2, np.int32),
+        materials=(Material(name="screen", albedo=0.05, color_rgb=(20, 20, 20), gloss=0.5),),
+    )
+    fast, slow = Renderer(scene), Renderer(scene)
+    slow._per_triangle_max = 0  # the per-pixel path of huge meshes
+    for renderer in (fast, slow):
+        frame = renderer.render(K, np.eye(4))
+        cos = frame.depth_m / frame.range_m  # a plane facing the camera: cos(incidence) = z / range
+        np.testing.assert_allclose(frame.albedo, 0.05 + 0.5 * cos**GLOSS_EXPONENT, atol=1e-5)
+        assert frame.albedo[K.height_px // 2, K.width_px // 2] == pytest.approx(0.55, abs=1e-5)
+        assert frame.albedo[0, 0] < 0.25  # 33 deg off the normal: mostly the dark diffuse albedo
+    with pytest.raises(ShapeError, match="gloss must be in"):
+        Material(name="m", albedo=0.5, color_rgb=(1, 2, 3), gloss=1.5)

@@ -17,7 +17,16 @@ import numpy as np
 
 from tofsim.scene.types import Material, Pattern
 
-__all__ = ["PALETTES", "PATTERN_OF_NAME", "make_material", "make_pattern", "furniture_material", "pick", "colours"]
+__all__ = [
+    "PALETTES",
+    "PATTERN_OF_NAME",
+    "GLOSS_OF_NAME",
+    "make_material",
+    "make_pattern",
+    "furniture_material",
+    "pick",
+    "colours",
+]
 
 PALETTES: dict[str, list[tuple[int, int, int]]] = {
     "paint": [(235, 232, 222), (214, 222, 230), (238, 226, 200), (200, 214, 196), (230, 210, 205), (245, 245, 245)],
@@ -62,6 +71,14 @@ PATTERN_OF_NAME: dict[str, str] = {
     "dark-fabric": "fabric", "fabric": "fabric", "curtain": "fabric", "bedding": "fabric", "cushion": "fabric",
     "office-chair": "fabric", "poster": "poster", "book": "books",
     "metal": "brushed", "chair-metal": "brushed", "desk-metal": "brushed", "handle": "brushed",
+}  # fmt: skip
+
+#: NIR gloss of each material name (`Material.gloss`; others are matte): screens, glazed ceramic, plastic,
+#: lacquered and metal surfaces return strongly head-on and little at an angle.
+GLOSS_OF_NAME: dict[str, float] = {
+    "screen": 0.5, "laptop": 0.4, "ceramic": 0.3, "pot": 0.2, "bottle": 0.35, "plastic": 0.15, "lamp": 0.2,
+    "white-laminate": 0.15, "metal": 0.35, "chair-metal": 0.35, "desk-metal": 0.35, "handle": 0.4,
+    "tile-floor": 0.15, "worktop": 0.25, "radiator": 0.1,
 }  # fmt: skip
 
 _GROUT = [(228, 226, 220), (160, 158, 152), (75, 74, 72)]
@@ -135,6 +152,7 @@ def make_material(rng, name, albedo_range, palette, texture="flat", scale_m=0.25
         texture_scale_m=float(scale_m),
         texture_contrast=float(contrast),
         pattern=make_pattern(rng.spawn(1)[0], name, rgb, float(scale_m)),
+        gloss=GLOSS_OF_NAME.get(name, 0.0),
     )
 
 

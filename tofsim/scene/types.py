@@ -23,7 +23,10 @@ import numpy as np
 from tofsim.checks import check_dtype, check_finite, check_shape
 from tofsim.errors import ShapeError
 
-__all__ = ["Material", "Pattern", "Scene", "TEXTURE_KINDS", "PATTERN_KINDS"]
+__all__ = ["Material", "Pattern", "Scene", "TEXTURE_KINDS", "PATTERN_KINDS", "GLOSS_EXPONENT"]
+
+#: Exponent of the NIR specular lobe of glossy materials (`Material.gloss`): cos(incidence) ** 16 halves at 17 deg.
+GLOSS_EXPONENT = 16
 
 #: Procedural texture kinds: "flat" (no variation), "checker" (two-tone tiles), "stripes" (planks along one
 #: axis, each with its own shade), "noise" (every tile its own random shade).
@@ -86,6 +89,9 @@ class Material:
         texture_scale_m: tile / plank size of the texture in metres.
         texture_contrast: relative shade variation of the texture in [0, 1] (0.2 = +-20 %).
         pattern: the per-pixel `Pattern` over the baked texture (default: none).
+        gloss: NIR specular reflectance at normal incidence in [0, 1]: the ToF sees ``albedo + gloss *
+            cos(incidence) ** GLOSS_EXPONENT`` (its light is at the camera), so a glossy surface returns strongly
+            when seen head-on and only its diffuse albedo at an angle (default 0: matte).
     """
 
     name: str
@@ -95,6 +101,7 @@ class Material:
     texture_scale_m: float = 0.25
     texture_contrast: float = 0.15
     pattern: Pattern = Pattern()
+    gloss: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.albedo <= 1.0:
@@ -105,6 +112,8 @@ class Material:
             raise ShapeError(f"material {self.name!r}: texture must be one of {TEXTURE_KINDS}, got {self.texture!r}")
         if self.texture_scale_m <= 0:
             raise ShapeError(f"material {self.name!r}: texture_scale_m must be > 0, got {self.texture_scale_m}")
+        if not 0.0 <= self.gloss <= 1.0:
+            raise ShapeError(f"material {self.name!r}: gloss must be in [0, 1], got {self.gloss}")
 
 
 @dataclass(kw_only=True)
