@@ -5,7 +5,7 @@
 set -euo pipefail
 W="${1:-work/ship}"
 BIN=.venv/bin
-FRAMES="${SHIP_FRAMES:-3200}"
+FRAMES="${SHIP_FRAMES:-8000}"
 QAT_SAMPLES="${SHIP_QAT_SAMPLES:-480}"
 mkdir -p "$W"
 
@@ -13,21 +13,29 @@ mkdir -p "$W"
 #    the cards use other seeds (scripts/evaluate_shipped.py), so no scored room was ever trained on.
 if [ ! -f "$W/data/manifest.json" ]; then
   $BIN/tofsim generate --preset sds --frames "$FRAMES" --frames-per-scene 4 --seed 100 --out "$W/data"
-fi
-cat > "$W/data.json" <<JSON
+  cat > "$W/data.json" <<JSON
 {"command": "tofsim generate --preset sds --frames $FRAMES --frames-per-scene 4 --seed 100 --out DATA",
- "preset": "sds", "seed": 100, "frames": $FRAMES, "frames_per_scene": 4, "splits": "by room, train/val/test 0.8/0.1/0.1"}
+ "preset": "sds", "seed": 100, "frames": $FRAMES, "frames_per_scene": 4, "splits": "by room, train/val/test 0.8/0.1/0.1",
+ "scene_code": "tofsim at commit $(git rev-parse --short HEAD)"}
 JSON
+fi
 
 resume() { [ -f "$1/last.pt" ] && echo --resume || true; }
 
+# Warm starts: the first shipped models (commit c55028b, trained on 3,200 frames of the previous rooms; their
+# recipes are that commit's completion/pretrained/recipes/*.toml)
+mkdir -p "$W/init"
+for m in tofnet-sds nlspn-small-sds; do
+  [ -f "$W/init/$m-v1.pt" ] || git show "c55028b:completion/pretrained/$m.pt" > "$W/init/$m-v1.pt"
+done
+
 # 2. float32 tofnet (CPU: bfloat16 forward; see the recipe)
 $BIN/completion train --config completion/pretrained/recipes/tofnet-sds.toml --data "$W/data" \
-  --out "$W/tofnet-sds" $(resume "$W/tofnet-sds")
+  --out "$W/tofnet-sds" --init-from "$W/init/tofnet-sds-v1.pt" $(resume "$W/tofnet-sds")
 
 # 3. NLSPN-small on the same data (its own recipe, a comparable budget)
 $BIN/completion train --config completion/pretrained/recipes/nlspn-small-sds.toml --data "$W/data" \
-  --out "$W/nlspn-small-sds" $(resume "$W/nlspn-small-sds")
+  --out "$W/nlspn-small-sds" --init-from "$W/init/nlspn-small-sds-v1.pt" $(resume "$W/nlspn-small-sds")
 
 # 4. Quantized versions of the float model: calibration + one QAT epoch on a subset of the training rooms
 for bits in w8a8 w4a8 w4a4 wstar; do
