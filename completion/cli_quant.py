@@ -129,13 +129,17 @@ def memory_command(
 def export_command(
     run: Annotated[str, typer.Argument(help="run folder (float or quantized) or .pt checkpoint.")],
     out: Annotated[Path, typer.Option("--out", help="the .onnx file to write.")],
-    height: Annotated[int, typer.Option("--height", help="input height the graph is built for.")] = 480,
-    width: Annotated[int, typer.Option("--width", help="input width the graph is built for.")] = 640,
+    height: Annotated[
+        int, typer.Option("--height", help="trace height (the graph takes any multiple of the stride).")
+    ] = 480,
+    width: Annotated[
+        int, typer.Option("--width", help="trace width (the graph takes any multiple of the stride).")
+    ] = 640,
     weight_storage: Annotated[
         str, typer.Option("--weights", help="packed (INT4/INT2 where planned: smallest) or int8 (fastest).")
     ] = "packed",
 ) -> None:
-    """Export to ONNX with QuantizeLinear/DequantizeLinear so onnxruntime runs int8 convolutions."""
+    """Export to ONNX with QuantizeLinear/DequantizeLinear so onnxruntime runs int8 convolutions, at any input size."""
     from completion.checkpoint import load_model
     from completion.export import export_onnx
 

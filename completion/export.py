@@ -4,12 +4,19 @@ The QAT model is traced with every LSQ quantizer emitting an 8-bit QDQ pair (`se
 is rewritten so that it stores what a deployed model stores:
 
 - each convolution weight becomes integer data (INT8, or packed INT4 / INT2 for layers planned at 4 or 2 bits
-  when ``weight_storage="packed"``) feeding a per-channel DequantizeLinear;
+  when ``weight_storage="packed"``) feeding a per-channel DequantizeLinear; packed weights pass through a
+  ``Cast`` to INT8 first, which onnxruntime folds when it loads the file, so every file loads in a plain
+  ``onnxruntime.InferenceSession`` and packed layers run on the same integer kernels as INT8 ones;
 - each convolution bias becomes INT32 at scale ``input step x weight step`` feeding a DequantizeLinear, the form
-  onnxruntime needs to fuse ``DQ -> Conv -> Q`` into one integer convolution (QLinearConv).
+  onnxruntime needs to fuse ``DQ -> Conv -> Q`` into one integer convolution (QLinearConv);
+- a quantized convolution that quantizes a float tensor whose channels are not a multiple of `CHANNEL_MULTIPLE`
+  (the 6-channel stem) gets zero channels padded onto that tensor and zero weights: onnxruntime's fast symmetric
+  int8 convolution needs multiples of 4 and ran the 6-channel stem at half the speed of the 16-channel layers.
+  The values are unchanged.
 
-INT8 weights run on onnxruntime's integer kernels; INT4/INT2 weights give a smaller file, not speed (onnxruntime
-dequantizes them to float). The opset is raised to 21 when INT4 is stored and 25 when INT2 is.
+Height and width are dynamic: a graph takes any input whose height and width are multiples of the network's
+stride (metadata ``tofbench.stride``; `completion.runtime_onnx.OnnxRunner` pads other sizes and crops back).
+The opset is raised to 21 when INT4 is stored and 25 when INT2 is.
 """
 
 from __future__ import annotations
@@ -27,10 +34,12 @@ from torch import nn
 from completion.errors import CompletionError, ConfigError
 from completion.quant.qat import QuantConv2d, set_export_mode
 
-__all__ = ["export_onnx", "ONNX_INPUTS"]
+__all__ = ["export_onnx", "ONNX_INPUTS", "CHANNEL_MULTIPLE"]
 
 ONNX_INPUTS = ("rgb", "prefill", "dist")
 EXPORT_OPSET = 17
+#: quantized convolutions reading a float tensor get its channels padded to a multiple of this
+CHANNEL_MULTIPLE = 4
 
 
 class _DictInput(nn.Module):
@@ -58,12 +67,13 @@ def export_onnx(
     weight_storage: str = "packed",
     input_keys: Sequence[str] | None = None,
 ) -> dict:
-    """Export a float or QAT model to ONNX for a fixed input size.
+    """Export a float or QAT model to ONNX; the graph takes any height and width that are multiples of its stride.
 
     Args:
         model: a model from `completion.models.create` or `completion.quant.qat.prepare_qat`.
         out_path: the .onnx file (written atomically).
-        height_px, width_px: input size the graph is traced at.
+        height_px, width_px: input size the graph is traced at (multiples of the model's stride); the graph
+            itself has dynamic height and width.
         weight_storage: "packed" (INT4/INT2 where planned) or "int8" (every quantized weight as INT8: fastest).
         input_keys: batch keys passed as graph inputs, in order; each is (1, C, H, W) float32 (default: the
             model's ``input_keys``, else `ONNX_INPUTS`).
@@ -72,11 +82,17 @@ def export_onnx(
         A summary: path, opset, file bytes, per-layer stored weight type.
 
     Raises:
-        ConfigError: for an unknown `weight_storage`.
+        ConfigError: for an unknown `weight_storage`, or a trace size that is not a multiple of the stride.
         CompletionError: when onnx is not installed.
     """
     if weight_storage not in ("packed", "int8"):
         raise ConfigError(f"weight_storage must be 'packed' or 'int8', got {weight_storage!r}")
+    stride = int(getattr(getattr(model, "core", None), "stride", 1))
+    if height_px % stride or width_px % stride:
+        raise ConfigError(
+            f"export traces at a multiple of the network's stride {stride}, got {height_px}x{width_px}; the "
+            "exported graph still takes any such size"
+        )
     _require_onnx()
     import copy
 
@@ -96,6 +112,7 @@ def export_onnx(
         torch.onnx.export(
             _DictInput(model, input_keys), example, buf, input_names=list(input_keys), output_names=["depth"],
             opset_version=EXPORT_OPSET, dynamo=False, do_constant_folding=False,
+            dynamic_axes={k: {2: "height", 3: "width"} for k in (*input_keys, "depth")},
         )  # fmt: skip
     graph_model = onnx.load_from_string(buf.getvalue())
     bits_by_weight = {
@@ -103,13 +120,15 @@ def export_onnx(
         for name, m in model.named_modules()
         if isinstance(m, QuantConv2d)
     }
+    _pad_quantized_input_channels(graph_model.graph, CHANNEL_MULTIPLE)
     layers = _store_integer_weights(graph_model, bits_by_weight, weight_storage)
+    _cast_packed_weights(graph_model.graph)
     opset = max([EXPORT_OPSET] + [{"INT4": 21, "INT2": 25}.get(t, 0) for t in layers.values()])
     for imp in graph_model.opset_import:
         if imp.domain in ("", "ai.onnx"):
             imp.version = opset
     graph_model.metadata_props.add(key="tofbench.input_keys", value=",".join(input_keys))
-    graph_model.metadata_props.add(key="tofbench.input_hw", value=f"{height_px},{width_px}")
+    graph_model.metadata_props.add(key="tofbench.stride", value=str(stride))
     graph_model.metadata_props.add(key="tofbench.prefill", value=getattr(model, "prefill", "linear"))
     onnx.checker.check_model(graph_model)
     out_path = Path(out_path)
@@ -183,6 +202,69 @@ def _store_integer_weights(model, bits_by_weight: dict[str, int | None], storage
     del graph.initializer[:]
     graph.initializer.extend(kept)
     return stored
+
+
+def _pad_quantized_input_channels(graph, multiple: int) -> None:
+    """Conv(DQ(Q(x)), DQ(Q(w))), x float, C_in % multiple != 0: x gets zero channels (a Pad before Q), w zeros.
+
+    x must not itself be a DequantizeLinear output: a Pad there would split a fused integer chain.
+    """
+    from onnx import helper, numpy_helper
+
+    init = {t.name: t for t in graph.initializer}
+    producer = {out: n for n in graph.node for out in n.output}
+    uses: dict[str, int] = {}
+    for n in graph.node:
+        for i in n.input:
+            uses[i] = uses.get(i, 0) + 1
+    for conv in [n for n in graph.node if n.op_type == "Conv"]:
+        a_dq, w_dq = producer.get(conv.input[0]), producer.get(conv.input[1])
+        if a_dq is None or w_dq is None or a_dq.op_type != "DequantizeLinear" or w_dq.op_type != "DequantizeLinear":
+            continue
+        a_q, w_q = producer.get(a_dq.input[0]), producer.get(w_dq.input[0])
+        if a_q is None or w_q is None or a_q.op_type != "QuantizeLinear" or w_q.input[0] not in init:
+            continue
+        source = producer.get(a_q.input[0])
+        if source is not None and source.op_type == "DequantizeLinear":
+            continue
+        if uses.get(a_q.output[0]) != 1 or uses.get(a_dq.output[0]) != 1 or uses.get(w_q.input[0]) != 1:
+            continue
+        w = numpy_helper.to_array(init[w_q.input[0]])
+        extra = (-w.shape[1]) % multiple
+        if extra == 0:
+            continue
+        padded = np.concatenate([w, np.zeros((w.shape[0], extra, *w.shape[2:]), w.dtype)], axis=1)
+        init[w_q.input[0]].CopyFrom(numpy_helper.from_array(padded, w_q.input[0]))
+        name = f"{conv.name or conv.output[0]}_input_channel_pad"
+        graph.initializer.append(numpy_helper.from_array(np.array([0, 0, 0, 0, 0, extra, 0, 0], np.int64), name))
+        graph.node.append(helper.make_node("Pad", [a_q.input[0], name], [name + "_out"], mode="constant", name=name))
+        a_q.input[0] = name + "_out"
+    _toposort(graph)
+
+
+def _cast_packed_weights(graph) -> None:
+    """DequantizeLinear(INT4/INT2 initializer) -> DequantizeLinear(Cast(..., INT8)): loads and fuses anywhere.
+
+    onnxruntime's optimiser fuses ``DQ(INT2) -> Conv`` into a QLinearConv that rejects INT2 weights (the file
+    then fails to load); with the Cast, which it constant-folds at load time, the fused kernel sees INT8.
+    """
+    from onnx import TensorProto, helper
+
+    init = {t.name: t for t in graph.initializer}
+    packed = (TensorProto.INT4, TensorProto.INT2)
+    made: set[str] = set()
+    for dq in [n for n in graph.node if n.op_type == "DequantizeLinear"]:
+        if dq.input[0] not in init or init[dq.input[0]].data_type not in packed:
+            continue
+        for k in (0, 2):  # the integers and their zero point
+            src = dq.input[k]
+            if src not in made:
+                graph.node.append(
+                    helper.make_node("Cast", [src], [src + "_int8"], to=TensorProto.INT8, name=src + "_cast")
+                )
+                made.add(src)
+            dq.input[k] = src + "_int8"
+    _toposort(graph)
 
 
 def _int_tensor(name: str, dtype: int, ints: np.ndarray):

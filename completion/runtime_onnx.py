@@ -20,8 +20,11 @@ class OnnxRunner:
         path: the .onnx file.
         threads: intra-op threads (None = onnxruntime's default).
 
-    onnxruntime 1.2x's graph optimiser turns DequantizeLinear(INT2) -> Conv into an invalid integer convolution,
-    so models that store INT2 weights run with basic optimisations only (float convolutions; still exact).
+    Files from `completion.export.export_onnx` take any height and width; the runner pads the inputs (replicate,
+    as the torch model does) to a multiple of the network's stride and crops the output back. Files written
+    before 2026-12-07 have a fixed size (metadata ``tofbench.input_hw``), and those that store INT2 weights
+    without the INT8 ``Cast`` run with basic optimisations only: onnxruntime's optimiser turns
+    DequantizeLinear(INT2) -> Conv into an invalid integer convolution.
 
     Raises:
         InputFileError: missing or unreadable file.
@@ -47,7 +50,9 @@ class OnnxRunner:
         self.prefill = meta.get("tofbench.prefill", "nearest")
         hw = meta.get("tofbench.input_hw")
         self.input_hw = tuple(int(v) for v in hw.split(",")) if hw else None
-        has_int2 = any(t.data_type == onnx.TensorProto.INT2 for t in model.graph.initializer)
+        self.stride = int(meta.get("tofbench.stride", "1"))
+        int2 = {t.name for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT2}
+        has_int2 = any(n.op_type == "DequantizeLinear" and n.input[0] in int2 for n in model.graph.node)
         opts = ort.SessionOptions()
         # idle workers spinning after each call slow down whatever runs next on a small CPU (torch, scoring)
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -62,16 +67,19 @@ class OnnxRunner:
         """Depth (1, 1, H, W) float32 metres from a batch of (1, C, H, W) float32 arrays keyed like the export.
 
         Raises:
-            ShapeError: when the input size differs from the size the model was exported at.
+            ShapeError: when a fixed-size file (written before dynamic sizes) gets another input size.
         """
         feed = {k: np.ascontiguousarray(batch[k], dtype=np.float32) for k in self.input_keys}
-        hw = next(iter(feed.values())).shape[-2:]
-        if self.input_hw is not None and tuple(hw) != self.input_hw:
+        h, w = next(iter(feed.values())).shape[-2:]
+        if self.input_hw is not None and (h, w) != self.input_hw:
             raise ShapeError(
                 f"{self.path.name} was exported for {self.input_hw[0]}x{self.input_hw[1]} inputs, got "
-                f"{hw[0]}x{hw[1]}; re-export with --height/--width"
+                f"{h}x{w}; re-export it (exports are now size-independent)"
             )
-        return self.session.run(None, feed)[0]
+        ph, pw = (-h) % self.stride, (-w) % self.stride
+        if ph or pw:
+            feed = {k: np.pad(v, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="edge") for k, v in feed.items()}
+        return self.session.run(None, feed)[0][..., :h, :w]
 
 
 class OnnxModel(torch.nn.Module):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from completion.errors import ShapeError
+from completion.errors import ConfigError, ShapeError
 from completion.export import export_onnx
 from completion.models.tofnet import TofNet, TofNetConfig
 from completion.quant.bitwidths import LayerBits, preset_plan
@@ -120,12 +120,73 @@ def test_packed_int4_and_int2_weights_round_trip(tmp_path):
     assert info["bytes"] < int8["bytes"]
 
 
-def test_runner_rejects_other_input_size(tmp_path):
+def _plain_session(path):
+    """A plain onnxruntime session, all optimisations on: what a user outside this package gets."""
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _optimized_ops(path, tmp_path):
+    opts = ort.SessionOptions()
+    opts.optimized_model_filepath = str(tmp_path / "opt.onnx")
+    ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return onnx.load(opts.optimized_model_filepath).graph
+
+
+@pytest.mark.parametrize("hw", [(64, 40), (24, 16), (30, 45)])
+def test_exported_graph_runs_at_other_sizes(tmp_path, hw):
+    # traced at 32x48, run at other multiples of the stride (4) and, through the runner's padding, at any size
+    qmodel = _qat_model(lambda names: preset_plan("w8a8", names))
+    info = export_onnx(qmodel, tmp_path / "m.onnx", height_px=H, width_px=W, weight_storage="int8")
+    batch = {k: torch.nn.functional.interpolate(v, size=hw, mode="nearest") for k, v in _batch(seed=4).items()}
+    with torch.no_grad():
+        want = qmodel(batch).numpy()
+    got = _run(info["path"], batch)
+    assert got.shape == (1, 1, *hw)
+    assert np.abs(got - want).max() < FUSED_TOLERANCE_M
+
+
+def test_export_refuses_a_trace_size_off_the_stride(tmp_path):
+    model = TofNet(TofNetConfig(base_width=4, num_scales=3)).eval()
+    with pytest.raises(ConfigError, match="multiple of the network's stride 4, got 30x48"):
+        export_onnx(model, tmp_path / "f.onnx", height_px=30, width_px=W)
+
+
+def test_runner_rejects_other_input_size_for_fixed_size_files(tmp_path):
     model = TofNet(TofNetConfig(base_width=4, num_scales=3)).eval()
     info = export_onnx(model, tmp_path / "f.onnx", height_px=H, width_px=W)
+    old = onnx.load(info["path"])  # a file from before dynamic sizes: fixed size in its metadata
+    old.metadata_props.add(key="tofbench.input_hw", value=f"{H},{W}")
+    onnx.save(old, tmp_path / "old.onnx")
     small = {k: v[..., :16, :16].numpy() for k, v in _batch().items()}
-    with pytest.raises(ShapeError, match="exported for 32x48 inputs, got 16x16"):
-        OnnxRunner(info["path"])(small)
+    with pytest.raises(ShapeError, match="exported for 32x48 inputs, got 16x16; re-export it"):
+        OnnxRunner(tmp_path / "old.onnx")(small)
+
+
+def test_packed_file_loads_in_plain_onnxruntime_with_integer_kernels(tmp_path):
+    def mixed(names):
+        return {n: LayerBits([2, 4, 8][i % 3], 8) for i, n in enumerate(names)}
+
+    qmodel = _qat_model(mixed)
+    info = export_onnx(qmodel, tmp_path / "m.onnx", height_px=H, width_px=W, weight_storage="packed")
+    batch = _batch(seed=5)
+    with torch.no_grad():
+        want = qmodel(batch).numpy()
+    session = _plain_session(info["path"])
+    got = session.run(None, {i.name: batch[i.name].numpy() for i in session.get_inputs()})[0]
+    assert np.abs(got - want).max() < FUSED_TOLERANCE_M
+    ops = [n.op_type for n in _optimized_ops(info["path"], tmp_path).node]
+    convs = sum(1 for n in onnx.load(info["path"]).graph.node if n.op_type == "Conv")
+    assert ops.count("QLinearConv") == convs - 1  # INT2 and INT4 layers too; the head stays float
+
+
+def test_stem_input_channels_are_padded_for_the_fast_kernel(tmp_path):
+    qmodel = _qat_model(lambda names: preset_plan("w8a8", names))
+    info = export_onnx(qmodel, tmp_path / "m.onnx", height_px=H, width_px=W, weight_storage="int8")
+    graph = onnx.load(info["path"]).graph
+    stem = next(t for t in graph.initializer if t.name == "model.core.enc.0.0.conv.export_weight_quantized")
+    assert list(stem.dims)[:2] == [4, 8]  # 6 input channels + 2 zero ones
+    assert onnx.numpy_helper.to_array(stem)[:, 6:].max() == 0
+    assert [n.op_type for n in graph.node].count("Pad") == 1
 
 
 def test_float_model_exports_unchanged(tmp_path):
