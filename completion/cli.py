@@ -133,8 +133,13 @@ def predict_cmd(
     device: Annotated[str, typer.Option("--device", help="torch device.")] = "cpu",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing --out folder.")] = False,
     runtime: Annotated[
-        str, typer.Option("--runtime", help="torch, or onnx (an exported .onnx, or RUN/model.onnx).")
-    ] = "torch",
+        str,
+        typer.Option(
+            "--runtime",
+            help="auto (quantized models: onnxruntime int8, the fastest), torch, torch-int8, or onnx (an .onnx "
+            "file, or RUN/model.onnx).",
+        ),
+    ] = "auto",
 ) -> None:
     """Predict depth: one float32 .npy per sample (named by sample index), optional 16-bit PNG."""
     from completion.predict import predict
@@ -149,14 +154,14 @@ def predict_cmd(
 
     cb: Callable[[int, int], None] = progress
     try:
-        if runtime not in ("torch", "onnx"):
-            raise CompletionError(f"--runtime must be torch or onnx, got {runtime!r}")
-        if runtime == "onnx":
-            from completion.cli_quant import onnx_model_path
-            from completion.runtime_onnx import OnnxModel
+        from completion.runtimes import load_for_runtime
 
-            model = OnnxModel(onnx_model_path(model))
-        folder = predict(model, data, out, png_scale_per_m=png_scale_per_m, device=device, split=split,
+        loaded = load_for_runtime(model, runtime, device=device)
+        if loaded.note:
+            typer.echo(f"note: {loaded.note}", err=True)
+        # torch models go by name, so predictions.json records their checkpoint
+        target = model if loaded.runtime == "torch" else loaded.model
+        folder = predict(target, data, out, png_scale_per_m=png_scale_per_m, device=device, split=split,
                          overwrite=overwrite, progress=cb)  # fmt: skip
     except (CompletionError, TofsimError) as err:
         raise _fail(err) from None
@@ -165,7 +170,8 @@ def predict_cmd(
             bar.close()
     summary = json.loads((folder / "predictions.json").read_text())
     typer.echo(
-        f"{summary['count']} predictions in {folder} (median latency {summary['median_latency_s'] * 1e3:.1f} ms)"
+        f"{summary['count']} predictions in {folder} ({loaded.runtime}, median latency "
+        f"{summary['median_latency_s'] * 1e3:.1f} ms)"
     )
 
 

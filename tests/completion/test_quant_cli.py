@@ -49,14 +49,22 @@ def test_quantize_memory_export_and_onnx_predict(float_run, tmp_path):
     assert result.exit_code == 0, result.output
     assert "weights INT8" in result.output
 
-    torch_pred, onnx_pred = tmp_path / "p_torch", tmp_path / "p_onnx"
-    for runtime, out in (("torch", torch_pred), ("onnx", onnx_pred)):
-        args = ["predict", "--model", str(qrun), "--data", str(data), "--out", str(out), "--runtime", runtime]
-        result = runner.invoke(app, args)
+    preds = {}
+    for runtime in ("torch", "onnx", "torch-int8", None):  # None: the default, auto
+        out = tmp_path / f"p_{runtime}"
+        args = ["predict", "--model", str(qrun), "--data", str(data), "--out", str(out)]
+        result = runner.invoke(app, args + (["--runtime", runtime] if runtime else []))
         assert result.exit_code == 0, result.output
-    for i in range(6):
-        a, b = np.load(torch_pred / f"{i:06d}.npy"), np.load(onnx_pred / f"{i:06d}.npy")
-        assert np.abs(a - b).max() < 5e-3  # a few quantization steps of the output
+        preds[runtime] = [np.load(out / f"{i:06d}.npy") for i in range(6)]
+    assert "(onnx-int8," in result.output  # auto runs a quantized model on onnxruntime's integer kernels
+    for runtime in ("onnx", "torch-int8", None):
+        for a, b in zip(preds["torch"], preds[runtime], strict=True):
+            assert np.abs(a - b).max() < 5e-3  # the fake-quant model, to a few quantization steps of the output
+
+    result = runner.invoke(app, ["predict", "--model", str(onnx_file), "--data", str(data), "--out",
+                                 str(tmp_path / "p_bad"), "--runtime", "torch"])  # fmt: skip
+    assert result.exit_code == 2
+    assert "is an ONNX file for onnxruntime; --runtime torch runs torch checkpoints" in result.output
 
 
 def test_onnx_runtime_without_export_is_a_clear_error(float_run, tmp_path):
