@@ -84,6 +84,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("work/ablation"))
     ap.add_argument("--samples", type=int, default=2400, help="training frames (one epoch) per variant")
     ap.add_argument("--test-frames", type=int, default=48)
+    ap.add_argument("--test-data", type=Path, default=None, help="score on this dataset instead of --data")
+    ap.add_argument("--test-split", default="test", help="split to score ('all': every frame)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--only", nargs="*", default=None, help=f"variants (default all): {', '.join(VARIANTS)}")
     ap.add_argument("--extra", nargs="*", default=[], help="NAME=MODEL: also score these trained models")
@@ -99,7 +101,7 @@ def main() -> None:
         t0 = time.time()
         fit(_config(name, args.data, args.samples, args.threads), run, resume=(run / "last.pt").is_file())
         print(f"{name}: trained in {time.time() - t0:.0f} s", flush=True)
-    test = open_dataset(args.data, "test")
+    test = open_dataset(args.test_data or args.data, None if args.test_split == "all" else args.test_split)
     samples = [test[i] for i in range(min(args.test_frames, len(test)))]
     rows = {b: _score(load_model(b), samples) | {"what": "classical fill"} for b in BASELINES}
     for name in names:
@@ -117,6 +119,7 @@ def main() -> None:
         lines.append(f"| {name} | {r['what']} | {r['rmse_mm']:.1f} | {r['mae_mm']:.1f} | "
                      f"{r['rmse_mm'] / lin['rmse_mm']:.3f} | {r['mae_mm'] / lin['mae_mm']:.3f} |")  # fmt: skip
     record = {"command": " ".join(["python scripts/ablation.py", *sys.argv[1:]]), "data": str(args.data),
+              "test_data": str(args.test_data or args.data), "test_split": args.test_split,
               "samples": args.samples, "test_frames": len(samples), "rows": rows}  # fmt: skip
     (args.out / "ablation.json").write_text(json.dumps(record, indent=2) + "\n")
     (args.out / "ablation.md").write_text("\n".join(lines) + "\n")
