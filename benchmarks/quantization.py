@@ -17,14 +17,17 @@ In one run (all on the CPU, torch and onnxruntime limited to --threads threads):
    - training-step time: forward + geometry loss + backward + gradient clipping + AdamW step on the same training
      batch for the float model and each QAT model, interleaved step by step so that a changing load on a shared
      CPU hits all of them alike; the ratio to float is the median over --step-runs rounds of the per-round ratio;
-   - CPU latency at 480x640, batch 1: float32 torch (`torch.inference_mode`), float32 onnxruntime and the
-     quantized model exported with INT8 weight storage on onnxruntime, in blocks per engine, round by round;
-     medians over --latency-runs rounds of one untimed and three timed calls per engine;
+   - CPU latency at 480x640 and 240x320 (--latency-extra-sizes), batch 1: float32 torch (`torch.inference_mode`),
+     float32 onnxruntime and the quantized model exported with INT8 weight storage on onnxruntime (one
+     dynamic-size export per model), in blocks per engine, round by round; medians over --latency-runs rounds of
+     one untimed and three timed calls per engine;
 5. print a table, compare with the targets of issue 4, and write everything as JSON (--json PATH).
 
-`qat_step_ratio` is the largest QAT/float step-time ratio over the presets; `int8_speedup_vs_fp32` is float32
-torch latency / int8 onnxruntime latency of the W8A8 model (the median of the per-round ratios);
-`int8_speedup_vs_fp32_onnxruntime` is the same against the float32 model on onnxruntime.
+`qat_step_ratio` is the largest QAT/float step-time ratio over the presets; `int8_speedup_vs_fp32` is the latency
+of the faster float32 engine (torch or onnxruntime, per round) / int8 onnxruntime latency of the W8A8 model at
+480x640 (the median of the per-round ratios); `int8_speedup_vs_fp32_torch` and `_onnxruntime` are the same against
+one float engine, and `int8_speedup_by_size` holds all three for every size. `benchmarks/int8_runtime.py` measures
+the same engines plus torch-int8, peak memory and fidelity for the shipped models alone, in a few minutes.
 
     .venv/bin/python benchmarks/quantization.py --out /tmp/qbench --json bench-quantization.json
 
@@ -50,38 +53,15 @@ from typing import Any
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from int8_runtime import cpu_simd_flags, latency_batch, loadavg, time_latency  # noqa: E402
+from quantization_runs import epoch_logger, finetune_float, log, make_dataset, shipped_float, train_float  # noqa: E402
+
 PRESETS = ["w8a8", "w4a8", "w4a4", "wstar"]
 RMSE_TARGETS_PCT = {"w8a8": 1.0, "w4a8": 3.0, "w4a4": 8.0, "wstar": 10.0}
 WSTAR_MIN_RATIO = 14.0
 INT8_MIN_SPEEDUP = 2.0
 QAT_MAX_STEP_RATIO = 1.3
-
-
-def _loadavg() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
-
-
-def _cpu_simd_flags() -> list[str] | None:
-    """The CPU's SIMD flags that decide onnxruntime's int8 speed (None where /proc/cpuinfo is unreadable).
-
-    Without a VNNI flag (avx512_vnni, avx_vnni, amx_int8) onnxruntime's u8 x s8 kernels run on AVX2's
-    multiply-add-in-int16 instructions, and tofnet's 8-channel full-resolution int8 convolutions run slower
-    than its float32 NCHWc convolutions.
-    """
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        return None
-    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
-    return [x for x in wanted if x in flags]
-
-
-def _log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -112,6 +92,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--latency-runs", type=int, default=5, help="latency rounds (3 timed calls per engine each)")
     p.add_argument("--latency-height", type=int, default=480)
     p.add_argument("--latency-width", type=int, default=640)
+    p.add_argument("--latency-extra-sizes", nargs="*", default=["240x320"], help="more latency sizes, HxW")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip-latency", action="store_true", help="skip the ONNX export and latency part")
     args = p.parse_args(argv)
@@ -124,120 +105,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.crop[0] > args.height or args.crop[1] > args.width:
         p.error("--crop must fit inside --height x --width")
     return args
-
-
-# --------------------------------------------------------------------------------------------------------------
-# data and float run (reused when unchanged)
-
-
-def _reuse_or_reset(folder: Path, key: dict[str, Any], done_file: str) -> bool:
-    """True when `folder` holds a finished product of the same options; else empties it and returns False."""
-    stamp = folder / "bench-options.json"
-    if stamp.is_file() and (folder / done_file).exists() and json.loads(stamp.read_text()) == key:
-        return True
-    if folder.exists():
-        shutil.rmtree(folder)
-    return False
-
-
-def make_dataset(args: argparse.Namespace) -> Path:
-    """Generate the data set (or reuse it): SDS sensor, camera scaled from the 640x480, f = 585 set-up."""
-    from tofsim.config import CameraConfig, get_generate_preset
-    from tofsim.pipeline import generate
-
-    folder = args.out / "dataset"
-    key = {"frames": args.frames, "fps": args.frames_per_scene, "hw": [args.height, args.width], "seed": args.seed}
-    if _reuse_or_reset(folder, key, "manifest.json"):
-        _log(f"reusing data set {folder}")
-        return folder
-    n_scenes = -(-args.frames // args.frames_per_scene)
-    held_out = max(0.125, 1.0 / n_scenes)  # at least one scene each in val and test
-    f_px = 585.0 * args.width / 640.0
-    camera = CameraConfig(width_px=args.width, height_px=args.height, fx_px=f_px, fy_px=f_px)
-    cfg = get_generate_preset("sds-qvga").replace(
-        camera=camera, n_frames=args.frames, frames_per_scene=args.frames_per_scene, shard_size=16, seed=args.seed,
-        split_fractions={"train": 1.0 - 2 * held_out, "val": held_out, "test": held_out},
-    )  # fmt: skip
-    _log(f"generating {args.frames} frames at {args.height}x{args.width} into {folder}")
-    t0 = time.perf_counter()
-    generate(cfg, folder)
-    (folder / "bench-options.json").write_text(json.dumps(key))
-    _log(f"data set done in {time.perf_counter() - t0:.0f} s")
-    return folder
-
-
-def _epoch_logger(tag: str):
-    def progress(ev: dict[str, Any]) -> None:
-        if ev.get("event") == "epoch":
-            _log(f"{tag} epoch {ev['epoch']}: loss {ev['train_loss']:.4f}, val RMSE {ev['val_rmse_m'] * 1000:.1f} mm")
-        elif ev.get("event") == "sensitivity" and (ev["done"] % 11 == 0 or ev["done"] == ev["total"]):
-            _log(f"{tag} sensitivity {ev['done']}/{ev['total']}")
-
-    return progress
-
-
-def shipped_float(args: argparse.Namespace, data_dir: Path) -> Path:
-    """A float run folder holding the shipped model (sha256 checked against its card) and its recipe's config."""
-    import tomllib
-
-    from completion.checkpoint import PRETRAINED_DIR, write_text_atomic
-    from completion.model_cards import read_card, verified_checkpoint
-    from completion.train import TrainConfig
-
-    folder = args.out / "fp32"
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    card = read_card(args.float_model)
-    shutil.copyfile(verified_checkpoint(args.float_model), folder / "best.pt")
-    recipe = tomllib.loads((PRETRAINED_DIR / card.recipe).read_text())
-    cfg = TrainConfig.from_dict({**recipe, "data": str(data_dir), "device": "cpu", "cpu_threads": args.threads,
-                                 "batch_size": args.batch_size, "crop_hw_px": list(args.crop)})  # fmt: skip
-    write_text_atomic(folder / "config.json", json.dumps({"train_config": cfg.to_dict(), "shipped": card.name}))
-    _log(f"float32 model: shipped {card.name} (sha256 {card.sha256[:12]}...)")
-    return folder
-
-
-def train_float(args: argparse.Namespace, data_dir: Path) -> Path:
-    """Train the float32 tofnet (or reuse the run)."""
-    from completion.train import TrainConfig, fit
-
-    folder = args.out / "fp32"
-    cfg = TrainConfig(
-        data=str(data_dir), model="tofnet", model_cfg={"base_width": args.base_width}, epochs=args.epochs,
-        batch_size=args.batch_size, crop_hw_px=tuple(args.crop), seed=args.seed, device="cpu",
-        cpu_threads=args.threads,
-    )  # fmt: skip
-    key = {"train_config": cfg.to_dict(), "data": json.loads((data_dir / "bench-options.json").read_text())}
-    if _reuse_or_reset(folder, key, "best.pt"):
-        _log(f"reusing float run {folder}")
-        return folder
-    _log(f"training float32 tofnet for {args.epochs} epochs into {folder}")
-    t0 = time.perf_counter()
-    fit(cfg, folder, progress=_epoch_logger("fp32"))
-    (folder / "bench-options.json").write_text(json.dumps(key))
-    _log(f"float training done in {time.perf_counter() - t0:.0f} s")
-    return folder
-
-
-def finetune_float(args: argparse.Namespace, float_dir: Path, dataset: Any) -> Path:
-    """Control: the float model fine-tuned exactly like QAT (same epochs and learning rate) without quantizers.
-
-    QAT continues training a short float run, so part of a quantized model's change in RMSE is extra training;
-    the change vs this control isolates the quantization.
-    """
-    from completion.checkpoint import load_model
-    from completion.quant.api import QAT_LR_FACTOR
-    from completion.train import TrainConfig, fit
-
-    folder = args.out / "fp32-finetuned"
-    if folder.exists():
-        shutil.rmtree(folder)
-    base = json.loads((float_dir / "config.json").read_text())["train_config"]
-    cfg = TrainConfig.from_dict({**base, "epochs": args.qat_epochs, "lr": base["lr"] * QAT_LR_FACTOR})
-    _log(f"control: float fine-tune for {args.qat_epochs} epochs into {folder}")
-    fit(cfg, folder, dataset=dataset, model=load_model(float_dir), progress=_epoch_logger("fp32-ft"))
-    return folder
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -307,100 +174,75 @@ def step_times(models: dict[str, torch.nn.Module], batch: dict[str, torch.Tensor
     return times
 
 
-def latency_batch(h: int, w: int) -> dict[str, torch.Tensor]:
-    """A synthetic batch of one at h x w (values do not change the timing)."""
-    g = torch.Generator().manual_seed(0)
-    prefill = 0.5 + 4.0 * torch.rand(1, 1, h, w, generator=g)
-    return {
-        "rgb": torch.rand(1, 3, h, w, generator=g),
-        "sparse": prefill,
-        "mask": torch.ones(1, 1, h, w),
-        "prefill": prefill,
-        "nearest": prefill,
-        "dist": 10.0 * torch.rand(1, 1, h, w, generator=g),
-        "K": torch.tensor([[[585.0 * w / 640, 0, (w - 1) / 2], [0, 585.0 * w / 640, (h - 1) / 2], [0, 0, 1]]]),
-    }
-
-
-def time_latency(fns: dict[str, Any], rounds: int, block: int = 3) -> dict[str, list[list[float]]]:
-    """Seconds per call of each function: per round, each function in turn runs one untimed call and `block` timed.
-
-    Timing in blocks keeps one engine's idle threads from disturbing the next: onnxruntime's intra-op threads spin
-    for a while after each run, and a torch call right after an onnxruntime call on 2 cores measured 3x slower.
-
-    Returns:
-        name -> one list of `block` times per round.
-    """
-    times: dict[str, list[list[float]]] = {k: [] for k in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            fn()
-            ts = []
-            for _ in range(block):
-                t0 = time.perf_counter()
-                fn()
-                ts.append(time.perf_counter() - t0)
-            times[name].append(ts)
-    return times
-
-
 def measure_latency(args: argparse.Namespace, models: dict[str, torch.nn.Module]) -> dict[str, Any]:
-    """Export float32 and every preset (INT8 weights; and packed for the file size), time them at 480x640."""
+    """Export float32 and every preset once (dynamic size; INT8 weights, and packed for the file size), time them.
+
+    Sizes: --latency-height x --latency-width, then each of --latency-extra-sizes. Per size and round, the speed-up
+    of a preset is (the faster of float32 torch and float32 onnxruntime in that round) / (the preset on
+    onnxruntime); the figure is the median over rounds.
+    """
     from completion.export import export_onnx
     from completion.runtime_onnx import OnnxRunner
 
-    h, w = args.latency_height, args.latency_width
     onnx_dir = args.out / "onnx"
     if onnx_dir.exists():
         shutil.rmtree(onnx_dir)
     onnx_dir.mkdir(parents=True)
-    batch = latency_batch(h, w)
-    feed = {k: batch[k].numpy() for k in ("rgb", "prefill", "dist", "nearest")}  # each runner takes its own keys
+    trace = 4 * int(models["fp32"].core.stride)
     runners, files = {}, {}
     for name, model in models.items():
         storage = "int8" if name != "fp32" else "packed"
-        info = export_onnx(model, onnx_dir / f"{name}-int8.onnx", height_px=h, width_px=w, weight_storage=storage)
+        info = export_onnx(model, onnx_dir / f"{name}-int8.onnx", height_px=trace, width_px=trace,
+                           weight_storage=storage)  # fmt: skip
         files[name] = {"onnx_int8_bytes": info["bytes"]}
         if name != "fp32":
-            packed = export_onnx(model, onnx_dir / f"{name}-packed.onnx", height_px=h, width_px=w)
+            packed = export_onnx(model, onnx_dir / f"{name}-packed.onnx", height_px=trace, width_px=trace)
             files[name].update(onnx_packed_bytes=packed["bytes"], onnx_packed_opset=packed["opset"])
         runners[name] = OnnxRunner(info["path"], threads=args.threads)
-        _log(f"exported {name} ({info['bytes']:,} B)")
-    # parity of the exported model with the torch model it came from, on the latency input
-    for name, model in models.items():
-        with torch.inference_mode():
-            ref = model.eval()(batch).numpy()
-        files[name]["onnx_vs_torch_max_abs_diff_m"] = float(np.abs(runners[name](feed) - ref).max())
+        log(f"exported {name} ({info['bytes']:,} B)")
+    sizes = [(args.latency_height, args.latency_width)]
+    sizes += [tuple(int(v) for v in s.split("x")) for s in args.latency_extra_sizes]
     float_model = models["fp32"].eval()
+    by_size = {}
+    for h, w in sizes:
+        batch = latency_batch(h, w)
+        feed = {k: batch[k].numpy() for k in ("rgb", "prefill", "dist", "nearest")}  # each runner takes its keys
+        if (h, w) == sizes[0]:  # parity of each exported model with the torch model it came from
+            for name, model in models.items():
+                with torch.inference_mode():
+                    ref = model.eval()(batch).numpy()
+                files[name]["onnx_vs_torch_max_abs_diff_m"] = float(np.abs(runners[name](feed) - ref).max())
 
-    def torch_fp32() -> None:
-        with torch.inference_mode():
-            float_model(batch)
+        def torch_fp32(batch=batch) -> None:
+            with torch.inference_mode():
+                float_model(batch)
 
-    fns = {"torch_fp32": torch_fp32}
-    fns.update({f"ort_{name}": (lambda r=r: r(feed)) for name, r in runners.items()})
-    _log(f"timing latency at {h}x{w}: {', '.join(fns)} x {args.latency_runs} rounds")
-    times = time_latency(fns, args.latency_runs)
+        fns = {"torch_fp32": torch_fp32}
+        fns.update({f"ort_{name}": (lambda r=r, feed=feed: r(feed)) for name, r in runners.items()})
+        log(f"timing latency at {h}x{w}: {', '.join(fns)} x {args.latency_runs} rounds")
+        by_size[f"{h}x{w}"] = _latency_figures(time_latency(fns, args.latency_runs), list(runners))
+    first = by_size[f"{sizes[0][0]}x{sizes[0][1]}"]
+    return {"hw": list(sizes[0]), **first, "by_size": by_size, "files": files}
+
+
+def _latency_figures(times: dict[str, list[list[float]]], names: list[str]) -> dict[str, Any]:
+    """Medians and per-round speed-ups (median over rounds) of every onnxruntime model against the float engines."""
+
+    def speedup(refs: list[str], name: str) -> float:
+        return statistics.median(
+            min(statistics.median(times[r][i]) for r in refs) / statistics.median(times[f"ort_{name}"][i])
+            for i in range(len(times[f"ort_{name}"]))
+        )
+
     flat = {k: [t for block in v for t in block] for k, v in times.items()}
-    med = {k: statistics.median(v) for k, v in flat.items()}
-    # per round: median torch block / median onnxruntime block; then the median over rounds
-    ratios = {
-        name: statistics.median(
-            statistics.median(t) / statistics.median(q)
-            for t, q in zip(times["torch_fp32"], times[f"ort_{name}"], strict=True)
-        )
-        for name in runners
+    return {
+        "median_s": {k: statistics.median(v) for k, v in flat.items()},
+        "min_s": {k: min(v) for k, v in flat.items()},
+        "speedup_vs_fp32": {n: speedup(["torch_fp32", "ort_fp32"], n) for n in names},
+        "speedup_vs_torch_fp32": {n: speedup(["torch_fp32"], n) for n in names},
+        "speedup_vs_onnxruntime_fp32": {n: speedup(["ort_fp32"], n) for n in names},
+        "times_s": times,
     }
-    ratios_ort = {
-        name: statistics.median(
-            statistics.median(t) / statistics.median(q)
-            for t, q in zip(times["ort_fp32"], times[f"ort_{name}"], strict=True)
-        )
-        for name in runners
-    }
-    return {"hw": [h, w], "median_s": med, "min_s": {k: min(v) for k, v in flat.items()},
-            "speedup_vs_torch_fp32": ratios, "speedup_vs_onnxruntime_fp32": ratios_ort, "times_s": times,
-            "files": files}  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -416,7 +258,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: C901, PLR091
     from completion.train import TrainConfig
 
     t_start = time.perf_counter()
-    load_start = _loadavg()
+    load_start = loadavg()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     data_dir = make_dataset(args)
@@ -432,10 +274,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: C901, PLR091
         out = args.out / f"qat-{preset}"
         if out.exists():
             shutil.rmtree(out)
-        _log(f"QAT {preset} for {args.qat_epochs} epochs into {out}")
+        log(f"QAT {preset} for {args.qat_epochs} epochs into {out}")
         t0 = time.perf_counter()
         quantize_run(float_dir, preset, out, epochs=args.qat_epochs, dataset=dataset,
-                     train_overrides={"cpu_threads": args.threads}, progress=_epoch_logger(preset))  # fmt: skip
+                     train_overrides={"cpu_threads": args.threads}, progress=epoch_logger(preset))  # fmt: skip
         qat_seconds[preset] = time.perf_counter() - t0
         models[preset] = load_model(out).eval()
         if preset == "wstar":
@@ -468,7 +310,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: C901, PLR091
         results["wstar"]["wstar_bits"] = wstar_info["bits"]
 
     # training-step time on the same batch, interleaved
-    _log("timing training steps")
+    log("timing training steps")
     batch = training_batch(dataset, config)
     step_models = {"fp32": load_model(float_dir)}
     step_models.update({p: load_model(args.out / f"qat-{p}") for p in args.presets})
@@ -484,7 +326,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: C901, PLR091
     qat_step_ratio = max(results[p]["train_step_ratio_vs_fp32"] for p in args.presets)
 
     latency = None
-    int8_speedup = int8_speedup_ort = None
+    int8_speedup = int8_speedup_ort = int8_speedup_torch = by_size = None
     if not args.skip_latency:
         latency = measure_latency(args, models)
         for name in models:
@@ -492,8 +334,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: C901, PLR091
             results[name].update(latency["files"][name])
         results["fp32"]["latency_ms_torch"] = 1000 * latency["median_s"]["torch_fp32"]
         ref = "w8a8" if "w8a8" in models else args.presets[0]
-        int8_speedup = latency["speedup_vs_torch_fp32"][ref]
+        int8_speedup = latency["speedup_vs_fp32"][ref]
+        int8_speedup_torch = latency["speedup_vs_torch_fp32"][ref]
         int8_speedup_ort = latency["speedup_vs_onnxruntime_fp32"][ref]
+        by_size = {size: {"int8_speedup_vs_fp32": v["speedup_vs_fp32"][ref],
+                          "int8_speedup_vs_fp32_torch": v["speedup_vs_torch_fp32"][ref],
+                          "int8_speedup_vs_fp32_onnxruntime": v["speedup_vs_onnxruntime_fp32"][ref],
+                          "median_ms": {k: 1000 * t for k, t in v["median_s"].items()}}
+                   for size, v in latency["by_size"].items()}  # fmt: skip
 
     targets: dict[str, Any] = {}
     for p in args.presets:
@@ -513,7 +361,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: C901, PLR091
     figures: dict[str, Any] = {
         **results,
         "int8_speedup_vs_fp32": int8_speedup,
+        "int8_speedup_vs_fp32_torch": int8_speedup_torch,
         "int8_speedup_vs_fp32_onnxruntime": int8_speedup_ort,
+        "int8_speedup_by_size": by_size,
         "int8_speedup_model": "w8a8" if "w8a8" in models else (args.presets[0] if not args.skip_latency else None),
         "qat_step_ratio": qat_step_ratio,
         "fp32_finetuned_rmse_m": control_rmse_m,
@@ -538,13 +388,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: C901, PLR091
         },  # fmt: skip
         "machine": {
             "cpu_count": os.cpu_count(),
-            "cpu_simd_flags": _cpu_simd_flags(),
+            "cpu_simd_flags": cpu_simd_flags(),
             "platform": platform.platform(),
             "python": platform.python_version(),
             "torch": torch.__version__,
             "onnxruntime": _ort_version(),
             "loadavg_start": load_start,
-            "loadavg_end": _loadavg(),
+            "loadavg_end": loadavg(),
         },  # fmt: skip
         "wall_s": time.perf_counter() - t_start,
         "command": " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
@@ -594,10 +444,12 @@ def format_table(f: dict[str, Any], names: list[str]) -> str:
         lines.append(
             f"latency {lat['hw'][0]}x{lat['hw'][1]}, batch 1: "
             f"float32 torch {1000 * lat['median_s']['torch_fp32']:.1f} ms, "
-            f"float32 onnxruntime {1000 * lat['median_s']['ort_fp32']:.1f} ms; int8 speedup vs float32 torch "
-            f"({f['int8_speedup_model']}): {f['int8_speedup_vs_fp32']:.2f}x "
-            f"(vs float32 onnxruntime: {f['int8_speedup_vs_fp32_onnxruntime']:.2f}x)"
+            f"float32 onnxruntime {1000 * lat['median_s']['ort_fp32']:.1f} ms; int8 ({f['int8_speedup_model']}) "
+            f"speedup vs the faster float32: {f['int8_speedup_vs_fp32']:.2f}x (vs torch "
+            f"{f['int8_speedup_vs_fp32_torch']:.2f}x, vs onnxruntime {f['int8_speedup_vs_fp32_onnxruntime']:.2f}x)"
         )
+        for size, v in f["int8_speedup_by_size"].items():
+            lines.append(f"  {size}: int8 speedup vs the faster float32 {v['int8_speedup_vs_fp32']:.2f}x")
     lines.append(
         f"control: float32 fine-tuned like QAT (no quantizers): RMSE {1000 * f['fp32_finetuned_rmse_m']:.1f} mm "
         "(column 'vs ft %': change vs this control); linear fill of the spots (the networks' starting "
