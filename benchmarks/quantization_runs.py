@@ -65,9 +65,10 @@ def shipped_float(args: argparse.Namespace, data_dir: Path) -> Path:
     """A float run folder holding the shipped model (sha256 checked against its card) and its recipe's config."""
     import tomllib
 
-    from completion.checkpoint import PRETRAINED_DIR, write_text_atomic
+    from completion.checkpoint import PRETRAINED_DIR
     from completion.model_cards import read_card, verified_checkpoint
     from completion.train import TrainConfig
+    from tofsim.provenance import write_json
 
     folder = args.out / "fp32"
     if folder.exists():
@@ -78,7 +79,7 @@ def shipped_float(args: argparse.Namespace, data_dir: Path) -> Path:
     recipe = tomllib.loads((PRETRAINED_DIR / card.recipe).read_text())
     cfg = TrainConfig.from_dict({**recipe, "data": str(data_dir), "device": "cpu", "cpu_threads": args.threads,
                                  "batch_size": args.batch_size, "crop_hw_px": list(args.crop)})  # fmt: skip
-    write_text_atomic(folder / "config.json", json.dumps({"train_config": cfg.to_dict(), "shipped": card.name}))
+    write_json(folder / "config.json", {"train_config": cfg.to_dict(), "shipped": card.name})
     log(f"float32 model: shipped {card.name} (sha256 {card.sha256[:12]}...)")
     return folder
 

@@ -9,7 +9,6 @@ model part only, plus ``epoch`` and ``metrics``.
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import torch
 from torch import nn
 
 from completion.errors import CompletionError, ConfigError, InputFileError
+from tofsim.provenance import atomic_path
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -25,10 +25,8 @@ __all__ = [
     "create_model",
     "load_checkpoint",
     "load_model",
-    "write_text_atomic",
     "model_payload",
     "save_checkpoint",
-    "temp_sibling",
 ]
 
 CHECKPOINT_FORMAT = "tofbench-completion-checkpoint-v1"
@@ -57,32 +55,8 @@ def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
         The path written.
     """
     path = Path(path)
-    tmp = temp_sibling(path)
-    try:
-        with open(tmp, "xb") as fh:
-            torch.save({"format": CHECKPOINT_FORMAT, **payload}, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def temp_sibling(path: Path) -> Path:
-    """A unique temporary name beside `path` (same folder, so ``os.replace`` is atomic; created with the umask)."""
-    return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-
-
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write `text` to `path` under a temporary name, then rename it into place (no half-written file)."""
-    path = Path(path)
-    tmp = temp_sibling(path)
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path, what="checkpoint") as tmp, open(tmp, "xb") as fh:
+        torch.save({"format": CHECKPOINT_FORMAT, **payload}, fh)
     return path
 
 

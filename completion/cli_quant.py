@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from completion.errors import CompletionError
 from tofsim.errors import TofsimError
+from tofsim.provenance import write_json
 
 __all__ = ["quantize_command", "memory_command", "export_command", "onnx_model_path"]
 
@@ -112,7 +113,7 @@ def memory_command(
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the report as JSON here.")] = None,
 ) -> None:
     """Weight bytes per layer as stored and peak activation memory, beside float32."""
-    from completion.checkpoint import load_model, write_text_atomic
+    from completion.checkpoint import load_model
     from completion.quant.report import format_memory_report, memory_report
 
     try:
@@ -122,7 +123,7 @@ def memory_command(
     typer.echo(format_memory_report(report))
     target = json_out if json_out is not None else (Path(run) / "memory.json" if Path(run).is_dir() else None)
     if target is not None:
-        write_text_atomic(target, json.dumps(report, indent=2) + "\n")
+        write_json(target, report)
         typer.echo(f"wrote {target}")
 
 

@@ -22,7 +22,6 @@ The opset is raised to 21 when INT4 is stored and 25 when INT2 is.
 from __future__ import annotations
 
 import io
-import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +32,7 @@ from torch import nn
 
 from completion.errors import CompletionError, ConfigError
 from completion.quant.qat import QuantConv2d, set_export_mode
+from tofsim.provenance import atomic_path
 
 __all__ = ["export_onnx", "ONNX_INPUTS", "CHANNEL_MULTIPLE"]
 
@@ -132,12 +132,8 @@ def export_onnx(
     graph_model.metadata_props.add(key="tofbench.prefill", value=getattr(model, "prefill", "linear"))
     onnx.checker.check_model(graph_model)
     out_path = Path(out_path)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    try:
+    with atomic_path(out_path, what="ONNX model") as tmp:
         onnx.save(graph_model, tmp)
-        os.replace(tmp, out_path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return {"path": str(out_path), "opset": opset, "bytes": out_path.stat().st_size, "weights": layers}
 
 

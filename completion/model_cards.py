@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from completion.errors import InputFileError
+from tofsim.provenance import write_json
 
 __all__ = ["ModelCard", "file_sha256", "read_card", "shipped_cards", "verified_checkpoint", "write_card"]
 
@@ -97,10 +98,8 @@ def read_card(name: str, cards_dir: Path = CARDS_DIR) -> ModelCard:
 
 def write_card(card: ModelCard, cards_dir: Path = CARDS_DIR) -> Path:
     """Write ``<name>.json`` atomically (sorted keys, 2-space indent) and return its path."""
-    from completion.checkpoint import write_text_atomic
-
     values = {k: getattr(card, k) for k in card.__dataclass_fields__}
-    return write_text_atomic(cards_dir / f"{card.name}.json", json.dumps(values, indent=2) + "\n")
+    return write_json(cards_dir / f"{card.name}.json", values, what="model card")
 
 
 def shipped_cards(cards_dir: Path = CARDS_DIR) -> list[ModelCard]:

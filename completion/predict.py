@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,10 +31,11 @@ import torch
 from PIL import Image
 from torch import nn
 
-from completion.checkpoint import load_model, temp_sibling
+from completion.checkpoint import load_model
 from completion.data import make_inputs, to_batch, validate_sample
 from completion.errors import CompletionError, InputFileError, ShapeError
 from tofsim.frame import Sample, empty_spots
+from tofsim.provenance import atomic_folder, json_text
 
 __all__ = ["InputFolder", "open_inputs", "predict", "write_depth_png"]
 
@@ -191,9 +190,7 @@ def predict(
     model = model.to(device).eval()
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_sibling(out_dir)
-    try:
-        tmp.mkdir()
+    with atomic_folder(out_dir, what="predictions", replace=True) as tmp:
         rows = _predict_into(model, ds, indices, tmp, png_scale_per_m, device, progress)
         latencies = [r["latency_s"] for r in rows]
         summary = {
@@ -211,17 +208,7 @@ def predict(
             "depth_kind": "z",
             "units": "m",
         }
-        (tmp / "predictions.json").write_text(json.dumps(summary, indent=2) + "\n")
-        if out_dir.exists():
-            trash = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            os.replace(out_dir, trash)
-            os.replace(tmp, out_dir)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        (tmp / "predictions.json").write_text(json_text(summary))
     return out_dir
 
 

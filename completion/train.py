@@ -36,6 +36,7 @@ from completion.data import CompletionDataset, collate, validate_sample
 from completion.errors import CompletionError, ConfigError, InputFileError
 from completion.losses import geometry_loss
 from completion.train_config import TrainConfig
+from tofsim.provenance import write_text_atomic
 
 __all__ = ["TrainConfig", "TrainResult", "evaluate", "fit", "train"]
 
@@ -58,13 +59,13 @@ class TrainResult:
 
 
 def _write_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
-    ckpt.write_text_atomic(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    write_text_atomic(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     buf = io.StringIO()
     if rows:
         writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    ckpt.write_text_atomic(run_dir / "metrics.csv", buf.getvalue())
+    write_text_atomic(run_dir / "metrics.csv", buf.getvalue())
 
 
 def _read_metrics(run_dir: Path, epochs_done: int) -> list[dict[str, Any]]:
@@ -341,7 +342,7 @@ def _fit(  # noqa: C901, PLR0915
                     "world_size": info.world_size,
                     "torch_version": torch.__version__, "resumed_at_epoch": start_epoch if state is not None else None,
                 }  # fmt: skip
-                ckpt.write_text_atomic(out_dir / "config.json", json.dumps(run_info, indent=2) + "\n")
+                write_text_atomic(out_dir / "config.json", json.dumps(run_info, indent=2) + "\n")
             ddp.barrier(info)
             net = ddp.wrap_model(model, info, device)
             if evaluate_start and state is None:  # epoch 0: the starting model, before any step

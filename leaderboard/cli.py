@@ -15,6 +15,7 @@ import typer
 from leaderboard.cli_figures import figure_command, report_command
 from leaderboard.cli_reproduce import reproduce_command
 from leaderboard.errors import ConfigError, LeaderboardError
+from tofsim.errors import TofsimError
 
 app = typer.Typer(
     name="leaderboard",
@@ -142,7 +143,7 @@ def score_cmd(
         finally:
             if bar is not None:
                 bar.close()
-    except LeaderboardError as e:
+    except (LeaderboardError, TofsimError) as e:
         _fail(e)
         return
     n = len(next(iter(result.results.values())).names) if result.results else 0

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from leaderboard.errors import ConfigError, InputFileError, LeaderboardError
+from tofsim.errors import TofsimError
 
 __all__ = ["figure_command", "report_command", "parse_frames"]
 
@@ -47,7 +48,7 @@ def _parse_range(text: str | None) -> tuple[float, float] | None:
     return lo, hi
 
 
-def _fail(exc: LeaderboardError) -> typer.Exit:
+def _fail(exc: LeaderboardError | TofsimError) -> typer.Exit:
     typer.echo(f"error: {exc}", err=True)
     return typer.Exit(2)
 
@@ -119,7 +120,7 @@ def figure_command(
             depth_range_m=_parse_range(depth_range_m),
             ncols=ncols,
         )
-    except LeaderboardError as exc:
+    except (LeaderboardError, TofsimError) as exc:
         raise _fail(exc) from exc
     typer.echo(f"figure: {len(idx)} frame(s) x {len(preds)} method(s) ({', '.join(preds)}) -> {path}")
 
@@ -139,7 +140,7 @@ def report_command(
         index = write_report(
             score_dir, out, title=title, frames=parse_frames(frames), err_range_mm=err_range_mm, figures=figures
         )
-    except LeaderboardError as exc:
+    except (LeaderboardError, TofsimError) as exc:
         raise _fail(exc) from exc
     n_png = len(list(index.parent.rglob("*.png")))
     typer.echo(f"report: {index} ({n_png} images); open it in a browser, no network needed")

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +38,7 @@ from leaderboard.error_maps import (
     valid_depth,
 )
 from leaderboard.errors import ConfigError, InputFileError, ShapeError
+from tofsim.provenance import atomic_path
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -229,21 +229,9 @@ def save_figure(fig: Figure, out_path: str | os.PathLike, *, dpi: int = 150) -> 
     fmt = out.suffix.lstrip(".").lower()
     if fmt not in fig.canvas.get_supported_filetypes():
         raise ConfigError(f"out_path: unsupported figure format {out.suffix!r}; use .png, .pdf or .svg")
-    return _atomic_write(out, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi))
-
-
-def _atomic_write(out: Path, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_name)`` for a temporary file beside `out`, then publish it with `os.replace`."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(out, what="figure") as tmp:
+        fig.savefig(tmp, format=fmt, dpi=dpi)
     return out
 
 
@@ -291,7 +279,11 @@ def _write_png(rgb: np.ndarray, out_path: str | os.PathLike) -> Path:
     from PIL import Image
 
     img = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8))  # (H, W, 3) uint8 -> RGB
-    return _atomic_write(Path(out_path), lambda tmp: img.save(tmp, format="PNG"))
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out, what="image") as tmp:
+        img.save(tmp, format="PNG")
+    return out
 
 
 def error_map_png(

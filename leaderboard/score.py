@@ -21,7 +21,6 @@ import hashlib
 import itertools
 import os
 import pickle
-import platform
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -40,9 +39,10 @@ from leaderboard.metrics.base import Workspace
 from leaderboard.metrics.regions import REGION_METRICS
 from leaderboard.protocol import Protocol
 from leaderboard.stats import bootstrap_ci, paired_test
-from leaderboard.tables import HEADLINE_COLUMNS, to_latex, to_markdown, write_csv, write_json, write_text_atomic
+from leaderboard.tables import HEADLINE_COLUMNS, to_latex, to_markdown, write_csv
+from tofsim.provenance import versions, write_json, write_text_atomic
 
-__all__ = ["score", "ScoreResult", "resolve_methods", "OUTPUT_FILES", "versions"]
+__all__ = ["score", "ScoreResult", "resolve_methods", "OUTPUT_FILES", "VERSIONED_LIBRARIES"]
 
 #: Files `score` writes into the output folder.
 OUTPUT_FILES = (
@@ -60,6 +60,8 @@ OUTPUT_FILES = (
 _CI_COLUMNS = ("rmse", "mae")
 _REGION_COLUMNS = ("at_spot", "away_from_spot", "edge", "flat")
 _PAIRED_METRICS = ("rmse", "mae")
+#: Software whose versions shape the numbers, stored in ``metrics.json`` as ``versions``.
+VERSIONED_LIBRARIES = ("python", "tofbench", "numpy", "scipy", "pillow", "h5py")
 
 
 @dataclass
@@ -83,19 +85,6 @@ class ScoreResult:
     paths: dict[str, Path] = field(default_factory=dict)
     paired: list[dict[str, Any]] = field(default_factory=list)
     missing_files: dict[str, list[str]] = field(default_factory=dict)
-
-
-def versions() -> dict[str, str]:
-    """Versions of the software that made the numbers."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for pkg in ("tofbench", "numpy", "scipy", "pillow", "h5py"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
 
 
 def resolve_methods(preds: Any) -> list[MethodSpec]:
@@ -443,7 +432,7 @@ def _write_outputs(
         "counts": {s.name: results[s.name].counts for s in specs},
         "missing_files": missing_files,
         "ground_truth": gt_obj.describe(),
-        "versions": versions(),
+        "versions": versions(VERSIONED_LIBRARIES),
         "checksums": checksums,
         "units": {"rmse": "m", "mae": "m", "irmse": "1/m", "imae": "1/m", "rel": "fraction", "d1": "fraction"},
     }

@@ -1,4 +1,4 @@
-"""Tables: CSV (SI units), Markdown and LaTeX booktabs (best value per column in bold), JSON; atomic writes.
+"""Tables: CSV (SI units), Markdown and LaTeX booktabs (best value per column in bold).
 
 CSV and JSON hold metres, 1/m and fractions. Markdown and LaTeX show RMSE, MAE and SqRel in millimetres and
 say so in the header; "best" follows each metric's direction (`METRIC_INFO.higher_is_better`); ties are all bold.
@@ -8,21 +8,16 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from leaderboard.errors import InputFileError
 from leaderboard.metrics import METRIC_INFO
+from tofsim.provenance import write_text_atomic
 
 __all__ = [
-    "write_text_atomic",
     "write_csv",
-    "write_json",
     "to_csv",
     "to_markdown",
     "to_latex",
@@ -56,21 +51,6 @@ DISPLAY: dict[str, tuple[str, float, str]] = {
 _LATEX_HEADER = {"δ<1.25": r"$\delta_{1.25}$", "δ<1.25²": r"$\delta_{1.25^2}$", "δ<1.25³": r"$\delta_{1.25^3}$"}
 
 
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write `text` to a temporary name beside `path`, then `os.replace` it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise InputFileError(f"cannot write {path}: {e.strerror or e}") from None
-    return path
-
-
 def _cell(v: Any) -> Any:
     if isinstance(v, float) and math.isnan(v):
         return ""
@@ -90,31 +70,6 @@ def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
 def write_csv(path: str | Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Path:
     """Write `rows` as CSV (atomically)."""
     return write_text_atomic(path, to_csv(rows, columns))
-
-
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "item"):
-        return o.item()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def _nan_to_none(o: Any) -> Any:
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    if isinstance(o, dict):
-        return {k: _nan_to_none(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_nan_to_none(v) for v in o]
-    if hasattr(o, "item") and not hasattr(o, "__len__"):
-        return _nan_to_none(o.item())
-    return o
-
-
-def write_json(path: str | Path, obj: Any) -> Path:
-    """Write `obj` as indented JSON (NaN and inf become null), atomically."""
-    return write_text_atomic(path, json.dumps(_nan_to_none(obj), indent=2, default=_json_default) + "\n")
 
 
 def best_indices(rows: Sequence[dict[str, Any]], column: str) -> set[int]:

@@ -44,6 +44,7 @@ except ModuleNotFoundError:  # Python 3.10: the same parser is the `tomli` packa
 
 from tofsim.camera import Intrinsics
 from tofsim.errors import ConfigError, InputFileError, RegistryError, TofsimError
+from tofsim.provenance import json_sha256
 from tofsim.registry import Registry
 
 __all__ = [
@@ -541,6 +542,4 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 
 def config_hash(config: Any) -> str:
     """SHA-256 (hex) of a config's deterministic JSON (`to_dict()`, sorted keys); the manifest stores the same."""
-    from tofsim.dataset.manifest import config_hash as hash_of_dict
-
-    return hash_of_dict(config.to_dict() if hasattr(config, "to_dict") else _to_plain(config))
+    return json_sha256(config.to_dict() if hasattr(config, "to_dict") else _to_plain(config))

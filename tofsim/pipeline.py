@@ -31,10 +31,11 @@ from typing import Any
 import numpy as np
 
 from tofsim.config import ConvertConfig, GenerateConfig, config_hash
-from tofsim.dataset.atomic import folder_lock, prepare_output_dir
+from tofsim.dataset.folders import folder_lock, prepare_output_dir
 from tofsim.errors import ConfigError, TofsimError
 from tofsim.frame import Sample
 from tofsim.memory import keep_freed_memory
+from tofsim.provenance import sha256_file, write_json
 from tofsim.rng import sample_rng
 from tofsim.threads import set_thread_budget
 
@@ -251,7 +252,9 @@ def _write_shard(plan: _Plan, shard_index: int, samples: list[Sample], chunks: l
     )
     record["file"] = Path(record["file"]).name
     record["shard_index"] = int(shard_index)
-    _write_json_atomic(_progress_path(out_dir, shard_index), {"run_hash": plan.run_hash, **record})
+    progress_path = _progress_path(out_dir, shard_index)
+    progress_path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(progress_path, {"run_hash": plan.run_hash, **record}, sort_keys=True, what="progress record")
     return record
 
 
@@ -284,21 +287,6 @@ def _progress_path(out_dir: Path, shard_index: int) -> Path:
     from tofsim.dataset.schema import shard_filename
 
     return out_dir / PROGRESS_DIR / (Path(shard_filename(shard_index)).name + ".json")
-
-
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    os.replace(tmp, path)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -358,7 +346,7 @@ def _complete_shards(out_dir: Path, plan: _Plan) -> dict[int, dict[str, Any]]:
             path.is_file()
             and rec.get("count") == len(expected)
             and rec.get("first_index", expected.start) == expected.start
-            and rec.get("sha256") == _sha256(path)
+            and rec.get("sha256") == sha256_file(path)
         ):
             done[k] = {key: v for key, v in rec.items() if key != "run_hash"}
     return done

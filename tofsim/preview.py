@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tofsim.dataset.atomic import atomic_path
 from tofsim.errors import ConfigError, OutputError
 from tofsim.frame import SpotStatus
+from tofsim.provenance import atomic_path
 
 __all__ = ["contact_sheet", "sheet_size_px", "STATUS_COLOURS", "HEADER_PX", "FOOTER_PX"]
 

@@ -25,6 +25,7 @@ from completion.quant.ptq import depth_error_m, equalize_activations, refine_act
 from completion.quant.qat import calibrate, fold_all_bn, prepare_qat, quantizable_layers
 from completion.quant.report import memory_report
 from completion.quant.wstar import layer_sensitivity, search_plan
+from tofsim.provenance import write_json, write_text_atomic
 
 __all__ = ["quantize_run", "QAT_LR_FACTOR", "CALIBRATION_SAMPLES", "center_crop"]
 
@@ -138,7 +139,7 @@ def quantize_run(
         RegistryError: unknown preset. ConfigError: a budget below what 2-bit weights need.
         InputFileError: `run_dir` is not a run.
     """
-    from completion.checkpoint import load_model, write_text_atomic
+    from completion.checkpoint import load_model
     from completion.data import CompletionDataset, collate
     from completion.train import TrainConfig, evaluate, fit
 
@@ -191,7 +192,7 @@ def quantize_run(
     info["best_val_rmse_m"] = None if math.isinf(result.best_val_rmse_m) else result.best_val_rmse_m
     h, w = first["rgb"].shape[-2:]
     report = memory_report(result.model, height_px=int(h), width_px=int(w))
-    write_text_atomic(out_dir / "memory.json", json.dumps(report, indent=2) + "\n")
+    write_json(out_dir / "memory.json", report)
     write_text_atomic(out_dir / "quantization.json", json.dumps(info, indent=2, default=str) + "\n")
     if not (out_dir / "best.pt").exists() and not (out_dir / "last.pt").exists():
         raise CompletionError(f"QAT produced no checkpoint in {out_dir}")

@@ -32,10 +32,10 @@ from leaderboard.reproduce.steps import (
     StepFn,
     Study,
     run_step,
-    write_json_atomic,
 )
-from tofsim.dataset.atomic import prepare_output_dir
+from tofsim.dataset.folders import prepare_output_dir
 from tofsim.errors import OutputError as TofsimOutputError
+from tofsim.provenance import write_json
 
 __all__ = ["reproduce", "step_names", "STEPS", "select_steps"]
 
@@ -96,7 +96,9 @@ def _claim(out_dir: Path, preset: ReproducePreset) -> None:
                 "choose another --out or delete it"
             )
         return
-    write_json_atomic(path, {"preset": preset.to_dict(), "preset_sha256": preset.sha256()})
+    write_json(
+        path, {"preset": preset.to_dict(), "preset_sha256": preset.sha256()}, sort_keys=True, what="study record"
+    )
 
 
 def reproduce(

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from leaderboard.reproduce.presets import METHODS
-from leaderboard.reproduce.steps import StepFn, StepSkipped, Study, predict_method, read_marker, write_json_atomic
+from leaderboard.reproduce.steps import StepFn, StepSkipped, Study, predict_method, read_marker
+from tofsim.provenance import atomic_folder, write_json
 
 __all__ = [
     "DEFAULT_REALDATA",
@@ -97,11 +98,16 @@ def write_subsampled_frames(source: Any, indices: list[int], out_dir: Path, fact
         `out_dir` holding ``frame-*.depth.png``, ``frame-*.color.png``, ``frame-*.pose.txt`` and
         ``camera-intrinsics.txt``.
     """
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_folder(out_dir, what="real frames", replace=True) as tmp:
+        K_small = _write_frames(source, indices, factor, tmp)
+        np.savetxt(tmp / "camera-intrinsics.txt", K_small)
+    return out_dir
+
+
+def _write_frames(source: Any, indices: list[int], factor: int, tmp: Path) -> np.ndarray | None:
     from PIL import Image
 
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     K_small = None
     for i in indices:
         frame = source.load(i)
@@ -111,10 +117,7 @@ def write_subsampled_frames(source: Any, indices: list[int], out_dir: Path, fact
         Image.fromarray(mm).save(tmp / f"{stem}.depth.png")
         Image.fromarray(rgb).save(tmp / f"{stem}.color.png")
         np.savetxt(tmp / f"{stem}.pose.txt", frame.pose)
-    np.savetxt(tmp / "camera-intrinsics.txt", K_small)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    os.replace(tmp, out_dir)
-    return out_dir
+    return K_small
 
 
 def _real_dir(study: Study) -> Path:
@@ -252,7 +255,7 @@ def step_realdata_mesh(study: Study) -> dict[str, Any]:
         "coverage": dz_all.size / n_real if n_real else 0.0,
         "per_frame": per_frame,
     }
-    write_json_atomic(real / "mesh.json", summary)
+    write_json(real / "mesh.json", summary, sort_keys=True, what="mesh comparison")
     return summary
 
 

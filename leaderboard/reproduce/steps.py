@@ -14,7 +14,6 @@ Torch and Open3D are imported inside the steps (``import leaderboard.reproduce``
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ import numpy as np
 
 from leaderboard.errors import LeaderboardError
 from leaderboard.reproduce.presets import METHODS, QUANT_PRESETS, SHIPPED_MODELS, ReproducePreset
+from tofsim.provenance import write_json
 
 __all__ = [
     "OutputError",
@@ -35,7 +35,6 @@ __all__ = [
     "ProgressFn",
     "run_step",
     "depends_of",
-    "write_json_atomic",
     "method_source",
     "method_metadata",
     "SYNTHETIC_STEPS",
@@ -111,19 +110,6 @@ class Study:
 
 
 StepFn = Callable[[Study], dict[str, Any]]
-
-
-def write_json_atomic(path: Path, data: Any) -> Path:
-    """Write JSON to a temporary sibling, then ``os.replace`` it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def marker_path(study: Study, name: str) -> Path:
@@ -203,7 +189,9 @@ def run_step(study: Study, name: str, fn: StepFn, *, index: int = 0, total: int 
         "finished_ns": time.time_ns(),
         "summary": summary,
     }
-    write_json_atomic(marker_path(study, name), record)
+    marker = marker_path(study, name)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    write_json(marker, record, sort_keys=True, what="step marker")
     study.emit("step-done", index=index, total=total, elapsed_s=record["elapsed_s"])
     return record
 

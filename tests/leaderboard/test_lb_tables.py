@@ -6,7 +6,8 @@ import csv
 import json
 import math
 
-from leaderboard.tables import best_indices, to_latex, to_markdown, write_csv, write_json
+from leaderboard.tables import best_indices, to_latex, to_markdown, write_csv
+from tofsim.provenance import write_json
 
 ROWS = [
     {"method": "float32", "rmse": 0.0199, "mae": 0.0072, "d1": 0.990, "bits": 32},

@@ -181,7 +181,7 @@ def test_write_shard_failure_leaves_no_partial_file(tmp_path, monkeypatch):
     def boom(obj):  # called after the image stacks are written: a failure in the middle of the file
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(writer_mod, "to_json", boom)
+    monkeypatch.setattr(writer_mod, "canonical_json", boom)
     with pytest.raises(RuntimeError, match="disk on fire"):
         write_shard(tmp_path / "s.h5", [make_sample(1), make_sample(2)], attrs={})
     with pytest.raises(RuntimeError, match="disk on fire"):

@@ -13,13 +13,12 @@ Layout (``index`` = global sample index, six digits)::
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 
 from tofsim.errors import OutputError
+from tofsim.provenance import atomic_folder, json_text
 
 __all__ = ["export_folder", "depth_to_png16", "EXPORT_DEPTH_SCALE_PER_M"]
 
@@ -77,48 +76,44 @@ def export_folder(dataset, out_dir: str | Path) -> Path:
         raise OutputError(f"{out_dir}: already exists and is not empty; remove it or choose another folder")
     if not out_dir.parent.is_dir():
         raise OutputError(f"{out_dir.parent}: parent folder does not exist")
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
     try:
-        for sub in ("rgb", "depth", "sparse", "meta"):
-            (tmp / sub).mkdir(parents=True)
-        indices, k_first, same_k = [], None, True
-        for pos in range(len(dataset)):
-            sample = dataset[pos]
-            if hasattr(dataset, "global_index"):
-                index = dataset.global_index(pos)
-            else:
-                index = int(sample.meta.get("index", pos))
-            name = f"{index:06d}"
-            _write_png(tmp / "rgb" / f"{name}.png", np.asarray(sample.rgb, dtype=np.uint8))
-            _write_png(tmp / "depth" / f"{name}.png", depth_to_png16(sample.depth))
-            _write_png(tmp / "sparse" / f"{name}.png", depth_to_png16(sample.sparse))
-            K = np.asarray(sample.K, dtype=np.float64)  # noqa: N806
-            record = {"K": K.tolist(), "pose": np.asarray(sample.pose, dtype=np.float64).tolist(), "meta": sample.meta}
-            (tmp / "meta" / f"{name}.json").write_text(json.dumps(record, sort_keys=True, indent=1, default=str))
-            k_first = K if k_first is None else k_first
-            same_k = same_k and np.array_equal(K, k_first)
-            indices.append(index)
-        if k_first is not None and same_k:
-            np.savetxt(tmp / "intrinsics.txt", k_first, fmt="%.10e")
-        info = {
-            "count": len(indices),
-            "indices": indices,
-            "depth_scale_per_m": EXPORT_DEPTH_SCALE_PER_M,
-            "depth_kind": "z",
-            "invalid_value": 0,
-            "source": str(getattr(dataset, "path", "")),
-            "split": getattr(dataset, "split", None),
-        }
-        (tmp / "export.json").write_text(json.dumps(info, sort_keys=True, indent=2) + "\n")
-        if out_dir.exists():
-            out_dir.rmdir()  # empty, checked above
-        os.replace(tmp, out_dir)
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise OutputError(f"{out_dir}: cannot export ({e.strerror or e})") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        with atomic_folder(out_dir, what="flat export") as tmp:
+            _write_folder(dataset, tmp)
+    except OutputError as e:
+        raise OutputError(f"{out_dir}: cannot export ({e})") from None
     return out_dir
+
+
+def _write_folder(dataset, tmp: Path) -> None:
+    """Write the export's files into the (new, empty) folder `tmp`."""
+    for sub in ("rgb", "depth", "sparse", "meta"):
+        (tmp / sub).mkdir(parents=True)
+    indices, k_first, same_k = [], None, True
+    for pos in range(len(dataset)):
+        sample = dataset[pos]
+        if hasattr(dataset, "global_index"):
+            index = dataset.global_index(pos)
+        else:
+            index = int(sample.meta.get("index", pos))
+        name = f"{index:06d}"
+        _write_png(tmp / "rgb" / f"{name}.png", np.asarray(sample.rgb, dtype=np.uint8))
+        _write_png(tmp / "depth" / f"{name}.png", depth_to_png16(sample.depth))
+        _write_png(tmp / "sparse" / f"{name}.png", depth_to_png16(sample.sparse))
+        K = np.asarray(sample.K, dtype=np.float64)  # noqa: N806
+        record = {"K": K.tolist(), "pose": np.asarray(sample.pose, dtype=np.float64).tolist(), "meta": sample.meta}
+        (tmp / "meta" / f"{name}.json").write_text(json.dumps(record, sort_keys=True, indent=1, default=str))
+        k_first = K if k_first is None else k_first
+        same_k = same_k and np.array_equal(K, k_first)
+        indices.append(index)
+    if k_first is not None and same_k:
+        np.savetxt(tmp / "intrinsics.txt", k_first, fmt="%.10e")
+    info = {
+        "count": len(indices),
+        "indices": indices,
+        "depth_scale_per_m": EXPORT_DEPTH_SCALE_PER_M,
+        "depth_kind": "z",
+        "invalid_value": 0,
+        "source": str(getattr(dataset, "path", "")),
+        "split": getattr(dataset, "split", None),
+    }
+    (tmp / "export.json").write_text(json_text(info, sort_keys=True))

@@ -7,9 +7,6 @@ Keys (see ``docs/dataset-format.md``): ``format``, ``format_version``, ``count``
 
 from __future__ import annotations
 
-import hashlib
-import json
-import platform
 import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,35 +15,10 @@ from typing import Any
 import numpy as np
 
 from tofsim.dataset import schema
-from tofsim.dataset.atomic import atomic_path, fsync_file
-from tofsim.dataset.writer import to_json
-from tofsim.errors import ConfigError, InputFileError, OutputError
+from tofsim.errors import ConfigError, InputFileError
+from tofsim.provenance import json_sha256, read_json, versions, write_json
 
-__all__ = ["write_manifest", "read_manifest", "make_manifest", "split_by_scene", "config_hash", "versions"]
-
-
-def versions() -> dict[str, str]:
-    """Versions of tofsim and the libraries that shape the stored bytes."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    import h5py
-
-    try:
-        tofsim_version = version("tofbench")
-    except PackageNotFoundError:  # a source tree without installation
-        tofsim_version = "0.0.0+local"
-    return {
-        "tofsim": tofsim_version,
-        "numpy": np.__version__,
-        "h5py": h5py.version.version,
-        "hdf5": h5py.version.hdf5_version,
-        "python": platform.python_version(),
-    }
-
-
-def config_hash(config: Mapping[str, Any]) -> str:
-    """sha256 of the config's deterministic JSON (sorted keys): equal configs, equal hashes."""
-    return hashlib.sha256(to_json(config).encode("utf-8")).hexdigest()
+__all__ = ["write_manifest", "read_manifest", "make_manifest", "split_by_scene"]
 
 
 def split_by_scene(
@@ -140,10 +112,10 @@ def make_manifest(
         "shards": shards,
         "splits": {k: [int(i) for i in v] for k, v in (splits or {}).items()},
         "config": dict(config),
-        "config_hash": config_hash(config),
+        "config_hash": json_sha256(config),
         "seed": seed,
         "preset": preset,
-        "versions": versions(),
+        "versions": versions(schema.VERSIONED_LIBRARIES, project_key="tofsim"),
         "image_size": list(image_size) if image_size is not None else None,
     }
     manifest.update(extra or {})
@@ -158,14 +130,7 @@ def write_manifest(out_dir: Path, manifest: Mapping[str, Any]) -> Path:
     """
     out_dir = Path(out_dir)
     path = out_dir / schema.MANIFEST_NAME
-    try:
-        text = json.dumps(json.loads(to_json(manifest)), sort_keys=True, indent=2) + "\n"
-    except TypeError as e:
-        raise OutputError(f"{path}: manifest is not JSON-serialisable ({e})") from None
-    with atomic_path(path, what="manifest") as tmp:
-        tmp.write_text(text, encoding="utf-8")
-        fsync_file(tmp)
-    return path
+    return write_json(path, manifest, sort_keys=True, what="manifest")
 
 
 def read_manifest(out_dir: Path) -> dict[str, Any]:
@@ -181,10 +146,7 @@ def read_manifest(out_dir: Path) -> dict[str, Any]:
         raise InputFileError(f"{out_dir}: dataset folder not found")
     if not path.is_file():
         raise InputFileError(f"{out_dir}: not a tofsim dataset (no {schema.MANIFEST_NAME}; unfinished run?)")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputFileError(f"{path}: invalid JSON ({e})") from None
+    manifest = read_json(path, what="manifest")
     if not isinstance(manifest, dict):
         raise InputFileError(f"{path}: expected a JSON object, got {type(manifest).__name__}")
     if manifest.get("format") != schema.FORMAT_NAME:

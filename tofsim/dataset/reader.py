@@ -7,7 +7,6 @@ handed to torch ``DataLoader`` workers as is.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import json
 import os
 from collections import OrderedDict
@@ -21,22 +20,14 @@ from tofsim.dataset import schema
 from tofsim.dataset.manifest import read_manifest
 from tofsim.errors import ConfigError, InputFileError
 from tofsim.frame import SPOT_DTYPE, Sample
+from tofsim.provenance import sha256_file
 
-__all__ = ["TofDataset", "open_dataset", "sha256_file", "shard_info"]
+__all__ = ["TofDataset", "open_dataset", "shard_info"]
 
 #: Shard files kept open per process (least recently used ones are closed).
 MAX_OPEN_SHARDS = 8
 #: Field names `TofDataset.read` accepts.
 FIELDS = ("rgb", "depth", "sparse", "mask", "spots", "K", "pose", "meta")
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 4 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(4 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def shard_info(path: Path) -> dict[str, Any]:

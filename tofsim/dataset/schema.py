@@ -11,6 +11,7 @@ __all__ = [
     "FORMAT_VERSION",
     "MANIFEST_NAME",
     "SHARD_PATTERN",
+    "VERSIONED_LIBRARIES",
     "SPLIT_NAMES",
     "DATASETS",
     "FILTERS",
@@ -22,6 +23,9 @@ FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 SHARD_PATTERN = "shard-{shard_index:05d}.h5"
 SPLIT_NAMES = ("train", "val", "test")
+#: Software whose versions shape a dataset's bytes: stored in every shard and the manifest as ``versions``
+#: (this project under the key ``tofsim``).
+VERSIONED_LIBRARIES = ("tofbench", "numpy", "h5py", "hdf5", "python")
 
 # HDF5 dataset names inside a shard.
 RGB = "rgb"  # (N, H, W, 3) uint8

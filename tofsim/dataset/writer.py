@@ -8,8 +8,6 @@ never leaves a partial shard under the final name.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import zlib
 from collections.abc import Mapping, Sequence
@@ -20,28 +18,11 @@ import numpy as np
 
 from tofsim.checks import check_shape
 from tofsim.dataset import schema
-from tofsim.dataset.atomic import atomic_path
 from tofsim.errors import OutputError, ShapeError
 from tofsim.frame import SPOT_DTYPE, Sample
+from tofsim.provenance import atomic_path, canonical_json, sha256_file, versions
 
-__all__ = ["write_shard", "encode_chunks", "to_json"]
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj)
-    raise TypeError(f"cannot store {type(obj).__name__} in JSON")
-
-
-def to_json(obj: Any) -> str:
-    """Deterministic JSON (sorted keys, numpy scalars/arrays and paths converted)."""
-    return json.dumps(obj, sort_keys=True, default=_json_default, ensure_ascii=False)
+__all__ = ["write_shard", "encode_chunks"]
 
 
 def _attr_value(value: Any) -> Any:
@@ -49,7 +30,7 @@ def _attr_value(value: Any) -> Any:
         return value
     if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
         return value
-    return to_json(value)  # dicts, lists, None: a JSON string
+    return canonical_json(value)  # dicts, lists, None: a JSON string
 
 
 def _check_samples(samples: Sequence[Sample]) -> tuple[int, int]:
@@ -160,7 +141,7 @@ def _write_hdf5(
         }
         for key, arr in small.items():
             f.create_dataset(key, data=arr, track_times=False)
-        meta = np.array([to_json(s.meta) for s in samples], dtype=object)
+        meta = np.array([canonical_json(s.meta) for s in samples], dtype=object)
         f.create_dataset(schema.META, data=meta, dtype=h5py.string_dtype("utf-8"), track_times=False)
         if len(spots_flat):
             chunk = (min(len(spots_flat), 4096),)  # ~100 kB: a sample's spots decompress a chunk or two
@@ -177,9 +158,8 @@ def _write_hdf5(
         for key in sorted(schema.DATASETS):
             for attr, value in sorted(schema.DATASETS[key].items()):
                 f[key].attrs[attr] = value
-        from tofsim.dataset.manifest import versions
-
-        root = {"versions": to_json(versions())}  # replaced by the caller's own "versions" when given
+        # replaced by the caller's own "versions" when given
+        root = {"versions": canonical_json(versions(schema.VERSIONED_LIBRARIES, project_key="tofsim"))}
         root |= {k: _attr_value(v) for k, v in attrs.items()}
         root |= {  # the layout keys win over caller attributes of the same name
             "format": schema.FORMAT_NAME,
@@ -222,12 +202,8 @@ def write_shard(
     _check_samples(samples)
     if not path.parent.is_dir():
         raise OutputError(f"{path.parent}: output folder does not exist")
-    digest = hashlib.sha256()
     with atomic_path(path, what="shard") as tmp:
         _write_hdf5(tmp, samples, attrs, chunks)
-        with open(tmp, "rb") as fh:
-            for block in iter(lambda: fh.read(4 << 20), b""):
-                digest.update(block)
-            os.fsync(fh.fileno())
+        digest = sha256_file(tmp)
     first = int(_global_indices(samples, attrs)[0])
-    return {"file": path.name, "count": len(samples), "sha256": digest.hexdigest(), "first_index": first}
+    return {"file": path.name, "count": len(samples), "sha256": digest, "first_index": first}
