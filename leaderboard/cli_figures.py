@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from leaderboard.errors import ConfigError, InputFileError, LeaderboardError
+from leaderboard.score_folder import ScoreFolder
 from tofsim.errors import TofsimError
 
 __all__ = ["figure_command", "report_command", "parse_frames"]
@@ -99,9 +100,7 @@ def figure_command(
                 raise ConfigError(f"--pred: a method name is given twice in {names}")
             preds = {s.name: s.source for s in specs}
         else:
-            from leaderboard.report import read_score_dir
-
-            sf = read_score_dir(scores)
+            sf = ScoreFolder.read(scores)
             preds, missing = sf.prediction_specs()
             if missing:
                 raise InputFileError(f"{scores}: methods.json gives no prediction folder for {missing}")

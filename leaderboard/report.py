@@ -1,12 +1,12 @@
 """A static HTML report of a score folder: one self-contained folder that works offline.
 
-``write_report(score_dir)`` reads what ``leaderboard score`` wrote (``metrics.csv``, and when present
-``bins.csv``, ``metrics.json`` / ``protocol.json`` and ``methods.json``) and writes ``index.html`` with:
+``write_report(score_dir)`` reads what ``leaderboard score`` wrote (`leaderboard.score_folder.ScoreFolder`) and
+writes ``index.html`` with:
 
 - the headline table (method, RMSE, MAE, iRMSE, iMAE, REL, d1-d3, shown in mm and 1/km) and every other column
-  of ``metrics.csv`` in a second table, the per-bin table from ``bins.csv`` and, when present, ``regions.csv`` and
-  ``paired.csv``; all sortable by clicking a column header (a small inline script, no CDN; the best value of each
-  known metric column is bold);
+  of ``metrics.csv`` in a second table, the per-bin table from ``bins.csv``, ``regions.csv`` and ``paired.csv``;
+  all sortable by clicking a column header (a small inline script, no CDN; the best value of each known metric
+  column is bold);
 - the paper-layout comparison figure and, per chosen frame, native-resolution colour / depth / error-map PNGs,
   when the ground truth and the prediction folders named in the score folder can be read (otherwise a note
   says why, and the tables are still written);
@@ -28,171 +28,30 @@ import math
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from leaderboard.error_maps import DEFAULT_ERR_RANGE_MM, shared_depth_range
-from leaderboard.errors import ConfigError, InputFileError, LeaderboardError
+from leaderboard.errors import ConfigError, LeaderboardError
+from leaderboard.metrics import METRIC_INFO
+from leaderboard.score_folder import FILES, ScoreFolder
+from tofsim.provenance import atomic_folder
 
-__all__ = ["write_report", "read_score_dir", "ScoreFolder"]
+__all__ = ["write_report"]
 
 #: Headline columns, in display order (the paper's table and NLSPN's metric set).
 HEADLINE = ("method", "rmse", "mae", "irmse", "imae", "rel", "d1", "d2", "d3")
 
-# Fallback metadata (unit, higher_is_better) used when leaderboard.metrics does not describe a column.
-_FALLBACK_INFO: dict[str, tuple[str, bool]] = {
-    "rmse": ("m", False),
-    "mae": ("m", False),
-    "irmse": ("1/m", False),
-    "imae": ("1/m", False),
-    "rel": ("fraction", False),
-    "sqrel": ("m", False),
-    "d1": ("fraction", True),
-    "d2": ("fraction", True),
-    "d3": ("fraction", True),
-}
 # How a unit is displayed: (multiplier, display unit, decimals).
 _DISPLAY = {"m": (1000.0, "mm", 1), "1/m": (1000.0, "1/km", 2), "fraction": (1.0, "", 4)}
 
 
 def _metric_info() -> dict[str, tuple[str, bool]]:
-    info = dict(_FALLBACK_INFO)
-    try:  # E's registry, when present: units and directions of every metric column
-        import importlib
-
-        for mod in ("leaderboard.metrics", "leaderboard.metrics.errors", "leaderboard.metrics.thresholds"):
-            try:
-                importlib.import_module(mod)
-            except ImportError:
-                continue
-        from leaderboard.metrics.base import METRIC_INFO
-    except ImportError:
-        return info
-    for name, mi in METRIC_INFO.items():
-        info[name] = (mi.unit, bool(mi.higher_is_better))
-    return info
-
-
-@dataclass(frozen=True, kw_only=True)
-class ScoreFolder:
-    """What a score folder holds, read once (`read_score_dir`).
-
-    Attributes:
-        path: the score folder.
-        metrics: `pandas.DataFrame` of ``metrics.csv`` (one row per method).
-        bins: DataFrame of ``bins.csv`` or None.
-        extra: further optional tables by file stem (``regions``, ``paired``), DataFrames.
-        meta: dict of ``metrics.json`` (empty when absent).
-        protocol: the protocol dict (``protocol.json``, else ``metrics.json["protocol"]``, else empty).
-        methods: method name -> dict (``path``, ``format``, ``scale_per_m``, metadata) from ``methods.json``.
-        gt_path: the ground-truth path named in ``metrics.json`` (``gt`` or ``ground_truth``, a path or a dict
-            with ``path`` and ``scale_per_m``) or ``protocol.json`` (``gt``), or None.
-        gt_scale_per_m: PNG scale of a ground-truth folder when recorded, else None.
-    """
-
-    path: Path
-    metrics: Any
-    bins: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    meta: dict[str, Any] = field(default_factory=dict)
-    protocol: dict[str, Any] = field(default_factory=dict)
-    methods: dict[str, dict[str, Any]] = field(default_factory=dict)
-    gt_path: Path | None = None
-    gt_scale_per_m: float | None = None
-
-    @property
-    def method_names(self) -> list[str]:
-        """Method names in the order of ``metrics.csv``."""
-        return [str(m) for m in self.metrics["method"]]
-
-    def prediction_specs(self) -> tuple[dict[str, dict], list[str]]:
-        """(method name -> ``methods.json`` entry with its ``path`` resolved, names that have no path)."""
-        specs, missing = {}, []
-        for n in self.method_names:
-            entry = dict(self.methods.get(n) or {})
-            p = _resolve(entry, self.path)
-            if p is None:
-                missing.append(n)
-            else:
-                specs[n] = {**entry, "path": p}
-        return specs, missing
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise InputFileError(f"{path}: cannot read JSON ({exc})") from exc
-
-
-def _read_csv(path: Path):
-    import pandas as pd
-
-    try:
-        return pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise InputFileError(f"{path}: cannot read CSV ({exc})") from exc
-
-
-def _resolve(p: Any, base: Path) -> Path | None:
-    if isinstance(p, Mapping):
-        p = p.get("path")
-    if not isinstance(p, str | os.PathLike) or not str(p):
-        return None
-    path = Path(p)
-    if not path.is_absolute() and not path.exists() and (base / path).exists():
-        path = base / path
-    return path
-
-
-def read_score_dir(score_dir: str | os.PathLike) -> ScoreFolder:
-    """Read a score folder written by ``leaderboard score`` (extra columns and files are tolerated).
-
-    Args:
-        score_dir: folder with at least ``metrics.csv`` (a ``method`` column, one row per method).
-
-    Returns:
-        A `ScoreFolder`.
-
-    Raises:
-        InputFileError: if the folder or ``metrics.csv`` is missing or unreadable, or it has no ``method`` column.
-    """
-    d = Path(score_dir)
-    if not (d / "metrics.csv").is_file():
-        raise InputFileError(f"{d}: no metrics.csv here; run `leaderboard score --gt GT --out {d}` first")
-    metrics = _read_csv(d / "metrics.csv")
-    if "method" not in metrics.columns:
-        raise InputFileError(f"{d / 'metrics.csv'}: needs a 'method' column, has {list(metrics.columns)}")
-    bins = _read_csv(d / "bins.csv") if (d / "bins.csv").is_file() else None
-    meta = _read_json(d / "metrics.json") if (d / "metrics.json").is_file() else {}
-    meta = meta if isinstance(meta, dict) else {}
-    if (d / "protocol.json").is_file():
-        protocol = _read_json(d / "protocol.json")
-    else:
-        protocol = meta.get("protocol", {})
-    protocol = protocol if isinstance(protocol, dict) else {}
-    raw_methods = _read_json(d / "methods.json") if (d / "methods.json").is_file() else {}
-    if isinstance(raw_methods, list):  # tolerate [{"name": ..., "path": ...}, ...]
-        raw_methods = {str(m.get("name", m.get("method", i))): m for i, m in enumerate(raw_methods)}
-    methods = {str(k): (v if isinstance(v, dict) else {"path": v}) for k, v in dict(raw_methods).items()}
-    gt_raw = meta.get("gt") or meta.get("ground_truth") or protocol.get("gt")
-    extra = {stem: _read_csv(d / f"{stem}.csv") for stem in ("regions", "paired") if (d / f"{stem}.csv").is_file()}
-    return ScoreFolder(
-        path=d,
-        metrics=metrics,
-        bins=bins,
-        extra=extra,
-        meta=meta,
-        protocol=protocol,
-        methods=methods,
-        gt_path=_resolve(gt_raw, d),
-        gt_scale_per_m=gt_raw.get("scale_per_m") if isinstance(gt_raw, Mapping) else None,
-    )
+    """Column -> (unit, higher is better) of every declared metric."""
+    return {name: (mi.unit, bool(mi.higher_is_better)) for name, mi in METRIC_INFO.items()}
 
 
 # --- tables -----------------------------------------------------------------------------------------------------
@@ -313,17 +172,8 @@ pre { background: #f6f6f6; padding: 0.5em; overflow-x: auto; font-size: 12px; }
 """
 
 
-_COPIED = (
-    "metrics.csv",
-    "metrics.md",
-    "metrics.tex",
-    "bins.csv",
-    "regions.csv",
-    "paired.csv",
-    "metrics.json",
-    "protocol.json",
-    "methods.json",
-)
+#: Score-folder files copied under ``data/`` (not ``per_image.csv``, which grows with the number of frames).
+_COPIED = tuple(name for name in FILES if name != "per_image.csv")
 
 # --- figures ----------------------------------------------------------------------------------------------------
 
@@ -388,17 +238,6 @@ def _draw_figures(sf: ScoreFolder, tmp: Path, frames: Sequence[int], err_range_m
 # --- the report -------------------------------------------------------------------------------------------------
 
 
-def _publish(tmp: Path, out: Path) -> None:
-    """Rename the finished folder into place, replacing an earlier report."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        os.replace(out, old / out.name)
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def write_report(
     score_dir: str | os.PathLike,
     out_dir: str | os.PathLike | None = None,
@@ -431,52 +270,49 @@ def write_report(
     """
     if not (math.isfinite(float(err_range_mm)) and float(err_range_mm) > 0):
         raise ConfigError(f"err_range_mm: must be a positive number of millimetres, got {err_range_mm}")
-    sf = read_score_dir(score_dir)
+    sf = ScoreFolder.read(score_dir)
     out = Path(out_dir) if out_dir is not None else sf.path / "report"
     if out.exists() and not (out.is_dir() and (out / "index.html").is_file()):
         raise ConfigError(f"{out}: exists and is not a report folder (no index.html); choose another --out")
     if out.resolve() == sf.path.resolve():
         raise ConfigError(f"{out}: the report folder cannot be the score folder itself; use e.g. {out / 'report'}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with atomic_folder(out, what="report", replace=True) as tmp:
         (tmp / "data").mkdir()
         for name in _COPIED:
-            if (sf.path / name).is_file():
-                shutil.copy2(sf.path / name, tmp / "data" / name)
+            shutil.copy2(sf.path / name, tmp / "data" / name)
         info = _metric_info()
-        head_cols = [c for c in HEADLINE if c in sf.metrics.columns]
-        other_cols = ["method"] + [c for c in sf.metrics.columns if c not in head_cols]
+        metrics = sf.metrics.frame()
+        head_cols = [c for c in HEADLINE if c in metrics.columns]
+        other_cols = ["method"] + [c for c in metrics.columns if c not in head_cols]
         parts = [
             f"<h1>{html.escape(title)}</h1>",
-            f"<p>Scores from <code>{html.escape(sf.path.name)}</code>: {len(sf.metrics)} method(s). "
+            f"<p>Scores from <code>{html.escape(sf.path.name)}</code>: {len(metrics)} method(s). "
             "Click a column header to sort. Lengths in mm, inverse depths in 1/km, fractions as 0..1; "
             "the best value of each metric is bold. Data: "
             + ", ".join(f'<a href="data/{n}">{n}</a>' for n in sorted(p.name for p in (tmp / "data").iterdir()))
             + ".</p>",
             "<h2>Headline metrics</h2>",
-            _html_table(sf.metrics[head_cols], "metrics", info),
+            _html_table(metrics[head_cols], "metrics", info),
         ]
         if len(other_cols) > 1:
             parts += [
                 "<details><summary>All columns of metrics.csv</summary>",
-                _html_table(sf.metrics[other_cols], "metrics-all", info),
+                _html_table(metrics[other_cols], "metrics-all", info),
                 "</details>",
             ]
-        if sf.bins is not None:
-            parts += ["<h2>Per depth bin</h2>", _html_table(sf.bins, "bins", info, bold_best=False)]
-        if "regions" in sf.extra:
-            parts += [
-                "<h2>Per region (at spots / away, edges / flat)</h2>",
-                _html_table(sf.extra["regions"], "regions", info, bold_best=False),
-            ]
-        if "paired" in sf.extra:
-            parts += [
-                "<h2>Paired tests</h2>",
-                "<p>mean_diff = mean over images of (metric of method_a - metric of method_b), in the metric's "
-                "unit (m for RMSE/MAE).</p>",
-                _html_table(sf.extra["paired"], "paired", {}, bold_best=False),
-            ]
+        if sf.bins.rows:
+            parts += ["<h2>Per depth bin</h2>", _html_table(sf.bins.frame(), "bins", info, bold_best=False)]
+        parts += [
+            "<h2>Per region (at spots / away, edges / flat)</h2>",
+            _html_table(sf.regions.frame(), "regions", info, bold_best=False),
+        ]
+        parts += [
+            "<h2>Paired tests</h2>",
+            "<p>mean_diff = mean over images of (metric of method_a - metric of method_b), in the metric's "
+            "unit (m for RMSE/MAE).</p>",
+            _html_table(sf.paired.frame(), "paired", {}, bold_best=False),
+        ]
         if figures:
             parts.append(_draw_figures(sf, tmp, frames, float(err_range_mm)))
         if sf.protocol:
@@ -491,9 +327,4 @@ def write_report(
             + f"\n<script>{_SORT_JS}</script>\n</body>\n</html>\n"
         )
         (tmp / "index.html").write_text(page, encoding="utf-8")
-        tmp.chmod(0o755)  # mkdtemp makes it private; a report is meant to be shared
-        _publish(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out / "index.html"

@@ -1,18 +1,6 @@
 """Score methods against ground truth and write the tables: the library behind ``leaderboard score``.
 
-Output folder (the contract the figure and report code rely on):
-
-- ``metrics.csv``: one row per method: ``method``, the headline metrics (``rmse, mae, irmse, imae, rel, sqrel,
-  d1, d2, d3, d102, d105, d110, rmae, ewmae, rds, mipi_score``; per image then averaged, or pooled, as the
-  protocol says), ``pooled_*`` variants, region columns (``rmse_edge``, ``mae_at_spot`` ...), 95 % bootstrap
-  intervals of rmse and mae, counts and density, then the method's metadata. Metres, 1/m and fractions.
-- ``metrics.md``, ``metrics.tex`` (booktabs, best bold), ``metrics.json`` (rows, protocol and its hash, per-method
-  intervals of every headline metric, paired tests, counts, versions, checksums, GT description).
-- ``per_image.csv``: method, index, name, per-image counters and metrics, prediction sha256.
-- ``bins.csv``: method, bin, lo_m, hi_m, n_pixels, rmse, mae, rel, d1 (pooled per GT depth bin).
-- ``regions.csv``: method, region (all, at_spot, away_from_spot, edge, flat), same columns.
-- ``paired.csv``: paired tests between every two methods on per-image rmse and mae.
-- ``protocol.json``; ``methods.json``: name -> resolved prediction folder, format, scale_per_m, key, metadata.
+The output folder is a `leaderboard.score_folder.ScoreFolder` (its module docstring lists the files).
 """
 
 from __future__ import annotations
@@ -38,28 +26,16 @@ from leaderboard.metrics import METRIC_KEYS, ROW_KEYS, AccumulatorResult, Metric
 from leaderboard.metrics.base import Workspace
 from leaderboard.metrics.regions import REGION_METRICS
 from leaderboard.protocol import Protocol
+from leaderboard.score_folder import ScoreFolder, Table
 from leaderboard.stats import bootstrap_ci, paired_test
-from leaderboard.tables import HEADLINE_COLUMNS, to_latex, to_markdown, write_csv
-from tofsim.provenance import versions, write_json, write_text_atomic
+from tofsim.provenance import versions
 
-__all__ = ["score", "ScoreResult", "resolve_methods", "OUTPUT_FILES", "VERSIONED_LIBRARIES"]
+__all__ = ["score", "ScoreResult", "resolve_methods", "VERSIONED_LIBRARIES"]
 
-#: Files `score` writes into the output folder.
-OUTPUT_FILES = (
-    "metrics.csv",
-    "metrics.md",
-    "metrics.tex",
-    "metrics.json",
-    "per_image.csv",
-    "bins.csv",
-    "regions.csv",
-    "paired.csv",
-    "protocol.json",
-    "methods.json",
-)
 _CI_COLUMNS = ("rmse", "mae")
 _REGION_COLUMNS = ("at_spot", "away_from_spot", "edge", "flat")
 _PAIRED_METRICS = ("rmse", "mae")
+PAIRED_COLUMNS = ("method_a", "method_b", "metric", "test", "n_images", "mean_diff", "p_value")
 #: Software whose versions shape the numbers, stored in ``metrics.json`` as ``versions``.
 VERSIONED_LIBRARIES = ("python", "tofbench", "numpy", "scipy", "pillow", "h5py")
 
@@ -354,25 +330,12 @@ def _write_outputs(
     gt_sha: str,
     protocol: Protocol,
 ) -> ScoreResult:
-    out_dir.mkdir(parents=True, exist_ok=True)
     rows = [_method_row(s, results[s.name], len(missing_files[s.name]), protocol) for s in specs]
     meta_cols: list[str] = []
     for s in specs:
         meta_cols += [k for k in s.metadata if k not in meta_cols]
     columns = [c for c in rows[0] if c not in meta_cols] + meta_cols
-    paths: dict[str, Path] = {}
-    paths["metrics.csv"] = write_csv(out_dir / "metrics.csv", rows, columns)
-    table_cols = [*HEADLINE_COLUMNS, *[c for c in ("params", "bits", "weight_mb", "latency_ms") if c in meta_cols]]
-    caption = (
-        f"Depth completion on {len(gt_obj)} frames ({protocol.aggregation.replace('_', '-')} means, "
-        f"missing pixels {protocol.missing})."
-    )
-    paths["metrics.md"] = write_text_atomic(out_dir / "metrics.md", to_markdown(rows, table_cols))
-    paths["metrics.tex"] = write_text_atomic(
-        out_dir / "metrics.tex", to_latex(rows, table_cols, caption=caption, label="tab:depth-completion")
-    )
 
-    per_image_cols = ["method", "index", "name", *ROW_KEYS, "missing_file", "sha256"]
     per_image = []
     for s in specs:
         res = results[s.name]
@@ -381,22 +344,15 @@ def _write_outputs(
             r.update(method=s.name, index=idx, name=nm, missing_file=int(nm in penalised[s.name]))
             r["sha256"] = shas[s.name][j]
             per_image.append(r)
-    paths["per_image.csv"] = write_csv(out_dir / "per_image.csv", per_image, per_image_cols)
     bins = [{"method": s.name, **b} for s in specs for b in results[s.name].bins]
-    paths["bins.csv"] = write_csv(out_dir / "bins.csv", bins, ["method", "bin", "lo_m", "hi_m", *REGION_METRICS])
     regions = [{"method": s.name, **r} for s in specs for r in results[s.name].regions]
-    paths["regions.csv"] = write_csv(out_dir / "regions.csv", regions, ["method", "region", *REGION_METRICS])
     paired = _paired_rows(specs, results, protocol)
-    paired_cols = ["method_a", "method_b", "metric", "test", "n_images", "mean_diff", "p_value"]
-    paths["paired.csv"] = write_csv(out_dir / "paired.csv", paired, paired_cols)
 
     proto = {**protocol.to_dict(), "hash": protocol.hash()}
-    paths["protocol.json"] = write_json(out_dir / "protocol.json", proto)
     methods_json = {
         s.name: {**resolved[s.name].describe(), "metadata": s.metadata, "n_missing_files": len(missing_files[s.name])}
         for s in specs
     }
-    paths["methods.json"] = write_json(out_dir / "methods.json", methods_json)
 
     cis = {}
     for s in specs:
@@ -436,7 +392,18 @@ def _write_outputs(
         "checksums": checksums,
         "units": {"rmse": "m", "mae": "m", "irmse": "1/m", "imae": "1/m", "rel": "fraction", "d1": "fraction"},
     }
-    paths["metrics.json"] = write_json(out_dir / "metrics.json", doc)
+    folder = ScoreFolder(
+        path=out_dir,
+        metrics=Table(tuple(columns), rows),
+        per_image=Table(("method", "index", "name", *ROW_KEYS, "missing_file", "sha256"), per_image),
+        bins=Table(("method", "bin", "lo_m", "hi_m", *REGION_METRICS), bins),
+        regions=Table(("method", "region", *REGION_METRICS), regions),
+        paired=Table(PAIRED_COLUMNS, paired),
+        protocol=proto,
+        methods=methods_json,
+        summary=doc,
+    )
+    paths = folder.write()
     return ScoreResult(
         out_dir=out_dir,
         rows=rows,

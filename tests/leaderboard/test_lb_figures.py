@@ -240,9 +240,9 @@ def test_figure_cli_with_pred_options(npy_case):
 
 
 def test_figure_cli_with_methods_file_and_scores(npy_case):
-    import json
-
     from typer.testing import CliRunner
+
+    from leaderboard.score import score
 
     toml = '[[method]]\nname = "float32"\npath = "float32"\n\n[[method]]\nname = "W8A8"\npath = "W8A8"\nbits = 8\n'
     (npy_case / "methods.toml").write_text(toml)
@@ -256,10 +256,7 @@ def test_figure_cli_with_methods_file_and_scores(npy_case):
         assert res.exit_code == 0, res.output
         assert out.is_file()
     sd = npy_case / "scores"
-    sd.mkdir()
-    (sd / "metrics.csv").write_text("method,rmse\nW8A8,0.5\nfloat32,0.0\n")
-    (sd / "metrics.json").write_text(json.dumps({"gt": str(npy_case / "gt")}))
-    (sd / "methods.json").write_text(json.dumps({n: {"path": str(npy_case / n)} for n in ("float32", "W8A8")}))
+    score(npy_case / "gt", {n: npy_case / n for n in ("W8A8", "float32")}, sd)
     res = runner.invoke(_figure_app(), ["figure", "--scores", str(sd), "--out", str(npy_case / "s.png")])
     assert res.exit_code == 0, res.output
     assert "(W8A8, float32)" in res.stdout  # methods in the order of metrics.csv

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import re
 import shutil
 import subprocess
@@ -20,11 +19,17 @@ from typer.testing import CliRunner
 from leaderboard.cli_figures import report_command
 from leaderboard.error_maps import signed_error_rgb
 from leaderboard.errors import ConfigError, InputFileError
-from leaderboard.report import read_score_dir, write_report
+from leaderboard.report import write_report
+from leaderboard.score_folder import ScoreFolder, Table
 
 H, W = 30, 40
 METHODS = {"float32": 0.0, "W8A8": 0.6, "NLSPN": -0.6}  # constant offsets: exact, +600 mm, -600 mm
 RMSE = {"float32": 0.0199, "W8A8": 0.0219, "NLSPN": 2.5e-05}  # 2.5e-05 sorts first numerically, last as text
+
+
+def _table(columns: dict[str, list]) -> Table:
+    names = tuple(columns)
+    return Table(names, [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)])
 
 
 def make_score_dir(root: Path, *, with_methods: bool = True, with_bins: bool = True) -> Path:
@@ -40,33 +45,35 @@ def make_score_dir(root: Path, *, with_methods: bool = True, with_bins: bool = T
         np.save(gt_dir / f"{i:06d}.npy", gt)
         for n, off in METHODS.items():
             np.save(root / "preds" / n / f"{i:06d}.npy", np.where(gt > 0, gt + off, 0).astype(np.float32))
+    metrics = {
+        "method": list(METHODS),
+        "rmse": [RMSE[n] for n in METHODS],
+        "mae": [0.0072, 0.0075, 0.104],
+        "irmse": [0.003, 0.004, 0.02],
+        "imae": [0.001, 0.002, 0.01],
+        "rel": [0.01, 0.012, 0.05],
+        "d1": [0.99, 0.985, 0.9],
+        "d2": [0.999, 0.998, 0.95],
+        "d3": [1.0, 0.999, 0.97],
+        "density": [1.0, 1.0, 0.98],
+        "rmse_ci_lo": [0.018, 0.02, 0.2],
+    }
+    bins = {"method": ["float32", "NLSPN"], "bin": ["0-1", "0-1"], "rmse": [0.01, 0.2], "n_pixels": [10, 10]}
     sd = root / "scores"
-    sd.mkdir()
-    df = pd.DataFrame(
-        {
-            "method": list(METHODS),
-            "rmse": [RMSE[n] for n in METHODS],
-            "mae": [0.0072, 0.0075, 0.104],
-            "irmse": [0.003, 0.004, 0.02],
-            "imae": [0.001, 0.002, 0.01],
-            "rel": [0.01, 0.012, 0.05],
-            "d1": [0.99, 0.985, 0.9],
-            "d2": [0.999, 0.998, 0.95],
-            "d3": [1.0, 0.999, 0.97],
-            "density": [1.0, 1.0, 0.98],
-            "rmse_ci_lo": [0.018, 0.02, 0.2],
-        }
-    )
-    df.to_csv(sd / "metrics.csv", index=False)
-    if with_bins:
-        pd.DataFrame(
-            {"method": ["float32", "NLSPN"], "bin": ["0-1", "0-1"], "rmse": [0.01, 0.2], "n_pixels": [10, 10]}
-        ).to_csv(sd / "bins.csv", index=False)
-    meta = {"protocol": {"valid_min_m": 1e-4, "aggregation": "per_image"}, "gt": str(gt_dir)}
-    (sd / "metrics.json").write_text(json.dumps(meta))
-    if with_methods:
-        methods = {n: {"path": str(root / "preds" / n), "format": "npy", "scale_per_m": None} for n in METHODS}
-        (sd / "methods.json").write_text(json.dumps(methods))
+    ScoreFolder(
+        path=sd,
+        metrics=_table(metrics),
+        per_image=_table({"method": [], "index": [], "name": []}),
+        bins=_table(bins if with_bins else dict.fromkeys(bins, [])),
+        regions=_table({"method": [], "region": [], "rmse": []}),
+        paired=_table({"method_a": [], "method_b": [], "metric": []}),
+        protocol={"valid_min_m": 1e-4, "aggregation": "per_image"},
+        methods={
+            n: {"path": str(root / "preds" / n) if with_methods else None, "format": "npy", "scale_per_m": None}
+            for n in METHODS
+        },
+        summary={"ground_truth": {"kind": "folder", "path": str(gt_dir), "scale_per_m": None}},
+    ).write()
     return sd
 
 
@@ -168,7 +175,7 @@ def test_report_bad_inputs(tmp_path):
         write_report(sd, err_range_mm=0)
     pd.DataFrame({"name": ["a"], "rmse": [1.0]}).to_csv(sd / "metrics.csv", index=False)
     with pytest.raises(InputFileError, match="needs a 'method' column"):
-        read_score_dir(sd)
+        ScoreFolder.read(sd)
 
 
 def _app() -> typer.Typer:

@@ -17,7 +17,8 @@ from leaderboard.errors import ConfigError, InputFileError, ShapeError
 from leaderboard.io import PredictionSource, open_ground_truth
 from leaderboard.methods import MethodSpec
 from leaderboard.protocol import Protocol
-from leaderboard.score import OUTPUT_FILES, score
+from leaderboard.score import score
+from leaderboard.score_folder import FILES as OUTPUT_FILES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = ["method", "rmse", "mae", "irmse", "imae", "rel", "d1", "d2", "d3"]
