@@ -4,7 +4,7 @@ Output folder (written into a temporary sibling folder, then renamed into place)
 
     000000.npy ...      (H, W) float32 predicted z-depth in metres, one per sample; the number is the sample's
                         index in the dataset, so sorted names follow the dataset's sample order
-    000000.png ...      optional 16-bit PNG, value = round(depth_m * png_scale_per_m) clipped to [0, 65535]
+    000000.png ...      optional 16-bit PNG (`tofsim.depth_png`): value = rint(depth_m * png_scale_per_m), 0 = none
     latency.csv         index, name, height_px, width_px, latency_s (model forward incl. device transfer;
                         after one untimed warm-up pass)
     predictions.json    model name and config, checkpoint, dataset path, split, count, median latency, ...
@@ -12,7 +12,8 @@ Output folder (written into a temporary sibling folder, then renamed into place)
 Input folder format (`InputFolder`)::
 
     rgb/NAME.png        8-bit RGB
-    sparse/NAME.png     16-bit sparse z-depth, value / sparse_scale_per_m = metres (default 1000: mm), 0 = none
+    sparse/NAME.png     16-bit sparse z-depth (`tofsim.depth_png`), value / sparse_scale_per_m = metres (default
+                        1000: mm), 0 and 65535 = none; 8-bit PNGs are refused
     intrinsics.txt      the (3, 3) matrix K, or one line "fx fy cx cy" (pixels)
 """
 
@@ -34,10 +35,11 @@ from torch import nn
 from completion.checkpoint import load_model
 from completion.data import make_inputs, to_batch, validate_sample
 from completion.errors import CompletionError, InputFileError, ShapeError
+from tofsim.depth_png import decode_png16, read_png16, write_png16
 from tofsim.frame import Sample, empty_spots
 from tofsim.provenance import atomic_folder, json_text
 
-__all__ = ["InputFolder", "open_inputs", "predict", "write_depth_png"]
+__all__ = ["InputFolder", "open_inputs", "predict"]
 
 
 class InputFolder:
@@ -75,14 +77,9 @@ class InputFolder:
         name = self.names[i]
         try:
             rgb = np.asarray(Image.open(self.path / "rgb" / f"{name}.png").convert("RGB"))
-            raw = np.asarray(Image.open(self.path / "sparse" / f"{name}.png"))
         except OSError as err:
             raise InputFileError(f"{self.path}: cannot read {name}.png: {err}") from None
-        if raw.ndim != 2 or raw.dtype not in (np.uint16, np.int32, np.uint8):
-            raise InputFileError(
-                f"{self.path}/sparse/{name}.png: expected a 16-bit single-channel PNG, got {raw.dtype}"
-            )
-        sparse = (raw.astype(np.float64) / self.sparse_scale_per_m).astype(np.float32)
+        sparse = decode_png16(read_png16(self.path / "sparse" / f"{name}.png"), scale_per_m=self.sparse_scale_per_m)
         return Sample(
             rgb=rgb, depth=np.zeros(sparse.shape, np.float32), sparse=sparse, mask=sparse > 0,
             spots=empty_spots(0), K=self.K.copy(), pose=np.eye(4), meta={"name": name, "source": str(self.path)},
@@ -129,16 +126,6 @@ def open_inputs(data: Any, split: str | None = None) -> tuple[Any, list[int], st
     if split not in splits:
         raise CompletionError(f"split {split!r} not found in {desc}; splits: {', '.join(splits) or 'none'}")
     return ds, sorted(int(i) for i in splits[split]), desc
-
-
-def write_depth_png(path: str | Path, depth_m: np.ndarray, scale_per_m: float) -> None:
-    """Write (H, W) depth in metres as a 16-bit PNG: ``round(depth_m * scale_per_m)`` clipped to [0, 65535].
-
-    Non-finite and negative values become 0 (invalid). Rounded, not truncated (no -0.5 / scale bias).
-    """
-    d = np.nan_to_num(np.asarray(depth_m, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    q = np.clip(np.rint(d * scale_per_m), 0, 65535).astype(np.uint16)
-    Image.fromarray(q).save(path)
 
 
 def predict(
@@ -244,7 +231,7 @@ def _predict_into(
         depth_m = np.ascontiguousarray(pred[0, 0], dtype=np.float32)
         np.save(folder / f"{index:06d}.npy", depth_m)
         if png_scale_per_m is not None:
-            write_depth_png(folder / f"{index:06d}.png", depth_m, png_scale_per_m)
+            write_png16(folder / f"{index:06d}.png", depth_m, scale_per_m=png_scale_per_m)
         meta = sample["meta"] if "meta" in sample.keys() else {}
         name = str(next((meta[k] for k in ("name", "scene_id", "scene") if k in meta), index))
         rows.append({"index": int(index), "name": name, "latency_s": latency_s})

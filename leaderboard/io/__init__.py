@@ -1,6 +1,6 @@
 """Reading depth: file readers (npy, npz, 16-bit PNG, OpenEXR, HDF5), GT and prediction sources, frame matching."""
 
-from leaderboard.io.readers import KNOWN_SCALES_PER_M, READERS, SUFFIX_FORMATS, format_of, png_bit_depth, read_depth
+from leaderboard.io.readers import KNOWN_SCALES_PER_M, READERS, SUFFIX_FORMATS, format_of, read_depth
 from leaderboard.io.sources import (
     PRED_FORMATS,
     GroundTruth,
@@ -23,6 +23,5 @@ __all__ = [
     "format_of",
     "frame_key",
     "open_ground_truth",
-    "png_bit_depth",
     "read_depth",
 ]

@@ -26,6 +26,7 @@ import numpy as np
 
 from leaderboard.reproduce.presets import METHODS
 from leaderboard.reproduce.steps import StepFn, StepSkipped, Study, predict_method, read_marker
+from tofsim.depth_png import write_png16
 from tofsim.provenance import atomic_folder, write_json
 
 __all__ = [
@@ -113,8 +114,7 @@ def _write_frames(source: Any, indices: list[int], factor: int, tmp: Path) -> np
         frame = source.load(i)
         rgb, depth_m, K_small = subsample_frame(frame.rgb, frame.depth_m, frame.intrinsics.K, factor)
         stem = source.name(i)
-        mm = np.clip(np.rint(depth_m.astype(np.float64) * 1000.0), 0, 65534).astype(np.uint16)
-        Image.fromarray(mm).save(tmp / f"{stem}.depth.png")
+        write_png16(tmp / f"{stem}.depth.png", depth_m, scale_per_m=1000.0)
         Image.fromarray(rgb).save(tmp / f"{stem}.color.png")
         np.savetxt(tmp / f"{stem}.pose.txt", frame.pose)
     return K_small

@@ -12,8 +12,9 @@ from completion import checkpoint, models
 from completion.checkpoint import PRETRAINED_DIR, load_model
 from completion.data import to_batch, toy_samples
 from completion.errors import CompletionError, InputFileError, ShapeError
-from completion.predict import InputFolder, predict, write_depth_png
+from completion.predict import InputFolder, predict
 from completion.prefill import nearest_fill
+from tofsim.depth_png import encode_png16, write_png16
 
 
 @pytest.fixture(autouse=True)
@@ -96,19 +97,19 @@ def test_split_keeps_dataset_indices_and_baseline_by_name(data, tmp_path):
 
 def test_png_is_rounded_not_truncated(data, tmp_path):
     depth = np.full((32, 48), 2.0, np.float32)
-    depth[0, :6] = [1.2346, 0.0009, 0.0004, 3.99999, 70.0, -1.0]  # rounds up, up, down, up; clipped; invalid
+    depth[0, :6] = [1.2346, 0.0009, 0.0004, 3.99999, 70.0, -1.0]  # rounds up, up, down, up; too far; invalid
     out = predict(FixedDepth(depth), data[:2], tmp_path / "pred", png_scale_per_m=1000)
     png = np.asarray(Image.open(out / "000001.png"))
     assert png.dtype == np.uint16 and png.shape == (32, 48)
-    assert png[0, :6].tolist() == [1235, 1, 0, 4000, 65535, 0]
+    assert png[0, :6].tolist() == [1235, 1, 0, 4000, 0, 0]  # 70 m does not fit at 1000/m: stored as "no depth"
     npy = np.load(out / "000001.npy")
-    assert np.array_equal(png, np.clip(np.rint(npy.astype(np.float64) * 1000), 0, 65535).astype(np.uint16))
+    assert np.array_equal(png, encode_png16(npy, scale_per_m=1000))
     assert (png[0, :4] != np.floor(depth[0, :4] * 1000)).any()  # truncation would differ
     assert json.loads((out / "predictions.json").read_text())["png_scale_per_m"] == 1000
 
 
 def test_write_depth_png_kitti_scale(tmp_path):
-    write_depth_png(tmp_path / "d.png", np.array([[1.0, 1.0 + 0.7 / 256, np.nan]], np.float32), 256)
+    write_png16(tmp_path / "d.png", np.array([[1.0, 1.0 + 0.7 / 256, np.nan]], np.float32), scale_per_m=256)
     assert np.asarray(Image.open(tmp_path / "d.png")).tolist() == [[256, 257, 0]]
 
 

@@ -12,10 +12,10 @@ from leaderboard.io import (
     PredictionSource,
     frame_key,
     open_ground_truth,
-    png_bit_depth,
     read_depth,
 )
 from leaderboard.methods import load_methods, parse_pred_option
+from tofsim.depth_png import png_header
 
 
 def depth_map(rng, h=6, w=8):
@@ -87,7 +87,7 @@ def test_nlspn_png_round_trip_truncates_like_nlspn(tmp_path, rng):
 def test_eight_bit_png_is_refused(tmp_path):
     path = tmp_path / "000000.png"
     Image.fromarray(np.full((4, 5), 200, np.uint8)).save(path)
-    assert png_bit_depth(path.read_bytes()) == (8, 0)
+    assert png_header(path.read_bytes()) == (8, 0)
     with pytest.raises(InputFileError, match="8-bit grayscale PNG; depth must be a 16-bit"):
         read_depth(path, scale_per_m=256.0)
     rgb = tmp_path / "000001.png"

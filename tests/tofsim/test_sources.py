@@ -152,7 +152,7 @@ def test_rgbd_folder_8bit_and_wrong_size_depth(tmp_path):
     make_7scenes(tmp_path / "s")
     Image.fromarray(np.full((24, 32), 100, np.uint8)).save(tmp_path / "s" / "frame-000000.depth.png")
     src = open_source(tmp_path / "s")
-    with pytest.raises(InputFileError, match=r"frame-000000.depth.png: depth must be 16-bit"):
+    with pytest.raises(InputFileError, match=r"frame-000000.depth.png: 8-bit grayscale PNG; depth must be a 16-bit"):
         src.load(0)
     save_png16(tmp_path / "s" / "frame-000001.depth.png", np.full((12, 32), 1000))
     with pytest.raises(ShapeError, match=r"frame-000001.depth.png: depth is 32x12 but colour is 32x24"):

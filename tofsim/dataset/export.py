@@ -16,41 +16,19 @@ import json
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
+from tofsim.depth_png import write_png16
 from tofsim.errors import OutputError
 from tofsim.provenance import atomic_folder, json_text
 
-__all__ = ["export_folder", "depth_to_png16", "EXPORT_DEPTH_SCALE_PER_M"]
+__all__ = ["export_folder", "EXPORT_DEPTH_SCALE_PER_M"]
 
 #: PNG value per metre of exported depth (millimetres).
 EXPORT_DEPTH_SCALE_PER_M = 1000.0
 
 
-def depth_to_png16(depth_m: np.ndarray, *, depth_scale_per_m: float = EXPORT_DEPTH_SCALE_PER_M) -> np.ndarray:
-    """Metres -> uint16 PNG values, ROUNDED to the nearest step (half up), never truncated.
-
-    Args:
-        depth_m: (H, W) float depth in metres, 0 / NaN / negative where invalid.
-        depth_scale_per_m: value per metre (1000: millimetres).
-
-    Returns:
-        (H, W) uint16; 0 where invalid, where the rounded value is 0, or where it does not fit in 16 bits
-        (depth beyond 65.535 m at the mm scale).
-
-    Example:
-        >>> int(depth_to_png16(np.array([[1.2345]], np.float32))[0, 0])
-        1235
-    """
-    d = np.asarray(depth_m, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        v = np.floor(d * depth_scale_per_m + 0.5)
-        bad = ~np.isfinite(v) | (d <= 0) | (v > 65535)
-    return np.where(bad, 0, v).astype(np.uint16)
-
-
 def _write_png(path: Path, arr: np.ndarray) -> None:
-    from PIL import Image
-
     Image.fromarray(arr).save(path, compress_level=1)
 
 
@@ -97,8 +75,10 @@ def _write_folder(dataset, tmp: Path) -> None:
             index = int(sample.meta.get("index", pos))
         name = f"{index:06d}"
         _write_png(tmp / "rgb" / f"{name}.png", np.asarray(sample.rgb, dtype=np.uint8))
-        _write_png(tmp / "depth" / f"{name}.png", depth_to_png16(sample.depth))
-        _write_png(tmp / "sparse" / f"{name}.png", depth_to_png16(sample.sparse))
+        write_png16(tmp / "depth" / f"{name}.png", sample.depth, scale_per_m=EXPORT_DEPTH_SCALE_PER_M, compress_level=1)
+        write_png16(
+            tmp / "sparse" / f"{name}.png", sample.sparse, scale_per_m=EXPORT_DEPTH_SCALE_PER_M, compress_level=1
+        )
         K = np.asarray(sample.K, dtype=np.float64)  # noqa: N806
         record = {"K": K.tolist(), "pose": np.asarray(sample.pose, dtype=np.float64).tolist(), "meta": sample.meta}
         (tmp / "meta" / f"{name}.json").write_text(json.dumps(record, sort_keys=True, indent=1, default=str))

@@ -19,16 +19,12 @@ __all__ = [
     "find_files",
     "check_metres_scale",
     "h5_image_size",
-    "read_depth_png",
     "read_rgb_image",
     "make_dense_frame",
 ]
 
 #: Reader kinds by name: ``SOURCES.create(kind, path=..., depth_scale_per_m=..., intrinsics=...)``.
 SOURCES: Registry[FrameSource] = Registry("frame source kind")
-
-#: 16-bit PNG values that mean "no depth" (Kinect v1 writes both).
-PNG_INVALID_VALUES = (0, 65535)
 
 
 class FrameSource:
@@ -111,42 +107,6 @@ def check_metres_scale(path: Path, depth_scale_per_m: float | None, *, kind: str
         raise ConfigError(
             f"{path}: {kind} files store metres; depth_scale_per_m must be None or 1, got {depth_scale_per_m}"
         )
-
-
-def read_depth_png(path: Path, *, depth_scale_per_m: float) -> np.ndarray:
-    """Read a 16-bit depth PNG as z-depth in metres.
-
-    Args:
-        path: the PNG file.
-        depth_scale_per_m: stored value per metre (1000 for millimetres, 5000 for TUM).
-
-    Returns:
-        (H, W) float32 metres; 0 where the file holds 0 or 65535 (invalid).
-
-    Raises:
-        InputFileError: missing/unreadable file or a depth image that is not 16-bit single-channel.
-    """
-    from PIL import Image
-
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            mode = im.mode
-            raw = np.asarray(im)
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: depth file not found") from None
-    except OSError as e:
-        raise InputFileError(f"{path}: cannot read depth image ({e})") from None
-    if mode.startswith("I;16"):
-        raw = raw.astype(np.uint16, copy=False)
-    elif mode == "I" and raw.size and raw.min() >= 0 and raw.max() <= 65535:
-        raw = raw.astype(np.uint16)
-    else:
-        raise InputFileError(f"{path}: depth must be 16-bit single-channel PNG, got PIL mode {mode!r}")
-    invalid = np.isin(raw, PNG_INVALID_VALUES)
-    depth_m = raw.astype(np.float32) / np.float32(depth_scale_per_m)
-    depth_m[invalid] = 0.0
-    return depth_m
 
 
 def read_rgb_image(path: Path) -> np.ndarray:

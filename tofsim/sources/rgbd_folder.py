@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from tofsim.camera import Intrinsics
+from tofsim.depth_png import decode_png16, read_png16
 from tofsim.errors import ConfigError, InputFileError
 from tofsim.frame import DenseFrame
-from tofsim.sources.base import SOURCES, FrameSource, make_dense_frame, read_depth_png, read_rgb_image
+from tofsim.sources.base import SOURCES, FrameSource, make_dense_frame, read_rgb_image
 from tofsim.sources.intrinsics_file import INTRINSICS_FILENAMES, read_intrinsics_file, read_pose_file
 
 __all__ = ["RgbdFolderSource"]
@@ -171,7 +172,7 @@ class RgbdFolderSource(FrameSource):
     def load(self, i: int) -> DenseFrame:
         """Frame `i`: depth = PNG / depth_scale_per_m (0 and 65535 -> 0), pose from its file or identity."""
         depth_file, colour_file, pose_file, intr_file, scene = self.items[self._check_index(i)]
-        depth_m = read_depth_png(Path(depth_file), depth_scale_per_m=self.depth_scale_per_m)
+        depth_m = decode_png16(read_png16(depth_file), scale_per_m=self.depth_scale_per_m)
         rgb = read_rgb_image(Path(colour_file))
         h, w = depth_m.shape
         if self.intrinsics is not None:
