@@ -22,7 +22,7 @@ import numpy as np
 from leaderboard.errors import ConfigError, InputFileError, ShapeError
 from leaderboard.io.sources import GroundTruth, PredictionSource, ResolvedPredictions, open_ground_truth
 from leaderboard.methods import MethodSpec, load_methods
-from leaderboard.metrics import METRIC_KEYS, ROW_KEYS, AccumulatorResult, MetricAccumulator, frame_stats
+from leaderboard.metrics import METRIC_INFO, METRIC_KEYS, ROW_KEYS, AccumulatorResult, MetricAccumulator, frame_stats
 from leaderboard.metrics.base import Workspace
 from leaderboard.metrics.regions import REGION_METRICS
 from leaderboard.protocol import Protocol
@@ -35,6 +35,8 @@ __all__ = ["score", "ScoreResult", "resolve_methods", "VERSIONED_LIBRARIES"]
 _CI_COLUMNS = ("rmse", "mae")
 _REGION_COLUMNS = ("at_spot", "away_from_spot", "edge", "flat")
 _PAIRED_METRICS = ("rmse", "mae")
+#: Metrics whose units ``metrics.json`` spells out (the rest are in `leaderboard.metrics.METRIC_INFO`).
+_UNIT_COLUMNS = ("rmse", "mae", "irmse", "imae", "rel", "d1")
 PAIRED_COLUMNS = ("method_a", "method_b", "metric", "test", "n_images", "mean_diff", "p_value")
 #: Software whose versions shape the numbers, stored in ``metrics.json`` as ``versions``.
 VERSIONED_LIBRARIES = ("python", "tofbench", "numpy", "scipy", "pillow", "h5py")
@@ -390,7 +392,7 @@ def _write_outputs(
         "ground_truth": gt_obj.describe(),
         "versions": versions(VERSIONED_LIBRARIES),
         "checksums": checksums,
-        "units": {"rmse": "m", "mae": "m", "irmse": "1/m", "imae": "1/m", "rel": "fraction", "d1": "fraction"},
+        "units": {k: METRIC_INFO[k].unit for k in _UNIT_COLUMNS},
     }
     folder = ScoreFolder(
         path=out_dir,

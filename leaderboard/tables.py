@@ -28,25 +28,9 @@ __all__ = [
 
 #: The columns of the Markdown / LaTeX tables (metadata columns follow when present).
 HEADLINE_COLUMNS = ("rmse", "mae", "irmse", "imae", "rel", "d1", "d2", "d3")
-#: column -> (header, factor from the CSV unit, format) for Markdown / LaTeX.
+#: column -> (header, factor from the CSV unit, format) for Markdown / LaTeX, from the metric declarations.
 DISPLAY: dict[str, tuple[str, float, str]] = {
-    "rmse": ("RMSE [mm]", 1000.0, "{:.1f}"),
-    "mae": ("MAE [mm]", 1000.0, "{:.1f}"),
-    "sqrel": ("SqRel [mm]", 1000.0, "{:.2f}"),
-    "irmse": ("iRMSE [1/km]", 1000.0, "{:.2f}"),
-    "imae": ("iMAE [1/km]", 1000.0, "{:.2f}"),
-    "rel": ("REL", 1.0, "{:.4f}"),
-    "d1": ("δ<1.25", 1.0, "{:.4f}"),
-    "d2": ("δ<1.25²", 1.0, "{:.4f}"),
-    "d3": ("δ<1.25³", 1.0, "{:.4f}"),
-    "d102": ("δ<1.02", 1.0, "{:.4f}"),
-    "d105": ("δ<1.05", 1.0, "{:.4f}"),
-    "d110": ("δ<1.10", 1.0, "{:.4f}"),
-    "rmae": ("RMAE", 1.0, "{:.4f}"),
-    "ewmae": ("EWMAE", 1.0, "{:.5f}"),
-    "rds": ("RDS", 1.0, "{:.4f}"),
-    "mipi_score": ("MIPI score", 1.0, "{:.4f}"),
-    "density": ("density", 1.0, "{:.3f}"),
+    name: (info.label, info.display_scale, info.display_format) for name, info in METRIC_INFO.items()
 }
 _LATEX_HEADER = {"δ<1.25": r"$\delta_{1.25}$", "δ<1.25²": r"$\delta_{1.25^2}$", "δ<1.25³": r"$\delta_{1.25^3}$"}
 

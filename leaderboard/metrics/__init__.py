@@ -1,16 +1,11 @@
 """Depth metrics: NLSPN's definitions (errors, thresholds), MIPI 2022's, regions, and a streaming accumulator.
 
-Every metric is a numpy function ``f(pred_m, gt_m, valid=None) -> float`` in the `METRICS` registry, with its
-unit and direction in `METRIC_INFO`; `MetricAccumulator` computes all of them per frame with the same code.
+Every metric column is declared once in `catalog` (`METRIC_INFO`: unit, direction, the sums it needs and how it
+finishes from them); each has a numpy function ``f(pred_m, gt_m, valid=None) -> float`` in the `METRICS`
+registry, and `MetricAccumulator` computes all of them per frame from the same declarations.
 """
 
-from leaderboard.metrics.base import EPS, METRIC_INFO, METRICS, NLSPN_T_VALID_M, MetricInfo, describe_metric, prepare
-from leaderboard.metrics.errors import imae, irmse, mae, rel, rmse, sqrel
-from leaderboard.metrics.thresholds import THRESHOLDS, d1, d2, d3, d102, d105, d110
-
-from leaderboard.metrics.mipi import ewmae, mipi_score, rds, rmae  # isort: skip
-from leaderboard.metrics.accumulate import (  # isort: skip
-    METRIC_KEYS,
+from leaderboard.metrics.accumulate import (
     REGIONS,
     ROW_KEYS,
     AccumulatorResult,
@@ -18,8 +13,11 @@ from leaderboard.metrics.accumulate import (  # isort: skip
     MetricAccumulator,
     frame_stats,
 )
-
-describe_metric("density", "fraction", True, "fraction of valid GT pixels with a prediction")
+from leaderboard.metrics.base import EPS, METRICS, NLSPN_T_VALID_M, MetricInfo, prepare
+from leaderboard.metrics.catalog import METRIC_INFO, METRIC_KEYS, THRESHOLDS, mipi_score
+from leaderboard.metrics.errors import imae, irmse, mae, rel, rmse, sqrel
+from leaderboard.metrics.mipi import ewmae, rds, rmae
+from leaderboard.metrics.thresholds import d1, d2, d3, d102, d105, d110
 
 __all__ = [
     "EPS",

@@ -20,19 +20,11 @@ import numpy as np
 
 from leaderboard.errors import ConfigError
 from leaderboard.metrics.base import Workspace
+from leaderboard.metrics.catalog import METRIC_KEYS, SUM_KEYS, finalize
 from leaderboard.metrics.frame_fused import frame_stats_fused, kernels_available
 from leaderboard.metrics.frame_numpy import frame_stats_numpy
 from leaderboard.metrics.regions import REGION_SUM_KEYS, finalize_region
-from leaderboard.metrics.rows import (
-    COL,
-    COUNT_KEYS,
-    METRIC_KEYS,
-    REGIONS,
-    ROW_KEYS,
-    SUM_KEYS,
-    FrameStats,
-    finalize,
-)
+from leaderboard.metrics.rows import COL, COUNT_KEYS, REGIONS, ROW_KEYS, FrameStats
 from leaderboard.protocol import Protocol
 
 __all__ = [

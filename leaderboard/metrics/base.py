@@ -1,13 +1,14 @@
-"""What every metric shares: its metadata, the metric registry, and NLSPN's selection of valid pixels.
+"""What every metric shares: its declaration type, the metric registry, and NLSPN's selection of valid pixels.
 
-A metric is a plain numpy function ``f(pred_m, gt_m, valid=None, ...) -> float`` registered in `METRICS` with a
-`MetricInfo` (unit, higher or lower is better). The streaming `MetricAccumulator` computes the same per-pixel
-terms through the same functions (`errors.pixel_terms`, `thresholds.delta_ratio`, ...), so the function and the
-accumulator cannot drift apart.
+A metric is a plain numpy function ``f(pred_m, gt_m, valid=None, ...) -> float`` registered in `METRICS` with
+its `MetricInfo` (declared once in `leaderboard.metrics.catalog`: unit, direction, sums, how it finishes). The
+streaming `MetricAccumulator` computes the same per-pixel terms through the same functions
+(`errors.pixel_terms`, `thresholds.delta_ratio`, ...), so the function and the accumulator cannot drift apart.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,12 +19,10 @@ from tofsim.registry import Registry
 __all__ = [
     "MetricInfo",
     "METRICS",
-    "METRIC_INFO",
     "EPS",
     "NLSPN_T_VALID_M",
     "prepare",
-    "register_metric",
-    "describe_metric",
+    "Finish",
     "Workspace",
     "scratch",
 ]
@@ -34,46 +33,40 @@ EPS = 1e-8
 NLSPN_T_VALID_M = 1e-4
 
 
-@dataclass(frozen=True)
+#: How a metric finishes: ``finish(sums, finished)`` -> value, from the frame's (or pooled) sums and the metrics
+#: declared before it (MIPI's score combines three of them).
+Finish = Callable[[Mapping[str, float], Mapping[str, float]], float]
+
+
+@dataclass(frozen=True, kw_only=True)
 class MetricInfo:
-    """Metadata of one metric column.
+    """The declaration of one metric column (`leaderboard.metrics.catalog` holds them all).
 
     Attributes:
         name: column name (``rmse``, ``d1``, ...).
         unit: ``m``, ``1/m``, ``fraction`` or ``score``.
         higher_is_better: True for accuracies (delta thresholds, MIPI score).
         description: one line for tables and the guide.
+        sums: the per-frame sums it needs (keys of `catalog.SUM_KEYS`).
+        finish: how it follows from those sums; None for a column that is not a sum (``density``).
+        label: table header (Markdown / LaTeX), with the display unit.
+        display_scale: factor from the unit to the displayed unit (1000: m -> mm).
+        display_format: format of the displayed value.
     """
 
     name: str
     unit: str
     higher_is_better: bool
     description: str
+    sums: tuple[str, ...] = ()
+    finish: Finish | None = None
+    label: str = ""
+    display_scale: float = 1.0
+    display_format: str = "{:.4f}"
 
 
 #: name -> metric function ``f(pred_m, gt_m, valid=None, **kw) -> float``; each function has an ``info`` attribute.
 METRICS: Registry = Registry("metric")
-#: name -> MetricInfo for every column a table can show (also the ones without a stand-alone function).
-METRIC_INFO: dict[str, MetricInfo] = {}
-
-
-def describe_metric(name: str, unit: str, higher_is_better: bool, description: str) -> MetricInfo:
-    """Record the metadata of a column that has no stand-alone function (e.g. ``mipi_score``, ``density``)."""
-    info = MetricInfo(name, unit, higher_is_better, description)
-    METRIC_INFO[name] = info
-    return info
-
-
-def register_metric(name: str, unit: str, higher_is_better: bool, description: str):
-    """Decorator: register the metric function under `name` in `METRICS` with its `MetricInfo`."""
-    info = describe_metric(name, unit, higher_is_better, description)
-
-    def deco(fn):
-        fn.info = info
-        METRICS.register(name)(fn)
-        return fn
-
-    return deco
 
 
 def prepare(

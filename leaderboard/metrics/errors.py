@@ -18,15 +18,14 @@ in ``n_empty``) where NLSPN would report 0: the difference is below 1e-8 relativ
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from leaderboard.metrics.base import EPS, NLSPN_T_VALID_M, Workspace, prepare, register_metric, scratch
+from leaderboard.metrics.base import EPS, NLSPN_T_VALID_M, Workspace, prepare, scratch
+from leaderboard.metrics.catalog import METRIC_INFO, register_metric
 
-__all__ = ["pixel_terms", "ERROR_SUM_KEYS", "finalize_errors", "rmse", "mae", "irmse", "imae", "rel", "sqrel"]
+__all__ = ["pixel_terms", "ERROR_SUM_KEYS", "rmse", "mae", "irmse", "imae", "rel", "sqrel"]
 
-#: The sums an image (or a region, or a whole set) needs for the error metrics; "n" is the pixel count.
+#: The sums `pixel_terms` gives for the error metrics ("n" is the pixel count); units and finishing: `catalog`.
 ERROR_SUM_KEYS = ("n", "sq", "abs", "isq", "iabs", "rel", "sqrel")
 
 
@@ -68,60 +67,45 @@ def pixel_terms(
     }
 
 
-def finalize_errors(sums: dict[str, float]) -> dict[str, float]:
-    """Metrics from sums (`ERROR_SUM_KEYS`); NaN when ``n == 0``."""
-    n = sums["n"]
-    if n <= 0:
-        return dict.fromkeys(("rmse", "mae", "irmse", "imae", "rel", "sqrel"), math.nan)
-    return {
-        "rmse": math.sqrt(sums["sq"] / n),
-        "mae": sums["abs"] / n,
-        "irmse": math.sqrt(sums["isq"] / n),
-        "imae": sums["iabs"] / n,
-        "rel": sums["rel"] / n,
-        "sqrel": sums["sqrel"] / n,
-    }
-
-
 def _metric(name: str, pred_m, gt_m, valid, valid_min_m) -> float:
     p, g = prepare(pred_m, gt_m, valid, valid_min_m=valid_min_m)
     terms = pixel_terms(p, g, valid_min_m=valid_min_m)
     sums = {k: float(terms[k].sum()) for k in ERROR_SUM_KEYS[1:]}
     sums["n"] = p.size
-    return finalize_errors(sums)[name]
+    return METRIC_INFO[name].finish(sums, {})
 
 
-@register_metric("rmse", "m", False, "root mean squared error")
+@register_metric("rmse")
 def rmse(pred_m, gt_m, valid=None, *, valid_min_m: float = NLSPN_T_VALID_M) -> float:
     """RMSE in metres of one image (see the module docstring; `prepare` for the arguments)."""
     return _metric("rmse", pred_m, gt_m, valid, valid_min_m)
 
 
-@register_metric("mae", "m", False, "mean absolute error")
+@register_metric("mae")
 def mae(pred_m, gt_m, valid=None, *, valid_min_m: float = NLSPN_T_VALID_M) -> float:
     """MAE in metres of one image."""
     return _metric("mae", pred_m, gt_m, valid, valid_min_m)
 
 
-@register_metric("irmse", "1/m", False, "RMSE of inverse depth")
+@register_metric("irmse")
 def irmse(pred_m, gt_m, valid=None, *, valid_min_m: float = NLSPN_T_VALID_M) -> float:
     """IRMSE in 1/m of one image (inverse of a prediction <= valid_min_m is 0)."""
     return _metric("irmse", pred_m, gt_m, valid, valid_min_m)
 
 
-@register_metric("imae", "1/m", False, "MAE of inverse depth")
+@register_metric("imae")
 def imae(pred_m, gt_m, valid=None, *, valid_min_m: float = NLSPN_T_VALID_M) -> float:
     """IMAE in 1/m of one image."""
     return _metric("imae", pred_m, gt_m, valid, valid_min_m)
 
 
-@register_metric("rel", "fraction", False, "mean absolute relative error |p-g|/g")
+@register_metric("rel")
 def rel(pred_m, gt_m, valid=None, *, valid_min_m: float = NLSPN_T_VALID_M) -> float:
     """REL (absolute relative error, a fraction) of one image."""
     return _metric("rel", pred_m, gt_m, valid, valid_min_m)
 
 
-@register_metric("sqrel", "m", False, "mean squared relative error (p-g)^2/g")
+@register_metric("sqrel")
 def sqrel(pred_m, gt_m, valid=None, *, valid_min_m: float = NLSPN_T_VALID_M) -> float:
     """SqRel in metres of one image."""
     return _metric("sqrel", pred_m, gt_m, valid, valid_min_m)

@@ -14,10 +14,11 @@ from functools import cache
 import numpy as np
 
 from leaderboard.metrics.base import Workspace
+from leaderboard.metrics.catalog import SUM_KEYS, THRESHOLDS
 from leaderboard.metrics.frame_numpy import check_frame, fill_missing
 from leaderboard.metrics.regions import REGION_SUM_KEYS
-from leaderboard.metrics.rows import SUM_KEYS, FrameStats, assemble
-from leaderboard.metrics.thresholds import THRESHOLD_SUM_KEYS, THRESHOLDS
+from leaderboard.metrics.rows import FrameStats, assemble
+from leaderboard.metrics.thresholds import THRESHOLD_SUM_KEYS
 from leaderboard.protocol import Protocol
 
 __all__ = ["frame_stats_fused", "kernels_available"]
@@ -26,6 +27,18 @@ _NO_SPOTS = np.zeros((1, 1), bool)
 _NO_SPARSE = np.zeros((1, 1), np.float32)
 _THRESHOLDS = np.array(list(THRESHOLDS.values()), np.float64)
 assert next(iter(THRESHOLDS)) == "d1", "the kernel counts the regions' hits with the first threshold"
+#: Where the kernels' stats row keeps each declared sum (the kernel numbers its threshold counts ``c_0 ...``).
+_STAT_NAME = {"n": "n_scored", **{key: f"c_{i}" for i, key in enumerate(THRESHOLD_SUM_KEYS)}}
+
+
+@cache
+def _sum_stat() -> tuple[tuple[str, int], ...]:
+    """(sum key, index in the kernels' stats row) for every declared sum; a sum no kernel makes is an error."""
+    stat = _kernels().STAT
+    missing = [key for key in SUM_KEYS if _STAT_NAME.get(key, key) not in stat]
+    if missing:
+        raise ImportError(f"the fused kernels do not compute the declared sums {missing}")
+    return tuple((key, stat[_STAT_NAME.get(key, key)]) for key in SUM_KEYS)
 
 
 @cache
@@ -118,20 +131,14 @@ def frame_stats_fused(
         stats,
         regions,
     )
-    s = k.STAT
-    n_scored = int(stats[s["n_scored"]])
-    sums = dict.fromkeys(SUM_KEYS, 0.0)
-    sums["n"] = float(n_scored)
-    for key in ("sq", "abs", "isq", "iabs", "rel", "sqrel", "rmae_sum", "ew_num", "ew_den", "rds_sum", "rds_n"):
-        sums[key] = float(stats[s[key]])
-    for i, key in enumerate(THRESHOLD_SUM_KEYS):
-        sums[key] = float(stats[s[f"c_{i}"]])
+    n_scored = int(stats[k.STAT["n_scored"]])
+    sums = {key: float(stats[i]) for key, i in _sum_stat()}
     if n_scored:
         sums["ew_num"] /= gmax
     return assemble(
         int(n_valid),
         n_scored,
-        int(stats[s["n_missing"]]),
+        int(stats[k.STAT["n_missing"]]),
         sums,
         regions[:n_bins].copy(),
         regions[n_bins].copy(),

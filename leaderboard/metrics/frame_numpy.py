@@ -14,10 +14,11 @@ import numpy as np
 
 from leaderboard.errors import ShapeError
 from leaderboard.metrics.base import Workspace, scratch
+from leaderboard.metrics.catalog import SUM_KEYS
 from leaderboard.metrics.errors import ERROR_SUM_KEYS, pixel_terms
 from leaderboard.metrics.mipi import conduction_weights, rds_sums
 from leaderboard.metrics.regions import REGION_SUM_KEYS, bin_labels, edge_mask, label_sums, masked_sums
-from leaderboard.metrics.rows import SUM_KEYS, FrameStats, assemble
+from leaderboard.metrics.rows import FrameStats, assemble
 from leaderboard.metrics.thresholds import THRESHOLDS, delta_ratio
 from leaderboard.protocol import Protocol
 

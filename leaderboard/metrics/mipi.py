@@ -20,7 +20,8 @@ import math
 import numpy as np
 
 from leaderboard.errors import ShapeError
-from leaderboard.metrics.base import NLSPN_T_VALID_M, Workspace, describe_metric, prepare, register_metric, scratch
+from leaderboard.metrics.base import NLSPN_T_VALID_M, Workspace, prepare, scratch
+from leaderboard.metrics.catalog import mipi_score, register_metric
 
 __all__ = ["conduction_weights", "ewmae", "rmae", "rds", "rds_sums", "mipi_score"]
 
@@ -71,14 +72,14 @@ def conduction_weights(
     return weights, gmax
 
 
-@register_metric("rmae", "fraction", False, "MIPI relative MAE |p-g|/g")
+@register_metric("rmae")
 def rmae(pred_m, gt_m, valid=None, *, valid_min_m: float = NLSPN_T_VALID_M) -> float:
     """RMAE (MIPI 2022) of one image, a fraction."""
     p, g = prepare(pred_m, gt_m, valid, valid_min_m=valid_min_m)
     return float(np.mean(np.abs(p - g) / g)) if p.size else math.nan
 
 
-@register_metric("ewmae", "fraction", False, "MIPI edge-weighted MAE / max depth")
+@register_metric("ewmae")
 def ewmae(pred_m, gt_m, valid=None, *, valid_min_m: float = NLSPN_T_VALID_M, kappa: float = 0.5) -> float:
     """EWMAE (MIPI 2022) of one image: a fraction of the maximum GT depth; NaN when the GT is flat everywhere."""
     gt_m = np.asarray(gt_m)
@@ -104,7 +105,7 @@ def rds_sums(pred_m: np.ndarray, sparse_m: np.ndarray, use: np.ndarray | None = 
     return float(np.sum(np.abs(p - s) / s)), int(s.size)
 
 
-@register_metric("rds", "fraction", False, "MIPI relative depth shift at the input spots")
+@register_metric("rds")
 def rds(pred_m, sparse_m) -> float:
     """RDS (MIPI 2022): mean |p - s| / s over the input spots s > 0 of one image; NaN without spots.
 
@@ -119,11 +120,3 @@ def rds(pred_m, sparse_m) -> float:
         raise ShapeError(f"pred_m has shape {np.shape(pred_m)} but sparse_m has shape {np.shape(sparse_m)}")
     total, n = rds_sums(np.asarray(pred_m), np.asarray(sparse_m))
     return total / n if n else math.nan
-
-
-describe_metric("mipi_score", "score", True, "MIPI 2022 score 1 - 1.8 RMAE - 0.6 EWMAE - 3 RDS")
-
-
-def mipi_score(rmae_value: float, ewmae_value: float, rds_value: float) -> float:
-    """MIPI 2022 score 1 - 1.8 RMAE - 0.6 EWMAE - 3 RDS (NaN if any part is NaN)."""
-    return 1.0 - 1.8 * rmae_value - 0.6 * ewmae_value - 3.0 * rds_value

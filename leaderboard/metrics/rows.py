@@ -1,7 +1,8 @@
 """The per-frame result both scoring engines produce: its keys, `FrameStats`, and metrics from sums.
 
-A frame is reduced to counts and sums (`SUM_KEYS`); every metric follows from sums with `finalize`, per image
-or pooled over many images. `assemble` turns one frame's counts and sums into its row (`ROW_KEYS`).
+A frame is reduced to counts and sums (`catalog.SUM_KEYS`); every metric follows from sums with
+`catalog.finalize`, per image or pooled over many images. `assemble` turns one frame's counts and sums into its
+row (`ROW_KEYS`).
 """
 
 from __future__ import annotations
@@ -11,29 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from leaderboard.metrics.errors import ERROR_SUM_KEYS, finalize_errors
-from leaderboard.metrics.mipi import mipi_score
+from leaderboard.metrics.catalog import METRIC_KEYS, SUM_KEYS, finalize
 from leaderboard.metrics.regions import REGION_SUM_KEYS
-from leaderboard.metrics.thresholds import THRESHOLD_SUM_KEYS, THRESHOLDS, finalize_thresholds
 
-__all__ = ["SUM_KEYS", "METRIC_KEYS", "COUNT_KEYS", "ROW_KEYS", "REGIONS", "COL", "FrameStats", "finalize", "assemble"]
+__all__ = ["COUNT_KEYS", "ROW_KEYS", "REGIONS", "COL", "FrameStats", "assemble"]
 
-#: Every sum an image contributes (pooled values are sums of these).
-SUM_KEYS = (*ERROR_SUM_KEYS, *THRESHOLD_SUM_KEYS, "rmae_sum", "ew_num", "ew_den", "rds_sum", "rds_n")
-#: The per-image metric columns (units in `leaderboard.metrics.METRIC_INFO`).
-METRIC_KEYS = (
-    "rmse",
-    "mae",
-    "irmse",
-    "imae",
-    "rel",
-    "sqrel",
-    *THRESHOLDS,
-    "rmae",
-    "ewmae",
-    "rds",
-    "mipi_score",
-)
 #: Counters of one image: valid GT pixels, scored pixels, valid GT pixels without a prediction, density.
 COUNT_KEYS = ("n_valid", "n_scored", "n_missing", "density")
 #: One per-image row: counters, sums (prefixed ``s_``), metrics.
@@ -42,18 +25,6 @@ ROW_KEYS = (*COUNT_KEYS, *(f"s_{k}" for k in SUM_KEYS), *METRIC_KEYS)
 REGIONS = ("all", "at_spot", "away_from_spot", "edge", "flat")
 #: ROW_KEYS name -> column index.
 COL = {k: i for i, k in enumerate(ROW_KEYS)}
-
-
-def finalize(sums: dict[str, float]) -> dict[str, float]:
-    """All metrics (`METRIC_KEYS`) from one set of sums (`SUM_KEYS`), per image or pooled."""
-    out = finalize_errors(sums)
-    out.update(finalize_thresholds(sums))
-    n = sums["n"]
-    out["rmae"] = sums["rmae_sum"] / n if n > 0 else math.nan
-    out["ewmae"] = sums["ew_num"] / sums["ew_den"] if sums["ew_den"] > 0 else math.nan
-    out["rds"] = sums["rds_sum"] / sums["rds_n"] if sums["rds_n"] > 0 else math.nan
-    out["mipi_score"] = mipi_score(out["rmae"], out["ewmae"], out["rds"])
-    return out
 
 
 @dataclass

@@ -11,19 +11,11 @@ import math
 
 import numpy as np
 
-from leaderboard.metrics.base import EPS, NLSPN_T_VALID_M, Workspace, prepare, register_metric, scratch
+from leaderboard.metrics.base import EPS, NLSPN_T_VALID_M, Workspace, prepare, scratch
+from leaderboard.metrics.catalog import THRESHOLDS, register_metric
 
-__all__ = ["THRESHOLDS", "THRESHOLD_SUM_KEYS", "delta_ratio", "threshold_counts", "finalize_thresholds"]
+__all__ = ["THRESHOLDS", "THRESHOLD_SUM_KEYS", "delta_ratio", "threshold_counts"]
 
-#: metric name -> threshold on max(p/g, g/p).
-THRESHOLDS: dict[str, float] = {
-    "d1": 1.25,
-    "d2": 1.25**2,
-    "d3": 1.25**3,
-    "d102": 1.02,
-    "d105": 1.05,
-    "d110": 1.10,
-}
 #: The count sums, one per threshold (``c_d1`` ...).
 THRESHOLD_SUM_KEYS = tuple(f"c_{k}" for k in THRESHOLDS)
 
@@ -48,12 +40,6 @@ def threshold_counts(ratio: np.ndarray) -> dict[str, int]:
     return {f"c_{k}": int(np.count_nonzero(ratio < t)) for k, t in THRESHOLDS.items()}
 
 
-def finalize_thresholds(sums: dict[str, float]) -> dict[str, float]:
-    """Fractions from counts and ``n``; NaN when ``n == 0``."""
-    n = sums["n"]
-    return {k: (sums[f"c_{k}"] / n if n > 0 else math.nan) for k in THRESHOLDS}
-
-
 def _make(name: str, t: float):
     def fn(pred_m, gt_m, valid=None, *, valid_min_m: float = NLSPN_T_VALID_M) -> float:
         p, g = prepare(pred_m, gt_m, valid, valid_min_m=valid_min_m)
@@ -63,7 +49,7 @@ def _make(name: str, t: float):
 
     fn.__name__ = name
     fn.__doc__ = f"Fraction of scored pixels with max(p/g, g/p) < {t:g} (one image)."
-    return register_metric(name, "fraction", True, f"fraction with max(p/g, g/p) < {t:g}")(fn)
+    return register_metric(name)(fn)
 
 
 d1 = _make("d1", THRESHOLDS["d1"])
