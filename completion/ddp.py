@@ -7,22 +7,21 @@ writes files::
 
     torchrun --nproc_per_node 2 -m completion.cli train --data DIR --model tofnet --out RUN
 
-`spawn_local` starts the same on one machine without torchrun (used by the tests, handy for CPU debugging).
+`completion.ddp_launch.spawn_local` starts the same on one machine without torchrun (used by the tests, handy for
+CPU debugging).
 """
 
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["DistInfo", "all_reduce_sum", "barrier", "init_from_env", "make_sampler", "spawn_local", "wrap_model"]
+__all__ = ["DistInfo", "all_reduce_sum", "barrier", "init_from_env", "make_sampler", "wrap_model"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,59 +118,3 @@ def barrier(info: DistInfo) -> None:
     """Wait for every process (no-op with one process)."""
     if info.enabled:
         dist.barrier()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _worker(rank: int, world_size: int, port: int, kwargs: dict[str, Any]) -> None:
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank)
-    )
-    torch.set_num_threads(kwargs.pop("threads_per_process"))
-    dump_dir = kwargs.pop("dump_dir")
-    from completion.train import fit
-
-    result = fit(**kwargs)
-    if dump_dir is not None:
-        state = {k: v.detach().cpu() for k, v in result.model.state_dict().items()}
-        torch.save(state, Path(dump_dir) / f"rank{rank}.pt")
-
-
-def spawn_local(
-    nprocs: int,
-    config: Any,
-    out_dir: str | Path,
-    *,
-    dataset: Any = None,
-    resume: bool = False,
-    dump_dir: str | Path | None = None,
-    threads_per_process: int = 1,
-) -> Path:
-    """Train with `nprocs` local processes (gloo on CPU, NCCL on GPU) without torchrun.
-
-    Args:
-        nprocs: number of processes.
-        config: a `completion.train.TrainConfig`.
-        out_dir: run folder (written by rank 0 only).
-        dataset: optional in-memory indexable of samples (pickled to every process); default ``config.data``.
-        resume: continue from ``out_dir/last.pt``.
-        dump_dir: if given, every rank saves its final weights to ``dump_dir/rank{r}.pt`` (for checks).
-        threads_per_process: torch CPU threads in each process.
-
-    Returns:
-        The run folder.
-    """
-    kwargs = {
-        "config": config,
-        "out_dir": Path(out_dir),
-        "dataset": dataset,
-        "resume": resume,
-        "dump_dir": dump_dir,
-        "threads_per_process": threads_per_process,
-    }
-    torch.multiprocessing.spawn(_worker, args=(nprocs, _free_port(), kwargs), nprocs=nprocs, join=True)
-    return Path(out_dir)

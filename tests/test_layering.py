@@ -50,3 +50,49 @@ def test_import_does_not_load_heavy_modules(module):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True)
     assert out.stdout.strip() == "", f"importing {module} loaded {out.stdout.strip()}"
+
+
+def _module_imports() -> dict[str, set[str]]:
+    """Module -> the project modules it imports anywhere (module level or inside functions; not TYPE_CHECKING)."""
+    paths = {}
+    for package in ALLOWED:
+        for path in (REPO_ROOT / package).rglob("*.py"):
+            rel = path.relative_to(REPO_ROOT).with_suffix("")
+            paths[".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)] = path
+    graph = {}
+    for name, path in paths.items():
+        deps = set()
+        stack: list[ast.AST] = [ast.parse(path.read_text(), filename=str(path))]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+                continue
+            if isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name in paths}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for a in node.names:
+                    full = f"{node.module}.{a.name}"
+                    deps.add(full if full in paths else node.module)
+            stack.extend(ast.iter_child_nodes(node))
+        graph[name] = {d for d in deps if d in paths and d != name}
+    return graph
+
+
+def test_no_import_cycles():
+    graph = _module_imports()
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    cycles = []
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for dep in sorted(graph[module]):
+            if state.get(dep) == 1:
+                cycles.append(" -> ".join([*path[path.index(dep) :], dep]))
+            elif dep not in state:
+                visit(dep, [*path, dep])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)

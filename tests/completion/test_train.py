@@ -9,7 +9,7 @@ from torch import nn
 
 from completion import checkpoint, models
 from completion.data import toy_samples
-from completion.ddp import spawn_local
+from completion.ddp_launch import spawn_local
 from completion.errors import CompletionError, ConfigError, InputFileError, ShapeError
 from completion.losses import LossConfig
 from completion.train import TrainConfig, fit, train
