@@ -9,7 +9,7 @@ also runs the methods on real frames and checks a TSDF mesh. Finished steps are 
 
 from leaderboard.reproduce.pipeline import STEPS, reproduce, select_steps, step_names
 from leaderboard.reproduce.presets import METHODS, PRESETS, ReproducePreset, get_preset, preset_names
-from leaderboard.reproduce.steps import OutputError
+from leaderboard.reproduce.runner import OutputError
 
 __all__ = [
     "METHODS",

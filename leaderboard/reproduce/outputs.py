@@ -1,6 +1,6 @@
 """Study outputs: scores with per-method metadata, the comparison figure, error maps, the HTML report, results.md.
 
-Every function here is a step (``fn(study) -> summary``, see `leaderboard.reproduce.steps`) and uses only
+Every function here is a step (``fn(study) -> summary``, see `leaderboard.reproduce.runner`) and uses only
 `leaderboard`'s public functions: `leaderboard.score.score`, `leaderboard.figures`, `leaderboard.report`.
 A step whose inputs are incomplete (a method without predictions) still writes what it can and marks its summary
 ``partial``: a later run redoes it.
@@ -19,7 +19,9 @@ from typing import Any
 import numpy as np
 
 from leaderboard.reproduce.presets import METHODS, QUANT_PRESETS, SHIPPED_MODELS
-from leaderboard.reproduce.steps import DISPLAY, StepSkipped, Study, read_marker
+from leaderboard.reproduce.runner import StepSkipped, Study, read_marker
+from leaderboard.reproduce.steps import DISPLAY
+from tofsim.provenance import write_text_atomic
 
 __all__ = [
     "PAPER_FIGURE_METHODS",
@@ -74,10 +76,7 @@ def write_methods_toml(path: Path, specs: list[Any]) -> Path:
                 continue
             lines.append(f"{k} = {json.dumps(v)}")
         lines.append("")
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(lines))
-    tmp.replace(path)
-    return path
+    return write_text_atomic(path, "\n".join(lines), what="methods file")
 
 
 def score_methods(study: Study, gt: Any, done: dict[str, dict[str, Any]], out_dir: Path) -> dict[str, Any]:

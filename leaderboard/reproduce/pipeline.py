@@ -23,42 +23,76 @@ from pathlib import Path
 
 from leaderboard.errors import ConfigError
 from leaderboard.reproduce.outputs import step_figures, step_report, step_results, step_score
-from leaderboard.reproduce.presets import ReproducePreset, get_preset
-from leaderboard.reproduce.realdata import REALDATA_STEPS, default_realdata_path
+from leaderboard.reproduce.presets import METHODS, QUANT_PRESETS, ReproducePreset, get_preset
+from leaderboard.reproduce.realdata import (
+    default_realdata_path,
+    make_realdata_predict_step,
+    step_realdata_convert,
+    step_realdata_mesh,
+    step_realdata_score,
+)
+from leaderboard.reproduce.runner import OutputError, ProgressFn, Step, Study, run_step
 from leaderboard.reproduce.steps import (
-    SYNTHETIC_STEPS,
-    OutputError,
-    ProgressFn,
-    StepFn,
-    Study,
-    run_step,
+    TRAINED,
+    make_predict_step,
+    make_qat_step,
+    step_dataset,
+    step_train_float32,
+    step_train_nlspn,
+    train_step_of,
 )
 from tofsim.dataset.folders import prepare_output_dir
 from tofsim.errors import OutputError as TofsimOutputError
 from tofsim.provenance import write_json
 
-__all__ = ["reproduce", "step_names", "STEPS", "select_steps"]
+__all__ = ["reproduce", "step_names", "STEPS", "STEP", "select_steps"]
 
-#: Every step, in order.
-STEPS: list[tuple[str, StepFn]] = [
-    *SYNTHETIC_STEPS,
-    ("score", step_score),
-    ("figures", step_figures),
-    ("report", step_report),
-    *REALDATA_STEPS,
-    ("results", step_results),
-]
+
+def _run_of(method: str) -> tuple[str, ...]:
+    """The step that makes `method`'s run folder, for a trained method."""
+    return (train_step_of(method),) if method in TRAINED else ()
+
+
+_PREDICT = tuple(f"predict-{m}" for m in METHODS)
+_REAL_PREDICT = tuple(f"realdata-predict-{m}" for m in METHODS)
+
+#: The study: every step in the order it runs, with the steps whose outputs it reads (`Step.needs`) and the
+#: groups that select it (``--only``). The one place the study's order and dependencies are written.
+STEPS: tuple[Step, ...] = (
+    Step("dataset", step_dataset),
+    Step("train-float32", step_train_float32, needs=("dataset",), groups=("train",)),
+    *(Step(f"qat-{q}", make_qat_step(q), needs=("train-float32",), groups=("qat",)) for q in QUANT_PRESETS),
+    Step("train-nlspn", step_train_nlspn, needs=("dataset",), groups=("train",)),
+    *(Step(f"predict-{m}", make_predict_step(m), needs=("dataset", *_run_of(m)), groups=("predict",)) for m in METHODS),
+    Step("score", step_score, needs=_PREDICT),
+    Step("figures", step_figures, needs=_PREDICT),
+    Step("report", step_report, needs=("score", "figures")),
+    Step("realdata-convert", step_realdata_convert, groups=("realdata",)),
+    *(
+        Step(f"realdata-predict-{m}", make_realdata_predict_step(m), needs=("realdata-convert", *_run_of(m)),
+             groups=("realdata", "realdata-predict"))
+        for m in METHODS
+    ),
+    Step("realdata-score", step_realdata_score, needs=_REAL_PREDICT, groups=("realdata",)),
+    Step("realdata-mesh", step_realdata_mesh, groups=("realdata",)),
+    Step("results", step_results, needs=("score", "realdata-score", "realdata-mesh")),
+)  # fmt: skip
+STEP = {s.name: s for s in STEPS}
 
 _USE_DEFAULT = object()
 
 
 def step_names() -> list[str]:
     """Names of the steps, in the order they run."""
-    return [name for name, _ in STEPS]
+    return [s.name for s in STEPS]
 
 
-def select_steps(only: Sequence[str] | None) -> list[tuple[str, StepFn]]:
-    """The steps `only` names (a step name, or a group prefix such as ``qat``, ``predict``, ``realdata``).
+def _selects(step: Step, item: str) -> bool:
+    return item == step.name or item in step.groups
+
+
+def select_steps(only: Sequence[str] | None) -> list[Step]:
+    """The steps `only` names (a step name, or a group such as ``train``, ``qat``, ``predict``, ``realdata``).
 
     Raises:
         ConfigError: a name that matches no step (listing the valid ones).
@@ -67,10 +101,13 @@ def select_steps(only: Sequence[str] | None) -> list[tuple[str, StepFn]]:
         return list(STEPS)
     if isinstance(only, str):
         only = [only]
-    unknown = [item for item in only if not any(n == item or n.startswith(f"{item}-") for n, _ in STEPS)]
+    unknown = [item for item in only if not any(_selects(s, item) for s in STEPS)]
     if unknown:
-        raise ConfigError(f"unknown step(s) {', '.join(unknown)}; valid: {', '.join(step_names())}")
-    return [(n, fn) for n, fn in STEPS if any(n == item or n.startswith(f"{item}-") for item in only)]
+        groups = sorted({g for s in STEPS for g in s.groups})
+        raise ConfigError(
+            f"unknown step(s) {', '.join(unknown)}; valid: {', '.join(step_names())} (groups: {', '.join(groups)})"
+        )
+    return [s for s in STEPS if any(_selects(s, item) for item in only)]
 
 
 def _prepare(out_dir: Path) -> None:
@@ -137,9 +174,9 @@ def reproduce(
     real = default_realdata_path() if realdata is _USE_DEFAULT else (None if realdata is None else Path(realdata))
     cmd = command or f"leaderboard reproduce --preset {resolved.name} --out {out}"
     study = Study(preset=resolved, out_dir=out, progress=progress, realdata_path=real, command=cmd)
-    study.emit("study-start", total=len(steps), steps=[n for n, _ in steps])
-    for k, (name, fn) in enumerate(steps):
-        run_step(study, name, fn, index=k, total=len(steps))
+    study.emit("study-start", total=len(steps), steps=[s.name for s in steps])
+    for k, step in enumerate(steps):
+        run_step(study, step, index=k, total=len(steps))
     study.current = ""
     study.emit("study-done", total=len(steps), skipped=dict(study.skipped))
     return out

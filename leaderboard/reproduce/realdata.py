@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from leaderboard.reproduce.presets import METHODS
-from leaderboard.reproduce.steps import StepFn, StepSkipped, Study, predict_method, read_marker
+from leaderboard.reproduce.runner import StepFn, StepSkipped, Study, read_marker
+from leaderboard.reproduce.steps import predict_method
 from tofsim.depth_png import write_png16
 from tofsim.provenance import atomic_folder, write_json
 
@@ -36,7 +36,10 @@ __all__ = [
     "subsample_frame",
     "write_subsampled_frames",
     "fuse_tsdf_mesh",
-    "REALDATA_STEPS",
+    "step_realdata_convert",
+    "make_realdata_predict_step",
+    "step_realdata_score",
+    "step_realdata_mesh",
 ]
 
 #: Environment variable naming the 7-Scenes frames folder.
@@ -257,12 +260,3 @@ def step_realdata_mesh(study: Study) -> dict[str, Any]:
     }
     write_json(real / "mesh.json", summary, sort_keys=True, what="mesh comparison")
     return summary
-
-
-#: The real-data steps in order: (name, function).
-REALDATA_STEPS: list[tuple[str, StepFn]] = [
-    ("realdata-convert", step_realdata_convert),
-    *[(f"realdata-predict-{m}", make_realdata_predict_step(m)) for m in METHODS],
-    ("realdata-score", step_realdata_score),
-    ("realdata-mesh", step_realdata_mesh),
-]

@@ -1,199 +1,42 @@
-"""The steps of a reproduction study, each a small function, and the runner that makes them resumable.
+"""The functions of the synthetic study's steps: dataset, training, QAT, prediction, and the method facts they use.
 
-A step is ``fn(study) -> dict`` (a JSON-able summary). `run_step` skips a step whose done-marker
-``DIR/steps/<step>.json`` exists and was written for the same preset (its hash), and otherwise runs it and writes
-the marker last, atomically (temporary name + ``os.replace``), so a step stopped halfway (Ctrl-C, a crash) runs
-again on the next call. A step that cannot run here (no real data, no quantization entry point) raises
-`StepSkipped` with the reason: no marker is written, so it runs once the reason is gone.
-
-The steps of the synthetic study live here (dataset, training, QAT, prediction); scoring, figures, report and
-``results.md`` are in `leaderboard.reproduce.outputs`; the real-data steps in `leaderboard.reproduce.realdata`.
-Torch and Open3D are imported inside the steps (``import leaderboard.reproduce`` loads neither).
+Each is ``step(study) -> summary`` (see `leaderboard.reproduce.runner`); the study's order and dependencies are the
+list `leaderboard.reproduce.pipeline.STEPS`. Scoring, figures, report and ``results.md`` are in
+`leaderboard.reproduce.outputs`; the real-data steps in `leaderboard.reproduce.realdata`. Torch and Open3D are
+imported inside the steps (``import leaderboard.reproduce`` loads neither).
 """
 
 from __future__ import annotations
 
-import json
 import shutil
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from leaderboard.errors import LeaderboardError
-from leaderboard.reproduce.presets import METHODS, QUANT_PRESETS, SHIPPED_MODELS, ReproducePreset
-from tofsim.provenance import write_json
+from leaderboard.reproduce.presets import QUANT_PRESETS, SHIPPED_MODELS
+from leaderboard.reproduce.runner import StepFn, StepSkipped, Study, read_marker
+from tofsim.provenance import read_json
 
 __all__ = [
-    "OutputError",
-    "StepSkipped",
-    "Study",
-    "StepFn",
-    "ProgressFn",
-    "run_step",
-    "depends_of",
+    "train_step_of",
     "method_source",
     "method_metadata",
-    "SYNTHETIC_STEPS",
     "TRAINED",
+    "step_dataset",
+    "step_train_float32",
+    "step_train_nlspn",
+    "make_qat_step",
+    "make_predict_step",
 ]
 
-#: ``progress(event)``: ``{"event": "study-start" | "step-start" | "step-progress" | "step-done" | "step-skip" |
-#: "step-skipped" | "study-done", "step": name, "index": i, "total": n, ...}``.
-ProgressFn = Callable[[dict[str, Any]], None]
 #: Methods with a run folder (the rest are the training-free baselines, predicted by name).
 TRAINED = ("float32", *QUANT_PRESETS, "nlspn")
 #: Display names of the methods in figures and ``results.md`` (the paper's spelling).
 DISPLAY = {"float32": "float32", "w8a8": "W8A8", "w4a8": "W4A8", "w4a4": "W4A4", "wstar": "W*", "nlspn": "NLSPN",
            "nearest": "nearest", "linear": "linear", "ipbasic": "IP-Basic"}  # fmt: skip
 _BITS = {"float32": "fp32", "w8a8": "W8A8", "w4a8": "W4A8", "w4a4": "W4A4", "wstar": "W*A8", "nlspn": "fp32"}
-
-
-class OutputError(LeaderboardError, OSError):
-    """The study folder cannot be created or written."""
-
-
-class StepSkipped(Exception):  # noqa: N818 - a signal, not an error
-    """A step that cannot run in this environment; the reason is reported and no done-marker is written."""
-
-
-@dataclass
-class Study:
-    """One study: its preset, folder, progress callback and the paths every step uses.
-
-    Attributes:
-        preset: the resolved preset.
-        out_dir: the study folder ``DIR``.
-        progress: optional callback (see `ProgressFn`).
-        realdata_path: the 7-Scenes frames folder (or None: no real-data study).
-        command: the command line recorded in ``results.md``.
-    """
-
-    preset: ReproducePreset
-    out_dir: Path
-    progress: ProgressFn | None = None
-    realdata_path: Path | None = None
-    command: str = ""
-    current: str = ""
-    skipped: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def dataset_dir(self) -> Path:
-        """The generated tofsim dataset."""
-        return self.out_dir / "dataset"
-
-    @property
-    def gt_dir(self) -> Path:
-        """Test-split ground truth as ``{index:06d}.npy`` z-depth (m), what scoring and figures read."""
-        return self.out_dir / "gt" / "depth"
-
-    @property
-    def sparse_dir(self) -> Path:
-        """Test-split sparse inputs as ``{index:06d}.npy`` (m, 0 = no spot), for RDS and the at-spot regions."""
-        return self.out_dir / "gt" / "sparse"
-
-    def run_dir(self, method: str) -> Path:
-        """Run folder of a trained method."""
-        return self.out_dir / "runs" / method
-
-    def preds_dir(self, method: str) -> Path:
-        """Test-split predictions of a method."""
-        return self.out_dir / "preds" / method
-
-    def emit(self, event: str, **info: Any) -> None:
-        """Send a progress event (no-op without a callback)."""
-        if self.progress is not None:
-            self.progress({"event": event, "step": self.current, **info})
-
-
-StepFn = Callable[[Study], dict[str, Any]]
-
-
-def marker_path(study: Study, name: str) -> Path:
-    """The done-marker of step `name`."""
-    return study.out_dir / "steps" / f"{name}.json"
-
-
-def read_marker(study: Study, name: str) -> dict[str, Any] | None:
-    """The done-marker of step `name` if it exists and belongs to this preset, else None."""
-    try:
-        record = json.loads(marker_path(study, name).read_text())
-    except (OSError, ValueError):
-        return None
-    return record if record.get("preset_sha256") == study.preset.sha256() else None
-
-
-def depends_of(name: str) -> list[str]:
-    """The steps whose outputs step `name` reads (a newer marker of one of them makes `name` run again)."""
-    for prefix, inputs in (("realdata-predict-", "realdata-convert"), ("predict-", "dataset")):
-        if name.startswith(prefix):
-            method = name[len(prefix) :]
-            return [inputs, *([train_step_of(method)] if method in TRAINED else [])]
-    return {
-        "train-float32": ["dataset"],
-        "train-nlspn": ["dataset"],
-        **{f"qat-{q}": ["train-float32"] for q in QUANT_PRESETS},
-        "score": [f"predict-{m}" for m in METHODS],
-        "figures": [f"predict-{m}" for m in METHODS],
-        "report": ["score", "figures"],
-        "realdata-score": [f"realdata-predict-{m}" for m in METHODS],
-        "results": ["score", "realdata-score", "realdata-mesh"],
-    }.get(name, [])
-
-
-def _stale(study: Study, record: dict[str, Any]) -> bool:
-    """True when a step that this step depends on finished after it did (its outputs are out of date).
-
-    Uses the finishing times recorded in the markers (not file times, which a copy of the folder changes).
-    """
-    own = int(record.get("finished_ns", 0))
-    for dep in depends_of(record["step"]):
-        other = read_marker(study, dep)
-        if other is not None and int(other.get("finished_ns", 0)) > own:
-            return True
-    return False
-
-
-def run_step(study: Study, name: str, fn: StepFn, *, index: int = 0, total: int = 1) -> dict[str, Any] | None:
-    """Run one step unless its done-marker says it is finished; return its record (None when skipped).
-
-    A marker whose summary says ``partial`` (a step that ran with some inputs missing) does not count as done,
-    nor does one older than the marker of a step it depends on (`depends_of`): e.g. ``score`` runs again after
-    a prediction step was redone.
-
-    Raises:
-        whatever the step raises (LeaderboardError, CompletionError, TofsimError on bad input or a failed run).
-    """
-    study.current = name
-    done = read_marker(study, name)
-    if done is not None and not done["summary"].get("partial") and not _stale(study, done):
-        study.emit("step-skip", index=index, total=total, reason="already done (resume)")
-        return done
-    study.emit("step-start", index=index, total=total)
-    t0 = time.perf_counter()
-    try:
-        summary = fn(study)
-    except StepSkipped as why:
-        study.skipped[name] = str(why)
-        study.emit("step-skipped", index=index, total=total, reason=str(why))
-        return None
-    record = {
-        "step": name,
-        "preset": study.preset.name,
-        "preset_sha256": study.preset.sha256(),
-        "elapsed_s": round(time.perf_counter() - t0, 3),
-        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "finished_ns": time.time_ns(),
-        "summary": summary,
-    }
-    marker = marker_path(study, name)
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    write_json(marker, record, sort_keys=True, what="step marker")
-    study.emit("step-done", index=index, total=total, elapsed_s=record["elapsed_s"])
-    return record
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -370,7 +213,7 @@ def method_metadata(study: Study, method: str, median_latency_s: float | None, m
     model = load_model(method_source(study, method)) if model is None else model
     report_path = study.run_dir(method) / "memory.json"
     if method in QUANT_PRESETS and report_path.is_file():
-        report = json.loads(report_path.read_text())
+        report = read_json(report_path, what="memory report")
     else:
         report = memory_report(model, height_px=p.height_px, width_px=p.width_px)
     weights, acts = report["weights"], report["activations"]
@@ -403,7 +246,7 @@ def predict_method(study: Study, method: str, data: Path, out: Path, *, split: s
     model = load_model(src)  # once (rebuilding a QAT model takes seconds), for prediction and the metadata
     predict(model, data, out, split=split, overwrite=True, device="cpu",
             progress=lambda d, t: study.emit("step-progress", done=d, total=t))  # fmt: skip
-    summary = json.loads((out / "predictions.json").read_text())
+    summary = read_json(out / "predictions.json", what="predictions summary")
     meta = method_metadata(study, method, summary.get("median_latency_s"), model=model)
     return {"method": method, "source": src, "preds": str(out), "count": summary.get("count"), "metadata": meta}
 
@@ -416,13 +259,3 @@ def make_predict_step(method: str) -> StepFn:
 
     step.__doc__ = f"Predict the test split with {method}."
     return step
-
-
-#: The synthetic steps in order: (name, function).
-SYNTHETIC_STEPS: list[tuple[str, StepFn]] = [
-    ("dataset", step_dataset),
-    ("train-float32", step_train_float32),
-    *[(f"qat-{q}", make_qat_step(q)) for q in QUANT_PRESETS],
-    ("train-nlspn", step_train_nlspn),
-    *[(f"predict-{m}", make_predict_step(m)) for m in METHODS],
-]

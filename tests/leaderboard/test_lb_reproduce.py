@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 from leaderboard.cli_reproduce import StepProgress, reproduce_command
 from leaderboard.errors import ConfigError
 from leaderboard.reproduce import METHODS, OutputError, get_preset, preset_names, reproduce, select_steps, step_names
+from leaderboard.reproduce.pipeline import STEP
 from leaderboard.reproduce.realdata import default_realdata_path, subsample_frame
-from leaderboard.reproduce.steps import StepSkipped, Study, depends_of, marker_path, run_step
+from leaderboard.reproduce.runner import Step, StepSkipped, Study, marker_path, run_step
 
 #: The test-only preset override: tiny images, few frames, one epoch each (the pipeline is the real one).
 TINY = dict(height_px=60, width_px=80, n_frames=12, frames_per_scene=2, batch_size=4, tofnet_epochs=1,
@@ -74,18 +75,19 @@ def test_bad_presets_raise_config_error(name, overrides, match):
 
 def test_every_dependency_is_a_step_that_runs_before():
     names = step_names()
+    assert len(set(names)) == len(names)
     for k, name in enumerate(names):
-        assert set(depends_of(name)) <= set(names[:k]), name
-    assert set(depends_of("score")) == {f"predict-{m}" for m in METHODS}
-    assert depends_of("predict-w4a4") == ["dataset", "qat-w4a4"] and depends_of("predict-linear") == ["dataset"]
+        assert set(STEP[name].needs) <= set(names[:k]), name
+    assert set(STEP["score"].needs) == {f"predict-{m}" for m in METHODS}
+    assert STEP["predict-w4a4"].needs == ("dataset", "qat-w4a4") and STEP["predict-linear"].needs == ("dataset",)
 
 
 def test_select_steps_by_name_and_group():
     names = step_names()
     assert names[0] == "dataset" and names[-1] == "results"
-    assert [n for n, _ in select_steps(["qat"])] == ["qat-w8a8", "qat-w4a8", "qat-w4a4", "qat-wstar"]
-    assert [n for n, _ in select_steps("score")] == ["score"]
-    assert {f"predict-{m}" for m in METHODS} <= {n for n, _ in select_steps(["predict"])}
+    assert [s.name for s in select_steps(["qat"])] == ["qat-w8a8", "qat-w4a8", "qat-w4a4", "qat-wstar"]
+    assert [s.name for s in select_steps("score")] == ["score"]
+    assert {f"predict-{m}" for m in METHODS} <= {s.name for s in select_steps(["predict"])}
     with pytest.raises(ConfigError, match="unknown step.*valid: dataset, train-float32"):
         select_steps(["trian"])
 
@@ -101,43 +103,43 @@ def test_run_step_markers_resume_partial_and_skip(tmp_path):
         calls.append("ok")
         return {"n": len(calls)}
 
-    first = run_step(study, "a", ok)
+    first = run_step(study, Step("a", ok))
     assert first["summary"] == {"n": 1} and json.loads(marker_path(study, "a").read_text())["summary"] == {"n": 1}
-    assert run_step(study, "a", ok)["summary"] == {"n": 1} and calls == ["ok"]  # resumed: not run again
+    assert run_step(study, Step("a", ok))["summary"] == {"n": 1} and calls == ["ok"]  # resumed: not run again
 
     other = Study(preset=get_preset("quick", seed=1), out_dir=tmp_path)  # another preset's marker does not count
-    assert run_step(other, "a", ok)["summary"] == {"n": 2}
+    assert run_step(other, Step("a", ok))["summary"] == {"n": 2}
 
     def partial(s):
         calls.append("partial")
         return {"partial": True}
 
-    run_step(study, "b", partial)
-    run_step(study, "b", partial)
+    run_step(study, Step("b", partial))
+    run_step(study, Step("b", partial))
     assert calls.count("partial") == 2  # a partial step runs again
 
-    run_step(study, "train-float32", ok)  # a dependency finishing after its dependent makes the dependent stale
-    run_step(study, "qat-w8a8", ok)
+    run_step(study, Step("train-float32", ok))  # a dependency finishing after its dependent makes the dependent stale
+    run_step(study, Step("qat-w8a8", ok, needs=("train-float32",)))
     n = len(calls)
-    run_step(study, "qat-w8a8", ok)
+    run_step(study, Step("qat-w8a8", ok, needs=("train-float32",)))
     assert len(calls) == n
     record = json.loads(marker_path(study, "train-float32").read_text())
     record["finished_ns"] = json.loads(marker_path(study, "qat-w8a8").read_text())["finished_ns"] + 1
     marker_path(study, "train-float32").write_text(json.dumps(record))  # as if retrained after the QAT run
-    run_step(study, "qat-w8a8", ok)
+    run_step(study, Step("qat-w8a8", ok, needs=("train-float32",)))
     assert len(calls) == n + 1
 
     def skipped(s):
         raise StepSkipped("no data here")
 
-    assert run_step(study, "c", skipped) is None and study.skipped == {"c": "no data here"}
+    assert run_step(study, Step("c", skipped)) is None and study.skipped == {"c": "no data here"}
     assert not marker_path(study, "c").exists()
 
     def broken(s):
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
-        run_step(study, "d", broken)
+        run_step(study, Step("d", broken))
     assert not marker_path(study, "d").exists() and not list((tmp_path / "steps").glob(".*tmp*"))
 
 
