@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from leaderboard.errors import ConfigError, InputFileError
+from tofsim.errors import TofsimError
+from tofsim.strict import from_dict
 
 __all__ = ["Protocol", "MISSING_POLICIES", "MISSING_FILE_POLICIES", "AGGREGATIONS", "load_protocol"]
 
@@ -128,18 +130,11 @@ class Protocol:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Protocol:
-        """Build from a dict; unknown keys raise `ConfigError` listing the valid ones."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(d) - set(names))
-        if unknown:
-            raise ConfigError(f"protocol: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(names)}")
-        kwargs = dict(d)
-        if "bins_m" in kwargs:
-            kwargs["bins_m"] = tuple(kwargs["bins_m"])
+        """Build from a dict (`tofsim.strict.from_dict`); unknown keys raise `ConfigError` listing the valid ones."""
         try:
-            return cls(**kwargs)
-        except TypeError as e:
-            raise ConfigError(f"protocol: {e}") from None
+            return from_dict(cls, d, where="protocol")
+        except TofsimError as e:  # one error family per package
+            raise ConfigError(str(e)) from None
 
     def replace(self, **changes: Any) -> Protocol:
         """A copy with some fields changed (validated again)."""

@@ -30,12 +30,10 @@ Example TOML file for ``tofsim generate --config FILE``::
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 try:
     import tomllib
@@ -46,6 +44,7 @@ from tofsim.camera import Intrinsics
 from tofsim.errors import ConfigError, InputFileError, RegistryError, TofsimError
 from tofsim.provenance import json_sha256
 from tofsim.registry import Registry
+from tofsim.strict import check_keys, check_types, from_dict, merged_value, to_plain
 
 __all__ = [
     "CameraConfig",
@@ -59,6 +58,7 @@ __all__ = [
 ]
 
 DEFAULT_SPLIT_FRACTIONS: dict[str, float] = {"train": 0.8, "val": 0.1, "test": 0.1}
+C = TypeVar("C", "GenerateConfig", "ConvertConfig")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -81,12 +81,6 @@ def _default_poses() -> Any:
     return _pose_config_cls()()
 
 
-def _sensor_config_cls() -> type:
-    from tofsim.sensor import SensorConfig
-
-    return SensorConfig
-
-
 def _sensor_preset(name: str) -> Any:
     from tofsim.sensor import get_sensor_preset
 
@@ -99,91 +93,6 @@ def _default_sensor() -> Any:
 
 def _default_room() -> Any:
     return _room_config_cls()()
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Generic strict conversion between plain dicts and (nested) frozen dataclasses.
-
-
-def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """`over` merged into a copy of `base`; nested dicts merge key by key, anything else replaces."""
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def _check_keys(d: Mapping[str, Any], valid: list[str], where: str) -> None:
-    unknown = sorted(set(d) - set(valid))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(valid))}")
-
-
-def _to_plain(value: Any) -> Any:
-    """Dataclasses, tuples, numpy scalars -> JSON/TOML-friendly plain values (dicts, lists, numbers, strings)."""
-    if hasattr(value, "to_dict") and callable(value.to_dict):
-        return _to_plain(value.to_dict())
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): _to_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_plain(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # numpy scalar
-        return value.item()
-    return value
-
-
-def _type_allows(annotation: Any, value: Any) -> bool:
-    """Loose runtime check of a plain value against a field annotation (int, float, str, bool, Optional)."""
-    if annotation is Any:
-        return True
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        return any(_type_allows(a, value) for a in typing.get_args(annotation))
-    if annotation is type(None):
-        return value is None
-    if annotation is bool:
-        return isinstance(value, bool)
-    if annotation is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if annotation is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if annotation is str:
-        return isinstance(value, str)
-    if origin is dict or annotation is dict:
-        return isinstance(value, Mapping)
-    return True
-
-
-def _dataclass_from_dict(cls: type, d: Any, where: str) -> Any:
-    """Strictly build dataclass `cls` from a plain dict (own `from_dict` preferred when the class has one)."""
-    if not isinstance(d, Mapping):
-        raise ConfigError(f"{where}: expected a table of keys, got {type(d).__name__} {d!r}")
-    if hasattr(cls, "from_dict"):
-        try:
-            return cls.from_dict(dict(d))
-        except TofsimError as err:
-            raise ConfigError(f"{where}: {err}") from None
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    _check_keys(d, list(fields), where)
-    kwargs = {}
-    for key, value in d.items():
-        default = fields[key].default
-        if isinstance(value, list) and isinstance(default, tuple):
-            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
-        kwargs[key] = value
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"{where}: {err}") from None
-
-
-def _resolve_hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -209,7 +118,7 @@ class CameraConfig:
     cy_px: float | None = None
 
     def __post_init__(self) -> None:
-        _check_types(self, "camera")
+        check_types(self, "camera")
         self.intrinsics()  # validates (positive focal lengths and size, finite values)
 
     def intrinsics(self) -> Intrinsics:
@@ -224,38 +133,9 @@ class CameraConfig:
         except TofsimError as err:
             raise ConfigError(f"camera: {err}") from None
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> CameraConfig:
-        """Strict constructor from a plain dict. Raises `ConfigError` for unknown keys or bad values."""
-        return _strict_simple(cls, d, "camera")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (round-trips through `from_dict`)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-
-def _check_types(obj: Any, where: str) -> None:
-    hints = _resolve_hints(type(obj))
-    for f in dataclasses.fields(obj):
-        if f.name in hints and not _type_allows(hints[f.name], getattr(obj, f.name)):
-            raise ConfigError(
-                f"{where}.{f.name}: expected {hints[f.name]}, got {type(getattr(obj, f.name)).__name__} "
-                f"{getattr(obj, f.name)!r}"
-            )
-
-
-def _strict_simple(cls: type, d: Mapping[str, Any], where: str) -> Any:
-    if not isinstance(d, Mapping):
-        raise ConfigError(f"{where}: expected a table of keys, got {type(d).__name__} {d!r}")
-    _check_keys(d, [f.name for f in dataclasses.fields(cls)], where)
-    try:
-        return cls(**d)
-    except TypeError as err:
-        raise ConfigError(f"{where}: {err}") from None
-
 
 def _check_common(cfg: Any, where: str) -> None:
-    _check_types(cfg, where)
+    check_types(cfg, where)
     if cfg.seed < 0:
         raise ConfigError(f"{where}.seed: must be >= 0, got {cfg.seed}")
     if cfg.shard_size < 1:
@@ -318,20 +198,7 @@ class GenerateConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The full resolved config as plain nested dicts (what the manifest stores)."""
-        return _to_plain(
-            {
-                "seed": self.seed,
-                "n_frames": self.n_frames,
-                "frames_per_scene": self.frames_per_scene,
-                "shard_size": self.shard_size,
-                "camera": self.camera.to_dict(),
-                "sensor": self.sensor,
-                "room": self.room,
-                "poses": self.poses,
-                "mesh_path": self.mesh_path,
-                "split_fractions": dict(self.split_fractions),
-            }
-        )
+        return _fields_to_plain(self)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> GenerateConfig:
@@ -391,7 +258,7 @@ class ConvertConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The full resolved config as plain nested dicts."""
-        return _to_plain({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+        return _fields_to_plain(self)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ConvertConfig:
@@ -407,54 +274,34 @@ class ConvertConfig:
         return dataclasses.replace(self, **changes)
 
 
-def _sensor_from_value(value: Any, base_dict: Mapping[str, Any] | None, where: str) -> Any:
+def _fields_to_plain(config: Any) -> dict[str, Any]:
+    return {f.name: to_plain(getattr(config, f.name)) for f in dataclasses.fields(config)}
+
+
+def _sensor_over(current: Any, value: Any, where: str) -> Any:
+    """The sensor a config's ``sensor`` value gives: a preset name, or a table (with an optional ``preset`` key)
+    merged over `current` (or over that preset).
+    """  # noqa: D205
     if isinstance(value, str):
         return resolve_sensor(value)
     if not isinstance(value, Mapping):
         raise ConfigError(f"{where}: expected a sensor preset name or a table, got {value!r}")
     value = dict(value)
     name = value.pop("preset", None)
-    if name is not None:
-        base = _to_plain(resolve_sensor(name))
-    elif base_dict is not None:
-        base = dict(base_dict)
-    else:
-        base = _to_plain(_default_sensor())
-    return _dataclass_from_dict(_sensor_config_cls(), _deep_merge(base, value), where)
+    return merged_value(current if name is None else resolve_sensor(name), value, where=where)
 
 
-def _config_from_dict(cls: type, d: Mapping[str, Any], where: str, preset_fn: Callable[[str], Any]) -> Any:
+def _config_from_dict(cls: type[C], d: Mapping[str, Any], where: str, preset_fn: Callable[[str], C]) -> C:
+    """`strict.from_dict` over the preset named by a ``preset`` key (default: the code defaults)."""
     if not isinstance(d, Mapping):
         raise ConfigError(f"{where}: expected a table of keys, got {type(d).__name__}")
     d = dict(d)
-    valid = [f.name for f in dataclasses.fields(cls)]
-    _check_keys(d, [*valid, "preset"], where)
+    check_keys(d, [*(f.name for f in dataclasses.fields(cls)), "preset"], where)
     preset = d.pop("preset", None)
     base = preset_fn(preset) if preset is not None else cls()
-    kwargs: dict[str, Any] = {}
-    for key, value in d.items():
-        current = getattr(base, key)
-        if key == "sensor":
-            kwargs[key] = _sensor_from_value(value, _to_plain(current), f"{where}.sensor")
-        elif key == "room":
-            merged = _deep_merge(_to_plain(current), value) if isinstance(value, Mapping) else value
-            kwargs[key] = _dataclass_from_dict(_room_config_cls(), merged, f"{where}.room")
-        elif key == "poses":
-            merged = _deep_merge(_to_plain(current), value) if isinstance(value, Mapping) else value
-            kwargs[key] = _dataclass_from_dict(_pose_config_cls(), merged, f"{where}.poses")
-        elif key == "camera":
-            merged = _deep_merge(current.to_dict(), value) if isinstance(value, Mapping) else value
-            kwargs[key] = CameraConfig.from_dict(merged)
-        elif key == "split_fractions":
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"{where}.split_fractions: expected a table like {DEFAULT_SPLIT_FRACTIONS}")
-            kwargs[key] = dict(value)
-        else:
-            kwargs[key] = value
-    try:
-        return dataclasses.replace(base, **kwargs)
-    except TypeError as err:
-        raise ConfigError(f"{where}: {err}") from None
+    if "sensor" in d:
+        d["sensor"] = _sensor_over(base.sensor, d["sensor"], f"{where}.sensor")
+    return from_dict(cls, d, where=where, base=base)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -542,4 +389,4 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 
 def config_hash(config: Any) -> str:
     """SHA-256 (hex) of a config's deterministic JSON (`to_dict()`, sorted keys); the manifest stores the same."""
-    return json_sha256(config.to_dict() if hasattr(config, "to_dict") else _to_plain(config))
+    return json_sha256(to_plain(config))
