@@ -109,11 +109,11 @@ def _pixel_rays(intr, poses) -> list:
 def measure_stages(cfg, n_frames: int) -> dict:
     """Per-frame times of each stage on scene 0 (render, sensor, write) and of a bare cast_rays of its rays."""
     from tofsim.dataset.writer import write_shard
-    from tofsim.pipeline import _Plan, _sample_from
     from tofsim.render import Renderer
     from tofsim.scene.cameras import sample_camera_poses
     from tofsim.scene.procedural import generate_room
     from tofsim.sensor import simulate
+    from tofsim.shards import ShardPlan, sample_from
 
     intr = cfg.camera.intrinsics()
     t0 = time.perf_counter()
@@ -135,11 +135,11 @@ def measure_stages(cfg, n_frames: int) -> dict:
     cast, render, sense, write = [], [], [], []
     cpu_render = cpu_sense = 0.0
     samples = []
-    plan = _Plan(
+    plan = ShardPlan(
         kind="generate", config=cfg, config_hash="bench", out_dir="", n_samples=n_frames, shard_size=n_frames,
         scene_ids=("room-00000",) * n_frames, splits=("train",) * n_frames, version="bench",
     )  # fmt: skip
-    from tofsim.pipeline import _meta
+    from tofsim.shards import sample_meta
 
     for i, (pose, rays) in enumerate(zip(poses, ray_sets, strict=True)):
         t0 = time.perf_counter()
@@ -155,7 +155,7 @@ def measure_stages(cfg, n_frames: int) -> dict:
         c2 = _cpu_s()
         cpu_render += c1 - c0
         cpu_sense += c2 - c1
-        samples.append(_sample_from(frame, out, pose, _meta(plan, i)))
+        samples.append(sample_from(frame, out, pose, sample_meta(plan, i)))
     with tempfile.TemporaryDirectory() as tmp:
         t0, c0 = time.perf_counter(), _cpu_s()
         write_shard(Path(tmp) / "shard-00000.h5", samples, attrs={"seed": cfg.seed})

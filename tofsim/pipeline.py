@@ -16,374 +16,59 @@ wrote, so it leaves no partial output.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from tofsim.config import ConvertConfig, GenerateConfig, config_hash
 from tofsim.dataset.folders import folder_lock, prepare_output_dir
+from tofsim.dataset.manifest import make_manifest, split_by_scene, write_manifest
+from tofsim.dataset.schema import shard_filename
 from tofsim.errors import ConfigError, TofsimError
-from tofsim.frame import Sample
 from tofsim.memory import keep_freed_memory
-from tofsim.provenance import sha256_file, write_json
-from tofsim.rng import sample_rng
-from tofsim.threads import set_thread_budget
+from tofsim.provenance import versions
+from tofsim.resume import PROGRESS_DIR, complete_shards, progress_path, remove_stale_temporaries
+from tofsim.shards import ShardPlan, run_shard, scene_index_of, sensor_name, simulate_shard, write_plan_shard
 
 #: Split names, in the order `tofsim.dataset.manifest.split_by_scene` takes their fractions.
 SPLIT_NAMES = ("train", "val", "test")
 
-__all__ = ["generate", "convert", "ProgressFn", "PROGRESS_DIR", "scene_index_of"]
+__all__ = ["generate", "convert", "ProgressFn"]
 
 #: ``progress(samples_done, samples_total)``, called once at start and after every finished shard.
 ProgressFn = Callable[[int, int], None]
-
-#: Hidden folder (inside the output folder) that records finished shards until the manifest is written.
-PROGRESS_DIR = ".tofsim-progress"
 
 #: Environment of local Dask worker processes: one thread per worker for NumPy/BLAS, Open3D's raycaster and the
 #: render kernels (`tofsim.threads` reads OMP_NUM_THREADS).
 _WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def scene_index_of(sample_index: int, frames_per_scene: int) -> int:
-    """The scene a generated sample belongs to: ``sample_index // frames_per_scene``."""
-    return int(sample_index) // int(frames_per_scene)
-
-
-def _tofsim_version() -> str:
-    import tofsim
-
-    version = getattr(tofsim, "__version__", None)
-    if version is None:  # a namespace-package import (stale editable install): ask the distribution
-        from importlib.metadata import version as dist_version
-
-        version = dist_version("tofbench")
-    return version
-
-
-def _sensor_name(sensor: Any) -> str | None:
-    for attr in ("name", "preset"):
-        value = getattr(sensor, attr, None)
-        if isinstance(value, str):
-            return value
-    return None
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The plan: everything a shard task needs, picklable (sent to Dask workers).
-
-
-@dataclass(frozen=True)
-class _Plan:
-    kind: str  # "generate" | "convert"
-    config: Any  # GenerateConfig | ConvertConfig
-    config_hash: str
-    out_dir: str
-    n_samples: int
-    shard_size: int
-    scene_ids: tuple[str, ...]  # per sample
-    splits: tuple[str, ...]  # per sample
-    version: str
-    source: Any = None  # FrameSource (convert)
-    source_indices: tuple[int, ...] = ()  # per sample (convert)
-    source_root: str | None = None  # the source path given to convert
-    image_size: tuple[int, int] | None = None  # (H, W)
-
-    @property
-    def run_hash(self) -> str:
-        """Identity of the run's data: kind, config hash and source (a folder holds the shards of one run)."""
-        text = json.dumps([self.kind, self.config_hash, self.source_root])
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-    @property
-    def n_shards(self) -> int:
-        return -(-self.n_samples // self.shard_size)
-
-    def shard_range(self, shard_index: int) -> range:
-        start = shard_index * self.shard_size
-        return range(start, min(start + self.shard_size, self.n_samples))
-
-    def shard_attrs(self, shard_index: int) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "seed": int(self.config.seed),
-            "config_hash": self.config_hash,
-            "run_hash": self.run_hash,
-            "tofsim_version": self.version,
-            "shard_index": int(shard_index),
-        }
-
-
-def _meta(plan: _Plan, i: int, **extra: Any) -> dict[str, Any]:
-    meta = {
-        "index": int(i),
-        "scene_id": plan.scene_ids[i],
-        "split": plan.splits[i],
-        "seed": int(plan.config.seed),
-        "sensor_preset": _sensor_name(plan.config.sensor),
-        "source_file": None,
-        "tofsim_version": plan.version,
-    }
-    meta.update(extra)
-    return meta
-
-
-def _sample_from(frame: Any, out: Any, pose: np.ndarray, meta: dict[str, Any]) -> Sample:
-    depth = np.where(frame.valid, frame.depth_m, 0.0).astype(np.float32)
-    return Sample(
-        rgb=np.ascontiguousarray(frame.rgb, dtype=np.uint8),
-        depth=depth,
-        sparse=np.asarray(out.sparse_m, dtype=np.float32),
-        mask=np.asarray(out.mask, dtype=bool),
-        spots=out.spots,
-        K=frame.intrinsics.K,
-        pose=np.asarray(pose, dtype=np.float64),
-        meta=meta,
-    )
-
-
-class _SceneCache:
-    """Builds a scene, its renderer and its camera poses once per scene index (frames of a scene are contiguous)."""
-
-    def __init__(self, config: GenerateConfig) -> None:
-        self.config = config
-        self.intrinsics = config.camera.intrinsics()
-        self._index: int | None = None
-        self._mesh_scene: Any = None
-
-    def _scene(self, scene_index: int) -> Any:
-        if self.config.mesh_path is not None:
-            if self._mesh_scene is None:
-                from tofsim.scene.mesh import load_mesh
-
-                self._mesh_scene = load_mesh(self.config.mesh_path)
-            return self._mesh_scene
-        from tofsim.scene.procedural import generate_room
-
-        return generate_room(self.config.room, rng=sample_rng(self.config.seed, scene_index, "scene"))
-
-    def get(self, scene_index: int) -> tuple[Any, np.ndarray]:
-        """(renderer, (frames_per_scene, 4, 4) camera-to-world poses) of scene `scene_index`."""
-        if self._index != scene_index:
-            from tofsim.render import Renderer
-            from tofsim.scene.cameras import sample_camera_poses
-
-            scene = self._scene(scene_index)
-            self.renderer = Renderer(scene)
-            self.poses = np.asarray(
-                sample_camera_poses(
-                    scene,
-                    self.intrinsics,
-                    self.config.frames_per_scene,
-                    rng=sample_rng(self.config.seed, scene_index, "camera"),
-                    renderer=self.renderer,
-                    **self.config.poses.kwargs(),
-                ),
-                dtype=np.float64,
-            )
-            self._index = scene_index
-        return self.renderer, self.poses
-
-
-def _generate_samples(plan: _Plan, indices: range) -> Iterator[Sample]:
-    from tofsim.sensor import simulate
-
-    cfg: GenerateConfig = plan.config
-    cache = _SceneCache(cfg)
-    for i in indices:
-        scene_index = scene_index_of(i, cfg.frames_per_scene)
-        renderer, poses = cache.get(scene_index)
-        pose = poses[i - scene_index * cfg.frames_per_scene]
-        frame = renderer.render(cache.intrinsics, pose)
-        out = simulate(frame, cfg.sensor, rng=sample_rng(cfg.seed, i, "noise"))
-        source = cfg.mesh_path if cfg.mesh_path is not None else None
-        yield _sample_from(frame, out, pose, _meta(plan, i, source_file=source))
-
-
-def _convert_samples(plan: _Plan, indices: range) -> Iterator[Sample]:
-    from tofsim.sensor import simulate
-
-    cfg: ConvertConfig = plan.config
-    for i in indices:
-        j = plan.source_indices[i]
-        frame = plan.source.load(j)
-        out = simulate(frame, cfg.sensor, rng=sample_rng(cfg.seed, i, "noise"))
-        source_file = str(frame.meta.get("source_file", plan.source.name(j)))
-        yield _sample_from(
-            frame, out, frame.pose, _meta(plan, i, source_file=source_file, source_name=plan.source.name(j))
-        )
-
-
-def _simulate_shard(plan: _Plan, shard_index: int, encoder: Executor | None) -> tuple[list[Sample], list[Any]]:
-    """The samples of one shard and their encoded chunks (futures of `encoder` when given, else bytes).
-
-    Encoding on `encoder`'s thread overlaps with simulating the next sample: zlib releases the GIL, and the
-    simulation's single-threaded stretches leave a core idle.
-    """
-    from tofsim.dataset.writer import encode_chunks
-
-    make = _generate_samples if plan.kind == "generate" else _convert_samples
-    samples, chunks = [], []
-    for sample in make(plan, plan.shard_range(shard_index)):
-        samples.append(sample)
-        chunks.append(encoder.submit(encode_chunks, sample) if encoder is not None else encode_chunks(sample))
-    return samples, chunks
-
-
-def _write_shard(plan: _Plan, shard_index: int, samples: list[Sample], chunks: list[Any]) -> dict[str, Any]:
-    """Write one shard (atomically, by the writer) and its progress record; return the writer's record."""
-    from tofsim.dataset.schema import shard_filename
-    from tofsim.dataset.writer import write_shard
-
-    chunks = [c.result() if isinstance(c, Future) else c for c in chunks]
-    out_dir = Path(plan.out_dir)
-    record = dict(
-        write_shard(out_dir / shard_filename(shard_index), samples, attrs=plan.shard_attrs(shard_index), chunks=chunks)
-    )
-    record["file"] = Path(record["file"]).name
-    record["shard_index"] = int(shard_index)
-    progress_path = _progress_path(out_dir, shard_index)
-    progress_path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(progress_path, {"run_hash": plan.run_hash, **record}, sort_keys=True, what="progress record")
-    return record
-
-
-def _dask_worker_threads() -> int | None:
-    """The thread count of the Dask worker running this task (None outside a worker)."""
-    try:
-        from distributed import get_worker
-
-        return int(get_worker().state.nthreads)
-    except (ImportError, ValueError, AttributeError):
-        return None
-
-
-def _run_shard(plan: _Plan, shard_index: int) -> dict[str, Any]:
-    """Simulate and write one shard on the calling thread (a Dask task).
-
-    The raycaster and the render kernels use as many cores as the worker has threads: a single-threaded worker
-    uses one, so that N workers on N cores run side by side instead of taking turns (`tofsim.threads`).
-    """
-    keep_freed_memory()
-    set_thread_budget(_dask_worker_threads())
-    return _write_shard(plan, shard_index, *_simulate_shard(plan, shard_index, None))
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Files: progress records, checksums, stale temporaries, writability.
-
-
-def _progress_path(out_dir: Path, shard_index: int) -> Path:
-    from tofsim.dataset.schema import shard_filename
-
-    return out_dir / PROGRESS_DIR / (Path(shard_filename(shard_index)).name + ".json")
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _known_records(out_dir: Path, plan: _Plan) -> dict[int, dict[str, Any]]:
-    """Shard records from a previous run of the same config (manifest or progress records).
-
-    Raises:
-        ConfigError: if the folder holds a dataset (or an unfinished run) made with a different config.
-    """
-    from tofsim.dataset.manifest import read_manifest
-
-    records: dict[int, dict[str, Any]] = {}
-    if (out_dir / "manifest.json").exists():
-        try:
-            manifest = read_manifest(out_dir)
-        except TofsimError:
-            manifest = None
-        if manifest is not None:
-            if manifest.get("run_hash") != plan.run_hash:
-                raise ConfigError(
-                    f"{out_dir} already holds a dataset made with another config or source (config hash "
-                    f"{str(manifest.get('config_hash'))[:16]}, this run {plan.config_hash[:16]}); choose another "
-                    "--out folder or delete it"
-                )
-            for k, rec in enumerate(manifest.get("shards", [])):
-                records[int(rec.get("shard_index", k))] = dict(rec)
-    for path in sorted((out_dir / PROGRESS_DIR).glob("*.json")):
-        rec = _read_json(path)
-        if rec is None:
-            continue
-        if rec.get("run_hash") != plan.run_hash:
-            raise ConfigError(
-                f"{out_dir} holds an unfinished run with another config or source; choose another --out folder "
-                "or delete it"
-            )
-        records[int(rec["shard_index"])] = rec
-    return records
-
-
-def _complete_shards(out_dir: Path, plan: _Plan) -> dict[int, dict[str, Any]]:
-    """Shards that already exist, complete, with a matching checksum and sample count."""
-    from tofsim.dataset.schema import shard_filename
-
-    done: dict[int, dict[str, Any]] = {}
-    for k, rec in _known_records(out_dir, plan).items():
-        if not 0 <= k < plan.n_shards:
-            continue
-        path = out_dir / shard_filename(k)
-        expected = plan.shard_range(k)
-        if (
-            path.is_file()
-            and rec.get("count") == len(expected)
-            and rec.get("first_index", expected.start) == expected.start
-            and rec.get("sha256") == sha256_file(path)
-        ):
-            done[k] = {key: v for key, v in rec.items() if key != "run_hash"}
-    return done
-
-
-def _remove_stale_temporaries(out_dir: Path) -> None:
-    """Delete half-written files of an interrupted run (temporary names of shards, records and manifest)."""
-    for folder in (out_dir, out_dir / PROGRESS_DIR):
-        if not folder.is_dir():
-            continue
-        for path in folder.iterdir():
-            if path.is_file() and (".tmp" in path.name or path.name.endswith((".partial", ".part"))):
-                with contextlib.suppress(OSError):
-                    path.unlink()
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Execution: in-process or on Dask.
 
 
-def _run_in_process(plan: _Plan, todo: Sequence[int], on_done: Callable[[dict[str, Any]], None]) -> None:
+def _run_in_process(plan: ShardPlan, todo: Sequence[int], on_done: Callable[[dict[str, Any]], None]) -> None:
     keep_freed_memory()
     # One I/O thread, first in first out: it encodes each sample as it is made and writes (and hashes, and
     # fsyncs) shard k while the main thread simulates shard k + 1. File contents do not depend on the timing.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tofsim-io") as io:
         pending: Future | None = None
         for k in todo:
-            samples, chunks = _simulate_shard(plan, k, io)
+            samples, chunks = simulate_shard(plan, k, io)
             if pending is not None:
                 on_done(pending.result())
-            pending = io.submit(_write_shard, plan, k, samples, chunks)
+            pending = io.submit(write_plan_shard, plan, k, samples, chunks)
         if pending is not None:
             on_done(pending.result())
 
 
 def _run_on_dask(
-    plan: _Plan,
+    plan: ShardPlan,
     todo: Sequence[int],
     on_done: Callable[[dict[str, Any]], None],
     *,
@@ -415,7 +100,7 @@ def _run_on_dask(
             client = stack.enter_context(Client(cluster))
         plan_future = client.scatter(plan, broadcast=True)
         run_id = uuid.uuid4().hex[:12]  # fresh task keys: a long-lived cluster never returns an old result
-        futures = [client.submit(_run_shard, plan_future, k, key=f"tofsim-shard-{run_id}-{k}") for k in todo]
+        futures = [client.submit(run_shard, plan_future, k, key=f"tofsim-shard-{run_id}-{k}") for k in todo]
         try:
             for future in as_completed(futures):
                 on_done(future.result())
@@ -428,7 +113,7 @@ def _run_on_dask(
 
 
 def _execute(
-    plan: _Plan,
+    plan: ShardPlan,
     *,
     workers: int | None,
     scheduler: str | None,
@@ -443,7 +128,7 @@ def _execute(
 
 
 def _execute_locked(
-    plan: _Plan,
+    plan: ShardPlan,
     out_dir: Path,
     created: bool,
     *,
@@ -451,17 +136,15 @@ def _execute_locked(
     scheduler: str | None,
     progress: ProgressFn | None,
 ) -> Path:
-    from tofsim.dataset.manifest import write_manifest
-
     try:
-        records = _complete_shards(out_dir, plan)  # refuses a folder that holds another run's data
+        records = complete_shards(out_dir, plan)  # refuses a folder that holds another run's data
     except TofsimError:
         if created:
             shutil.rmtree(out_dir, ignore_errors=True)
         raise
     preexisting = set(records)
     try:
-        _remove_stale_temporaries(out_dir)
+        remove_stale_temporaries(out_dir)
         todo = [k for k in range(plan.n_shards) if k not in records]
         done = sum(records[k]["count"] for k in records)
         if progress is not None:
@@ -486,10 +169,8 @@ def _execute_locked(
     return out_dir
 
 
-def _discard(out_dir: Path, plan: _Plan, preexisting: set[int], created: bool) -> None:
+def _discard(out_dir: Path, plan: ShardPlan, preexisting: set[int], created: bool) -> None:
     """After a failure on bad input: remove what this run wrote (and the folder if this run created it)."""
-    from tofsim.dataset.schema import shard_filename
-
     if created:
         shutil.rmtree(out_dir, ignore_errors=True)
         return
@@ -498,15 +179,13 @@ def _discard(out_dir: Path, plan: _Plan, preexisting: set[int], created: bool) -
             with contextlib.suppress(OSError):
                 (out_dir / shard_filename(k)).unlink()
             with contextlib.suppress(OSError):
-                _progress_path(out_dir, k).unlink()
-    _remove_stale_temporaries(out_dir)
+                progress_path(out_dir, k).unlink()
+    remove_stale_temporaries(out_dir)
     with contextlib.suppress(OSError):
         (out_dir / PROGRESS_DIR).rmdir()  # only if empty: records of an earlier interrupted run stay
 
 
-def _manifest(plan: _Plan, shard_records: list[dict[str, Any]]) -> dict[str, Any]:
-    from tofsim.dataset.manifest import make_manifest
-
+def _manifest(plan: ShardPlan, shard_records: list[dict[str, Any]]) -> dict[str, Any]:
     splits = {name: [i for i, s in enumerate(plan.splits) if s == name] for name in plan.config.split_fractions}
     scenes = list(dict.fromkeys(plan.scene_ids))
     split_of_scene = dict(zip(plan.scene_ids, plan.splits, strict=True))
@@ -524,7 +203,7 @@ def _manifest(plan: _Plan, shard_records: list[dict[str, Any]]) -> dict[str, Any
         config=plan.config.to_dict(),
         splits=splits,
         seed=int(plan.config.seed),
-        preset=_sensor_name(plan.config.sensor),
+        preset=sensor_name(plan.config.sensor),
         image_size=plan.image_size,
         extra=extra,
     )
@@ -532,8 +211,6 @@ def _manifest(plan: _Plan, shard_records: list[dict[str, Any]]) -> dict[str, Any
 
 def _assign_splits(scene_ids: Sequence[str], fractions: dict[str, float], seed: int) -> tuple[str, ...]:
     """Per-sample split names from `split_by_scene` (all frames of a scene share one split)."""
-    from tofsim.dataset.manifest import split_by_scene
-
     result = split_by_scene(list(scene_ids), tuple(fractions[name] for name in SPLIT_NAMES), seed)
     split_of = [""] * len(scene_ids)
     for name, positions in result.items():
@@ -584,7 +261,7 @@ def generate(
         load_mesh(config.mesh_path)
     stem = Path(config.mesh_path).stem if config.mesh_path is not None else "room"
     scene_ids = tuple(f"{stem}-{scene_index_of(i, config.frames_per_scene):05d}" for i in range(config.n_frames))
-    plan = _Plan(
+    plan = ShardPlan(
         kind="generate",
         config=config,
         config_hash=config_hash(config),
@@ -593,7 +270,7 @@ def generate(
         shard_size=config.shard_size,
         scene_ids=scene_ids,
         splits=_assign_splits(scene_ids, config.split_fractions, config.seed),
-        version=_tofsim_version(),
+        version=versions(["tofbench"])["tofbench"],
         image_size=(config.camera.height_px, config.camera.width_px),
     )
     return _execute(plan, workers=workers, scheduler=scheduler, progress=progress)
@@ -672,7 +349,7 @@ def convert(
         raise ConfigError(f"{src}: no frames to convert")
     first = source.load(indices[0])  # fail early (bad intrinsics, wrong depth type) before writing anything
     scene_ids = tuple(str(source.scene_id(j)) for j in indices)
-    plan = _Plan(
+    plan = ShardPlan(
         kind="convert",
         config=config,
         config_hash=config_hash(config),
@@ -681,7 +358,7 @@ def convert(
         shard_size=config.shard_size,
         scene_ids=scene_ids,
         splits=_assign_splits(scene_ids, config.split_fractions, config.seed),
-        version=_tofsim_version(),
+        version=versions(["tofbench"])["tofbench"],
         source=source,
         source_indices=indices,
         source_root=str(src),

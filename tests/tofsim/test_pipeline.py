@@ -25,8 +25,10 @@ from tofsim.config import (
 )
 from tofsim.errors import ConfigError, InputFileError, OutputError, ShapeError
 from tofsim.frame import SPOT_DTYPE, SpotStatus
-from tofsim.pipeline import PROGRESS_DIR, convert, generate, scene_index_of
+from tofsim.pipeline import convert, generate
+from tofsim.resume import PROGRESS_DIR
 from tofsim.rng import sample_rng
+from tofsim.shards import scene_index_of
 
 TINY = {
     "preset": "sds",
@@ -368,16 +370,16 @@ def test_generate_from_a_mesh(tmp_path):
 
 def test_failure_mid_run_removes_partial_output(tmp_path, monkeypatch):
     """A bad input found after some shards were written (here: a frame that fails) leaves nothing behind."""
-    import tofsim.pipeline as pipeline
+    import tofsim.shards as shards
 
-    real = pipeline._generate_samples
+    real = shards.generate_samples
 
     def failing(plan, indices):
         if indices.start >= 2:
             raise ShapeError("frame 2: simulated bad input")
         yield from real(plan, indices)
 
-    monkeypatch.setattr(pipeline, "_generate_samples", failing)
+    monkeypatch.setattr(shards, "generate_samples", failing)
     with pytest.raises(ShapeError, match="simulated bad input"):
         generate(tiny(n_frames=4, shard_size=2), tmp_path / "ds")
     assert not (tmp_path / "ds").exists()
