@@ -18,11 +18,11 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from leaderboard.errors import InputFileError
 from leaderboard.tables import HEADLINE_COLUMNS, to_csv, to_latex, to_markdown
-from tofsim.provenance import JsonValue, read_json, write_json, write_text_atomic
+from tofsim.provenance import read_json, write_json, write_text_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,9 +89,9 @@ class ScoreFolder:
     bins: Table
     regions: Table
     paired: Table
-    protocol: dict[str, JsonValue]
-    methods: dict[str, dict[str, JsonValue]]
-    summary: dict[str, JsonValue] = field(default_factory=dict)
+    protocol: dict[str, Any]
+    methods: dict[str, dict[str, Any]]
+    summary: dict[str, Any] = field(default_factory=dict)
 
     # --- writing -------------------------------------------------------------------------------------------------
 
@@ -173,7 +173,7 @@ class ScoreFolder:
         return [str(r["method"]) for r in self.metrics.rows]
 
     @property
-    def ground_truth(self) -> dict[str, JsonValue]:
+    def ground_truth(self) -> dict[str, Any]:
         """``metrics.json["ground_truth"]``: ``kind``, ``path``, ``n_frames``, ``format``, ``scale_per_m``, ..."""
         gt = self.summary.get("ground_truth")
         return gt if isinstance(gt, dict) else {}
@@ -190,7 +190,7 @@ class ScoreFolder:
         s = self.ground_truth.get("scale_per_m")
         return float(s) if isinstance(s, int | float) else None
 
-    def prediction_specs(self) -> tuple[dict[str, dict[str, JsonValue]], list[str]]:
+    def prediction_specs(self) -> tuple[dict[str, dict[str, Any]], list[str]]:
         """(method name -> ``methods.json`` entry, names whose entry has no prediction folder)."""
         specs, missing = {}, []
         for n in self.method_names:
@@ -202,7 +202,7 @@ class ScoreFolder:
         return specs, missing
 
 
-def _read_object(path: Path) -> dict[str, JsonValue]:
+def _read_object(path: Path) -> dict[str, Any]:
     value = read_json(path, what=path.name)
     if not isinstance(value, dict):
         raise InputFileError(f"{path}: expected a JSON object, got {type(value).__name__}")

@@ -29,13 +29,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from tofsim.errors import InputFileError, OutputError, TofsimError
 
 __all__ = [
-    "JsonValue",
     "atomic_path",
     "atomic_folder",
     "write_bytes_atomic",
@@ -50,8 +50,6 @@ __all__ = [
     "PROJECT_DISTRIBUTION",
 ]
 
-#: A value `json.loads` returns.
-JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
 
 #: The installed distribution that holds tofsim, completion and leaderboard.
 PROJECT_DISTRIBUTION = "tofbench"
@@ -230,8 +228,8 @@ def write_json(path: str | os.PathLike[str], obj: object, *, sort_keys: bool = F
     return write_text_atomic(path, text, what=what)
 
 
-def read_json(path: str | os.PathLike[str], *, what: str = "JSON file") -> JsonValue:
-    """Read a JSON file written by `write_json`.
+def read_json(path: str | os.PathLike[str], *, what: str = "JSON file") -> Any:  # noqa: ANN401
+    """Read a JSON file written by `write_json`; its content is arbitrary JSON (the caller knows its layout).
 
     Raises:
         InputFileError: a missing or unreadable file, or invalid JSON.

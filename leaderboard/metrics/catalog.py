@@ -13,13 +13,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from leaderboard.metrics.base import METRICS, MetricInfo
+from leaderboard.metrics.base import METRICS, Finish, MetricInfo
 
 __all__ = [
     "THRESHOLDS",
     "DECLARED",
     "METRIC_INFO",
     "METRIC_KEYS",
+    "FINISH",
     "SUM_KEYS",
     "finalize",
     "register_metric",
@@ -113,11 +114,12 @@ DECLARED: tuple[MetricInfo, ...] = (
 
 #: name -> declaration, for every column a table can show.
 METRIC_INFO: dict[str, MetricInfo] = {m.name: m for m in DECLARED}
-_FINISHED = tuple(m for m in DECLARED if m.finish is not None)
+#: name -> how the metric finishes from sums, for every metric computed from sums (in declaration order).
+FINISH: dict[str, Finish] = {m.name: m.finish for m in DECLARED if m.finish is not None}
 #: The metric columns computed from sums, per image and pooled, in declaration order.
-METRIC_KEYS: tuple[str, ...] = tuple(m.name for m in _FINISHED)
+METRIC_KEYS: tuple[str, ...] = tuple(FINISH)
 #: Every sum a frame contributes, in order of first use ("n" is the number of scored pixels).
-SUM_KEYS: tuple[str, ...] = tuple(dict.fromkeys(k for m in _FINISHED for k in m.sums))
+SUM_KEYS: tuple[str, ...] = tuple(dict.fromkeys(k for name in METRIC_KEYS for k in METRIC_INFO[name].sums))
 
 
 def register_metric(name: str):
@@ -139,6 +141,6 @@ def register_metric(name: str):
 def finalize(sums: Mapping[str, float]) -> dict[str, float]:
     """All metrics (`METRIC_KEYS`) from one set of sums (`SUM_KEYS`), per image or pooled; NaN where empty."""
     out: dict[str, float] = {}
-    for m in _FINISHED:
-        out[m.name] = m.finish(sums, out)
+    for name, finish in FINISH.items():
+        out[name] = finish(sums, out)
     return out

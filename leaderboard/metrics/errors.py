@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from leaderboard.metrics.base import EPS, NLSPN_T_VALID_M, Workspace, prepare, scratch
-from leaderboard.metrics.catalog import METRIC_INFO, register_metric
+from leaderboard.metrics.catalog import FINISH, register_metric
 
 __all__ = ["pixel_terms", "ERROR_SUM_KEYS", "rmse", "mae", "irmse", "imae", "rel", "sqrel"]
 
@@ -72,7 +72,7 @@ def _metric(name: str, pred_m, gt_m, valid, valid_min_m) -> float:
     terms = pixel_terms(p, g, valid_min_m=valid_min_m)
     sums = {k: float(terms[k].sum()) for k in ERROR_SUM_KEYS[1:]}
     sums["n"] = p.size
-    return METRIC_INFO[name].finish(sums, {})
+    return FINISH[name](sums, {})
 
 
 @register_metric("rmse")
