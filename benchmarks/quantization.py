@@ -53,6 +53,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from completion.run_folder import RunFolder
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from int8_runtime import cpu_simd_flags, latency_batch, loadavg, time_latency  # noqa: E402
 from quantization_runs import epoch_logger, finetune_float, log, make_dataset, shipped_float, train_float  # noqa: E402
@@ -264,7 +266,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: C901, PLR091
     data_dir = make_dataset(args)
     dataset = tofsim.open_dataset(data_dir)
     float_dir = train_float(args, data_dir) if args.float_model == "train" else shipped_float(args, data_dir)
-    config = TrainConfig.from_dict(json.loads((float_dir / "config.json").read_text())["train_config"])
+    config = TrainConfig.from_dict(RunFolder.at(float_dir).train_config())
 
     models: dict[str, torch.nn.Module] = {"fp32": load_model(float_dir).eval()}
     control_rmse_m = test_rmse_m(load_model(finetune_float(args, float_dir, dataset)).eval(), dataset)
@@ -281,7 +283,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: C901, PLR091
         qat_seconds[preset] = time.perf_counter() - t0
         models[preset] = load_model(out).eval()
         if preset == "wstar":
-            wstar_info = json.loads((out / "quantization.json").read_text()).get("wstar")
+            wstar_info = RunFolder.at(out).quantization().get("wstar")
 
     results: dict[str, Any] = {}
     hw = (args.latency_height, args.latency_width)

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from completion.run_folder import RunFolder
+
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
@@ -119,7 +121,7 @@ def finetune_float(args: argparse.Namespace, float_dir: Path, dataset: Any) -> P
     folder = args.out / "fp32-finetuned"
     if folder.exists():
         shutil.rmtree(folder)
-    base = json.loads((float_dir / "config.json").read_text())["train_config"]
+    base = RunFolder.at(float_dir).train_config()
     cfg = TrainConfig.from_dict({**base, "epochs": args.qat_epochs, "lr": base["lr"] * QAT_LR_FACTOR})
     log(f"control: float fine-tune for {args.qat_epochs} epochs into {folder}")
     fit(cfg, folder, dataset=dataset, model=load_model(float_dir), progress=epoch_logger("fp32-ft"))

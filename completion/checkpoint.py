@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from completion.errors import CompletionError, ConfigError, InputFileError
+from completion.run_folder import BEST, LAST, RunFolder
 from tofsim.provenance import atomic_path
 
 __all__ = [
@@ -139,10 +140,10 @@ def load_model(run_or_name: str | Path, map_location: str | torch.device = "cpu"
     """
     path = Path(run_or_name)
     if path.is_dir():
-        for candidate in ("best.pt", "last.pt"):
-            if (path / candidate).is_file():
-                return _model_from_payload(load_checkpoint(path / candidate, map_location), path / candidate)
-        raise InputFileError(f"run folder {path} holds no best.pt or last.pt checkpoint")
+        checkpoint = RunFolder(path).checkpoint()
+        if checkpoint is None:
+            raise InputFileError(f"run folder {path} holds no {BEST} or {LAST} checkpoint")
+        return _model_from_payload(load_checkpoint(checkpoint, map_location), checkpoint)
     if path.is_file():
         return _model_from_payload(load_checkpoint(path, map_location), path)
     name = str(run_or_name)

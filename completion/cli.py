@@ -6,7 +6,6 @@ Each command parses its options, calls one library function and prints where the
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from tqdm import tqdm
 
 from completion.cli_quant import export_command, memory_command, quantize_command
 from completion.errors import CompletionError
+from completion.run_folder import CONFIG, RunFolder
 from tofsim.errors import TofsimError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Depth completion: models, training, prediction.")
@@ -101,9 +101,8 @@ def train_cmd(
     overrides = {k: v for k, v in overrides.items() if v is not None}
     bar = _TrainBar()
     try:
-        saved = out / "config.json"
-        if resume and config is None and saved.is_file():
-            values = json.loads(saved.read_text())["train_config"]
+        if resume and config is None and (out / CONFIG).is_file():
+            values = RunFolder(out).train_config()
             cfg = TrainConfig.from_dict(
                 values | {k: v for k, v in overrides.items() if k in ("epochs", "device", "data")}
             )
@@ -142,7 +141,7 @@ def predict_cmd(
     ] = "auto",
 ) -> None:
     """Predict depth: one float32 .npy per sample (named by sample index), optional 16-bit PNG."""
-    from completion.predict import predict
+    from completion.predict import predict, read_summary
 
     bar: tqdm | None = None
 
@@ -168,7 +167,7 @@ def predict_cmd(
     finally:
         if bar is not None:
             bar.close()
-    summary = json.loads((folder / "predictions.json").read_text())
+    summary = read_summary(folder)
     typer.echo(
         f"{summary['count']} predictions in {folder} ({loaded.runtime}, median latency "
         f"{summary['median_latency_s'] * 1e3:.1f} ms)"

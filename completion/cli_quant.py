@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +9,7 @@ import typer
 from tqdm import tqdm
 
 from completion.errors import CompletionError
+from completion.run_folder import RunFolder
 from tofsim.errors import TofsimError
 from tofsim.provenance import write_json
 
@@ -30,8 +30,8 @@ def onnx_model_path(model: str) -> Path:
     path = Path(model)
     if path.suffix == ".onnx" and path.is_file():
         return path
-    if path.is_dir() and (path / "model.onnx").is_file():
-        return path / "model.onnx"
+    if path.is_dir() and RunFolder(path).onnx.is_file():
+        return RunFolder(path).onnx
     raise CompletionError(
         f"--runtime onnx needs an .onnx file or a run folder with model.onnx; export one with "
         f"`completion export {model} --out {path / 'model.onnx' if path.is_dir() else 'model.onnx'}`"
@@ -101,7 +101,7 @@ def quantize_command(
         raise _fail(err) from None
     finally:
         bar.close()
-    report = json.loads((run / "memory.json").read_text())
+    report = RunFolder(run).memory()
     typer.echo(format_memory_report(report))
     typer.echo(f"quantized run: {run} (best.pt, quantization.json, memory.json)")
 
@@ -121,10 +121,10 @@ def memory_command(
     except (CompletionError, TofsimError) as err:
         raise _fail(err) from None
     typer.echo(format_memory_report(report))
-    target = json_out if json_out is not None else (Path(run) / "memory.json" if Path(run).is_dir() else None)
-    if target is not None:
-        write_json(target, report)
-        typer.echo(f"wrote {target}")
+    if json_out is not None:
+        typer.echo(f"wrote {write_json(json_out, report, what='memory report')}")
+    elif Path(run).is_dir():
+        typer.echo(f"wrote {RunFolder(run).write_memory(report)}")
 
 
 def export_command(

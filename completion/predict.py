@@ -36,10 +36,14 @@ from completion.checkpoint import load_model
 from completion.data import make_inputs, to_batch, validate_sample
 from completion.errors import CompletionError, InputFileError, ShapeError
 from tofsim.depth_png import decode_png16, read_png16, write_png16
+from tofsim.errors import TofsimError
 from tofsim.frame import Sample, empty_spots
-from tofsim.provenance import atomic_folder, json_text
+from tofsim.provenance import atomic_folder, json_text, read_json
 
-__all__ = ["InputFolder", "open_inputs", "predict"]
+__all__ = ["InputFolder", "open_inputs", "predict", "read_summary", "PREDICTIONS_JSON"]
+
+#: The summary of a prediction folder (model, dataset, count, median latency, PNG scale, ...).
+PREDICTIONS_JSON = "predictions.json"
 
 
 class InputFolder:
@@ -195,7 +199,7 @@ def predict(
             "depth_kind": "z",
             "units": "m",
         }
-        (tmp / "predictions.json").write_text(json_text(summary))
+        (tmp / PREDICTIONS_JSON).write_text(json_text(summary))
     return out_dir
 
 
@@ -240,3 +244,15 @@ def _predict_into(
             progress(done, len(indices))
     (folder / "latency.csv").write_text(table.getvalue())
     return rows
+
+
+def read_summary(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``predictions.json`` of a prediction folder written by `predict`.
+
+    Raises:
+        InputFileError: the file is missing or unreadable.
+    """
+    try:
+        return dict(read_json(Path(folder) / PREDICTIONS_JSON, what="predictions summary"))
+    except TofsimError as err:  # one error family per package
+        raise InputFileError(str(err)) from None

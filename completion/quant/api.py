@@ -19,13 +19,14 @@ from typing import Any
 
 import torch
 
-from completion.errors import CompletionError, ConfigError, InputFileError
+from completion.errors import CompletionError, ConfigError
 from completion.quant.bitwidths import BIT_PRESETS, LayerBits, preset_plan
 from completion.quant.ptq import depth_error_m, equalize_activations, refine_activation_steps
 from completion.quant.qat import calibrate, fold_all_bn, prepare_qat, quantizable_layers
 from completion.quant.report import memory_report
 from completion.quant.wstar import layer_sensitivity, search_plan
-from tofsim.provenance import write_json, write_text_atomic
+from completion.run_folder import QUANTIZATION, RunFolder
+from tofsim.provenance import write_text_atomic
 
 __all__ = ["quantize_run", "QAT_LR_FACTOR", "CALIBRATION_SAMPLES", "center_crop"]
 
@@ -35,13 +36,6 @@ SENSITIVITY_SAMPLES = 8
 #: One image gave steps that clipped the last decoder layers on other images (W8A8 +1.9 % RMSE before QAT on
 #: the standard study's data, +0.3 % with 16).
 CALIBRATION_SAMPLES = 16
-
-
-def _float_run_config(run_dir: Path) -> dict[str, Any]:
-    cfg_file = run_dir / "config.json"
-    if not cfg_file.is_file():
-        raise InputFileError(f"{run_dir} is not a training run (no config.json)")
-    return json.loads(cfg_file.read_text())["train_config"]
 
 
 def _calibrated(
@@ -147,7 +141,7 @@ def quantize_run(
     if p.weight_bits is None and not p.searched:
         raise ConfigError("preset fp32 is the float run itself: nothing to quantize")
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    base = _float_run_config(run_dir)
+    base = RunFolder(run_dir).train_config()
     # fake quantization runs in float32: bfloat16 (8-bit mantissa) would blur the 8-bit grids it learns
     values = {**base, "epochs": epochs, "lr": base.get("lr", 2e-3) * QAT_LR_FACTOR, "cpu_bf16": False,
               **(train_overrides or {})}  # fmt: skip
@@ -192,8 +186,10 @@ def quantize_run(
     info["best_val_rmse_m"] = None if math.isinf(result.best_val_rmse_m) else result.best_val_rmse_m
     h, w = first["rgb"].shape[-2:]
     report = memory_report(result.model, height_px=int(h), width_px=int(w))
-    write_json(out_dir / "memory.json", report)
-    write_text_atomic(out_dir / "quantization.json", json.dumps(info, indent=2, default=str) + "\n")
-    if not (out_dir / "best.pt").exists() and not (out_dir / "last.pt").exists():
+    run = RunFolder(out_dir)
+    run.write_memory(report)
+    # the plan and calibration hold objects JSON cannot (written as their str)
+    write_text_atomic(out_dir / QUANTIZATION, json.dumps(info, indent=2, default=str) + "\n")
+    if run.checkpoint() is None:
         raise CompletionError(f"QAT produced no checkpoint in {out_dir}")
     return out_dir

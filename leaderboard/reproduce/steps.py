@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from completion.run_folder import MEMORY, RunFolder
 from leaderboard.reproduce.presets import QUANT_PRESETS, SHIPPED_MODELS
 from leaderboard.reproduce.runner import StepFn, StepSkipped, Study, read_marker
-from tofsim.provenance import read_json
 
 __all__ = [
     "train_step_of",
@@ -107,7 +107,7 @@ def _train(study: Study, method: str, model: str, model_cfg: dict[str, Any], epo
     from completion.train import fit
 
     run = study.run_dir(method)
-    resume = (run / "last.pt").is_file()  # an interrupted training continues where it stopped
+    resume = RunFolder(run).last.is_file()  # an interrupted training continues where it stopped
     result = fit(_train_config(study, model, model_cfg, epochs), run, resume=resume, progress=_train_progress(study))
     return {"run": str(run), "model": model, "epochs": epochs, "best_val_rmse_m": result.best_val_rmse_m,
             "resumed": resume}  # fmt: skip
@@ -211,9 +211,9 @@ def method_metadata(study: Study, method: str, median_latency_s: float | None, m
 
     p = study.preset
     model = load_model(method_source(study, method)) if model is None else model
-    report_path = study.run_dir(method) / "memory.json"
-    if method in QUANT_PRESETS and report_path.is_file():
-        report = read_json(report_path, what="memory report")
+    run = RunFolder(study.run_dir(method))
+    if method in QUANT_PRESETS and (run.path / MEMORY).is_file():
+        report = run.memory()
     else:
         report = memory_report(model, height_px=p.height_px, width_px=p.width_px)
     weights, acts = report["weights"], report["activations"]
@@ -238,7 +238,7 @@ def method_metadata(study: Study, method: str, median_latency_s: float | None, m
 def predict_method(study: Study, method: str, data: Path, out: Path, *, split: str | None) -> dict[str, Any]:
     """Predict `data` (a tofsim dataset) with `method` into `out` on CPU and return its metadata."""
     from completion.checkpoint import load_model
-    from completion.predict import predict
+    from completion.predict import predict, read_summary
 
     src = method_source(study, method)
     if method in TRAINED and read_marker(study, train_step_of(method)) is None:
@@ -246,7 +246,7 @@ def predict_method(study: Study, method: str, data: Path, out: Path, *, split: s
     model = load_model(src)  # once (rebuilding a QAT model takes seconds), for prediction and the metadata
     predict(model, data, out, split=split, overwrite=True, device="cpu",
             progress=lambda d, t: study.emit("step-progress", done=d, total=t))  # fmt: skip
-    summary = read_json(out / "predictions.json", what="predictions summary")
+    summary = read_summary(out)
     meta = method_metadata(study, method, summary.get("median_latency_s"), model=model)
     return {"method": method, "source": src, "preds": str(out), "count": summary.get("count"), "metadata": meta}
 
