@@ -96,6 +96,22 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+def _sibling(path: Path, suffix: str) -> Path:
+    """A unique hidden name beside `path` (same folder, so `os.replace` is atomic)."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.{suffix}")
+
+
+@contextmanager
+def _published(path: Path, what: str) -> Iterator[None]:
+    """Operating-system errors in the block become one `OutputError` naming `path` and `what`."""
+    try:
+        yield
+    except TofsimError:
+        raise
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write {what} ({e.strerror or e})") from None
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str], *, what: str = "file") -> Iterator[Path]:
     """Yield a temporary path beside `path`; when the block succeeds, flush it to disk and rename it over `path`.
@@ -115,16 +131,13 @@ def atomic_path(path: str | os.PathLike[str], *, what: str = "file") -> Iterator
         ...     tmp.write_text("{}")
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    tmp = _sibling(path, "tmp")
     try:
-        yield tmp
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except TofsimError:
-        raise
-    except OSError as e:
-        raise OutputError(f"{path}: cannot write {what} ({e.strerror or e})") from None
+        with _published(path, what):
+            yield tmp
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -143,25 +156,22 @@ def atomic_folder(path: str | os.PathLike[str], *, what: str = "folder", replace
             (names `path` and `what`); other errors propagate unchanged.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    tmp = _sibling(path, "tmp")
     try:
-        tmp.mkdir()
-        yield tmp
-        if path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
-        if not path.exists():
-            os.replace(tmp, path)
-        elif replace:
-            trash = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.old")
-            os.replace(path, trash)
-            os.replace(tmp, path)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            raise OutputError(f"{path}: already exists and is not empty; remove it or choose another folder")
-    except TofsimError:
-        raise
-    except OSError as e:
-        raise OutputError(f"{path}: cannot write {what} ({e.strerror or e})") from None
+        with _published(path, what):
+            tmp.mkdir()
+            yield tmp
+            if path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+            if not path.exists():
+                os.replace(tmp, path)
+            elif replace:
+                trash = _sibling(path, "old")
+                os.replace(path, trash)
+                os.replace(tmp, path)
+                shutil.rmtree(trash, ignore_errors=True)
+            else:
+                raise OutputError(f"{path}: already exists and is not empty; remove it or choose another folder")
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
