@@ -140,7 +140,7 @@ def load_model(run_or_name: str | Path, map_location: str | torch.device = "cpu"
     """
     path = Path(run_or_name)
     if path.is_dir():
-        checkpoint = RunFolder(path).checkpoint()
+        checkpoint = RunFolder.at(path).checkpoint()
         if checkpoint is None:
             raise InputFileError(f"run folder {path} holds no {BEST} or {LAST} checkpoint")
         return _model_from_payload(load_checkpoint(checkpoint, map_location), checkpoint)

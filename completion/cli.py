@@ -102,7 +102,7 @@ def train_cmd(
     bar = _TrainBar()
     try:
         if resume and config is None and (out / CONFIG).is_file():
-            values = RunFolder(out).train_config()
+            values = RunFolder.at(out).train_config()
             cfg = TrainConfig.from_dict(
                 values | {k: v for k, v in overrides.items() if k in ("epochs", "device", "data")}
             )

@@ -30,8 +30,8 @@ def onnx_model_path(model: str) -> Path:
     path = Path(model)
     if path.suffix == ".onnx" and path.is_file():
         return path
-    if path.is_dir() and RunFolder(path).onnx.is_file():
-        return RunFolder(path).onnx
+    if path.is_dir() and RunFolder.at(path).onnx.is_file():
+        return RunFolder.at(path).onnx
     raise CompletionError(
         f"--runtime onnx needs an .onnx file or a run folder with model.onnx; export one with "
         f"`completion export {model} --out {path / 'model.onnx' if path.is_dir() else 'model.onnx'}`"
@@ -101,7 +101,7 @@ def quantize_command(
         raise _fail(err) from None
     finally:
         bar.close()
-    report = RunFolder(run).memory()
+    report = RunFolder.at(run).memory()
     typer.echo(format_memory_report(report))
     typer.echo(f"quantized run: {run} (best.pt, quantization.json, memory.json)")
 
@@ -124,7 +124,7 @@ def memory_command(
     if json_out is not None:
         typer.echo(f"wrote {write_json(json_out, report, what='memory report')}")
     elif Path(run).is_dir():
-        typer.echo(f"wrote {RunFolder(run).write_memory(report)}")
+        typer.echo(f"wrote {RunFolder.at(run).write_memory(report)}")
 
 
 def export_command(

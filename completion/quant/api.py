@@ -141,7 +141,7 @@ def quantize_run(
     if p.weight_bits is None and not p.searched:
         raise ConfigError("preset fp32 is the float run itself: nothing to quantize")
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    base = RunFolder(run_dir).train_config()
+    base = RunFolder.at(run_dir).train_config()
     # fake quantization runs in float32: bfloat16 (8-bit mantissa) would blur the 8-bit grids it learns
     values = {**base, "epochs": epochs, "lr": base.get("lr", 2e-3) * QAT_LR_FACTOR, "cpu_bf16": False,
               **(train_overrides or {})}  # fmt: skip
@@ -186,7 +186,7 @@ def quantize_run(
     info["best_val_rmse_m"] = None if math.isinf(result.best_val_rmse_m) else result.best_val_rmse_m
     h, w = first["rgb"].shape[-2:]
     report = memory_report(result.model, height_px=int(h), width_px=int(w))
-    run = RunFolder(out_dir)
+    run = RunFolder.at(out_dir)
     run.write_memory(report)
     # the plan and calibration hold objects JSON cannot (written as their str)
     write_text_atomic(out_dir / QUANTIZATION, json.dumps(info, indent=2, default=str) + "\n")

@@ -107,7 +107,7 @@ def _train(study: Study, method: str, model: str, model_cfg: dict[str, Any], epo
     from completion.train import fit
 
     run = study.run_dir(method)
-    resume = RunFolder(run).last.is_file()  # an interrupted training continues where it stopped
+    resume = RunFolder.at(run).last.is_file()  # an interrupted training continues where it stopped
     result = fit(_train_config(study, model, model_cfg, epochs), run, resume=resume, progress=_train_progress(study))
     return {"run": str(run), "model": model, "epochs": epochs, "best_val_rmse_m": result.best_val_rmse_m,
             "resumed": resume}  # fmt: skip
@@ -211,7 +211,7 @@ def method_metadata(study: Study, method: str, median_latency_s: float | None, m
 
     p = study.preset
     model = load_model(method_source(study, method)) if model is None else model
-    run = RunFolder(study.run_dir(method))
+    run = RunFolder.at(study.run_dir(method))
     if method in QUANT_PRESETS and (run.path / MEMORY).is_file():
         report = run.memory()
     else:
