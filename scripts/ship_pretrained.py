@@ -24,7 +24,7 @@ from completion.checkpoint import PRETRAINED_DIR, load_checkpoint, load_model, s
 from completion.model_cards import ModelCard, file_sha256, read_card, write_card
 
 
-def machine() -> str:
+def machine(threads: int | None = None) -> str:
     """CPU model, core count and the SIMD flags that decide speed (AVX2 / AVX-512 / VNNI / BF16 / AMX)."""
     info = {}
     try:
@@ -35,7 +35,7 @@ def machine() -> str:
         pass
     model = info.get("model name") or platform.processor() or "unknown CPU"
     flags = sorted(f for f in info.get("flags", "").split() if f.startswith(("avx2", "avx512", "amx")) or f == "fma")
-    return f"{model}, {torch.get_num_threads()} threads, torch {torch.__version__}, flags: {' '.join(flags)}"
+    return f"{model}, {threads or torch.get_num_threads()} threads, torch {torch.__version__}, flags: {' '.join(flags)}"
 
 
 def wall_time_s(run: Path) -> float | None:
@@ -84,9 +84,10 @@ def main() -> None:
         commands=list(args.command),
         seed=int(config["train_config"]["seed"]),
         wall_time_s=args.wall_time_s if args.wall_time_s is not None else wall_time_s(args.run),
-        machine=machine(),
+        machine=machine(config["train_config"].get("cpu_threads")),
         checkpoint=f"best.pt of {args.run}: epoch {state.get('epoch')} (best validation RMSE on generated frames)",
-        test_metrics=previous.test_metrics if previous is not None else {},
+        # test metrics belong to one file: a retrained model starts without them (evaluate_shipped.py adds them)
+        test_metrics=previous.test_metrics if previous is not None and previous.sha256 == file_sha256(out) else {},
         parent=args.parent,
         weights_mb=weights_mb,
     )
