@@ -110,7 +110,7 @@ def open_inputs(data: Any, split: str | None = None) -> tuple[Any, list[int], st
 
     Raises:
         InputFileError: a path that is neither kind of folder.
-        CompletionError: a split the dataset does not have.
+        CompletionError: a split the dataset does not have, or one with no samples.
     """
     if isinstance(data, str | os.PathLike):
         path = Path(data)
@@ -129,7 +129,13 @@ def open_inputs(data: Any, split: str | None = None) -> tuple[Any, list[int], st
     splits = getattr(ds, "splits", None) or {}
     if split not in splits:
         raise CompletionError(f"split {split!r} not found in {desc}; splits: {', '.join(splits) or 'none'}")
-    return ds, sorted(int(i) for i in splits[split]), desc
+    indices = sorted(int(i) for i in splits[split])
+    if not indices:
+        others = ", ".join(f"{k} ({len(v)})" for k, v in splits.items() if len(v)) or "none"
+        raise CompletionError(
+            f"split {split!r} of {desc} is empty; pass another --split (non-empty: {others}) or leave it out"
+        )
+    return ds, indices, desc
 
 
 def predict(
@@ -163,7 +169,7 @@ def predict(
     Raises:
         InputFileError: missing data folder or checkpoint; `out_dir` exists and not `overwrite`.
         ShapeError: a sample that breaks the contract, or a model output of the wrong shape.
-        CompletionError: an unknown model name or split.
+        CompletionError: an unknown model name, or a split that is missing or empty (no folder is written).
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite:

@@ -127,3 +127,22 @@ def test_bad_input_exits_2_with_one_line(args, message, dataset_dir, tmp_path):
     err = result.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], result.stderr
     assert "Traceback" not in result.output
+
+
+def test_predict_empty_split_one_line_and_no_folder(tmp_path):
+    """A dataset whose test split is empty (a converted single-scene folder): one line, no folder left behind."""
+    samples = toy_samples(2, height_px=32, width_px=48, rng=np.random.default_rng(1))
+    ds = tmp_path / "single"
+    ds.mkdir()
+    record = write_shard(ds / shard_filename(0), samples, attrs={})
+    write_manifest(ds, make_manifest([record], config={}, splits={"train": [0, 1], "test": []}, image_size=(32, 48)))
+    out = tmp_path / "pred"
+    for _ in range(2):  # the second run is not blocked by a folder from the first
+        result = runner.invoke(app, ["predict", "--model", "nearest", "--data", str(ds), "--out", str(out),
+                                     "--split", "test"])  # fmt: skip
+        assert result.exit_code == 2, result.output
+        err = result.stderr.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: "), result.stderr
+        assert "'test'" in err[0] and str(ds) in err[0] and "empty" in err[0], err[0]
+        assert "Traceback" not in result.output
+        assert not out.exists()
