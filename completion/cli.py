@@ -82,7 +82,7 @@ def train_cmd(
     model: Annotated[str | None, typer.Option("--model", help="model name (`completion models`).")] = None,
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="TOML file: TrainConfig fields, [loss] and [model_cfg] tables."),
+        typer.Option("--config", help=r"TOML file: TrainConfig fields, \[loss] and \[model_cfg] tables."),
     ] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", help="total epochs (on resume: extend).")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="samples per step.")] = None,

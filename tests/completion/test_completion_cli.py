@@ -146,3 +146,9 @@ def test_predict_empty_split_one_line_and_no_folder(tmp_path):
         assert "'test'" in err[0] and str(ds) in err[0] and "empty" in err[0], err[0]
         assert "Traceback" not in result.output
         assert not out.exists()
+
+
+def test_train_help_shows_config_tables():
+    result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200", "TERMINAL_WIDTH": "200"})
+    assert result.exit_code == 0, result.output
+    assert "[loss]" in result.output and "[model_cfg]" in result.output, result.output
