@@ -148,7 +148,7 @@ class RgbdFolderSource(FrameSource):
             intr_file = None if intrinsics is not None else _find_intrinsics(folder)
             if intrinsics is None and intr_file is None and items:
                 raise InputFileError(
-                    f"{folder}: no intrinsics; pass intrinsics= or put a 3x3 K in "
+                    f"{folder}: no intrinsics; pass --intrinsics K.txt (a 3x3 K or 'fx fy cx cy') or put one in "
                     f"{' / '.join(INTRINSICS_FILENAMES)} beside the frames"
                 )
             scene = _scene_of(folder)
