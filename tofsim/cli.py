@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,6 +115,36 @@ def _run_with_bar(desc: str, quiet: bool, run: Any) -> None:
     _print_dataset_summary(path, time.perf_counter() - start)
 
 
+def _camera_options(cfg: Any, width: int | None, height: int | None, fov_deg: float | None) -> Any:
+    """`cfg` with ``--width/--height/--fov-deg`` applied to its camera (principal point centred).
+
+    Raises:
+        ConfigError: when more than half of the sensor's spots would fall off the image.
+    """
+    from tofsim.config import camera_override, spots_on_image
+
+    if width is None and height is None and fov_deg is None:
+        return cfg
+    camera = camera_override(cfg.camera, width_px=width, height_px=height, fov_deg=fov_deg)
+    on, n = spots_on_image(cfg.sensor, camera)
+    fov = 2.0 * math.degrees(math.atan((camera.width_px / 2.0) / camera.fx_px))
+    if 2 * on < n:
+        given = " ".join(
+            f"{flag} {value:g}" for flag, value in (("--width", width), ("--height", height), ("--fov-deg", fov_deg))
+            if value is not None
+        )  # fmt: skip
+        raise ConfigError(
+            f"{given}: only {on} of {n} spots ({on / n:.0%}) of sensor {cfg.sensor.name!r} land on the "
+            f"{camera.width_px}x{camera.height_px} image with a {fov:.1f} deg horizontal field of view; at least "
+            "half must, so widen --fov-deg or change --width/--height"
+        )
+    typer.echo(
+        f"camera {camera.width_px}x{camera.height_px}, fx {camera.fx_px:.2f} px, {fov:.1f} deg horizontal field of "
+        f"view: {on} of {n} spots ({on / n:.0%}) on the image"
+    )
+    return cfg.replace(camera=camera)
+
+
 @app.command()
 def generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created; an unfinished run there resumes).")],
@@ -137,6 +168,16 @@ def generate(
     mesh: Annotated[
         Path | None, typer.Option("--mesh", help="Render this mesh file instead of procedural rooms.")
     ] = None,
+    width: Annotated[
+        int | None, typer.Option("--width", min=1, help="Image width in pixels (overrides the config's camera).")
+    ] = None,
+    height: Annotated[
+        int | None, typer.Option("--height", min=1, help="Image height in pixels (default: keeps the aspect).")
+    ] = None,
+    fov_deg: Annotated[
+        float | None,
+        typer.Option("--fov-deg", help="Horizontal field of view in degrees (default: the config camera's)."),
+    ] = None,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
@@ -153,6 +194,7 @@ def generate(
             "mesh_path": None if mesh is None else str(mesh),
         }  # fmt: skip
         cfg = GenerateConfig.from_dict(_config_dict(config, preset, overrides))
+        cfg = _camera_options(cfg, width, height, fov_deg)
         _run_with_bar(
             "generate", quiet, lambda bar: run_generate(cfg, out, workers=workers, scheduler=scheduler, progress=bar)
         )

@@ -30,10 +30,13 @@ Example TOML file for ``tofsim generate --config FILE``::
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+import numpy as np
 
 try:
     import tomllib
@@ -48,6 +51,8 @@ from tofsim.strict import check_keys, check_types, from_dict, merged_value, to_p
 
 __all__ = [
     "CameraConfig",
+    "camera_override",
+    "spots_on_image",
     "GenerateConfig",
     "ConvertConfig",
     "generate_presets",
@@ -132,6 +137,56 @@ class CameraConfig:
             )  # fmt: skip
         except TofsimError as err:
             raise ConfigError(f"camera: {err}") from None
+
+
+def camera_override(
+    camera: CameraConfig, *, width_px: int | None = None, height_px: int | None = None, fov_deg: float | None = None
+) -> CameraConfig:
+    """`camera` resized and/or given a new horizontal field of view, with the principal point at the centre.
+
+    A size without `fov_deg` keeps the camera's horizontal field of view ``2 atan((W / 2) / fx)``; one missing
+    dimension follows the camera's aspect ratio. The focal length is ``fx = (W / 2) / tan(fov / 2)`` and
+    ``fy`` keeps the camera's ``fy / fx`` (square pixels stay square).
+
+    Raises:
+        ConfigError: for a non-positive size or a field of view outside (0, 180) degrees.
+    """
+    if width_px is None and height_px is None and fov_deg is None:
+        return camera
+    for name, value in (("--width", width_px), ("--height", height_px)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f"{name}: must be a positive number of pixels, got {value!r}")
+    if fov_deg is not None and not (math.isfinite(fov_deg) and 0 < fov_deg < 180):
+        raise ConfigError(f"--fov-deg: the horizontal field of view must be in (0, 180) degrees, got {fov_deg}")
+    if width_px is None and height_px is None:
+        width_px, height_px = camera.width_px, camera.height_px
+    elif width_px is None:
+        width_px = max(1, round(height_px * camera.width_px / camera.height_px))
+    elif height_px is None:
+        height_px = max(1, round(width_px * camera.height_px / camera.width_px))
+    if fov_deg is None:  # the same field of view: fx scales with the width
+        fx = camera.fx_px * width_px / camera.width_px
+    else:
+        fx = (width_px / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
+    fy = fx * (camera.fy_px / camera.fx_px)
+    return CameraConfig(width_px=width_px, height_px=height_px, fx_px=fx, fy_px=fy, cx_px=None, cy_px=None)
+
+
+def spots_on_image(sensor: Any, camera: CameraConfig) -> tuple[int, int]:
+    """(spots on the image, spots) for `sensor`'s pattern seen through `camera`.
+
+    Each spot direction is projected through the intrinsics (at infinity, so the projector baseline does not
+    matter) and counts when its nearest pixel is inside the image, as the sensor model decides.
+    """
+    from tofsim.spots import create_pattern
+
+    d = create_pattern(sensor.pattern, **sensor.pattern_kwargs).directions
+    intr = camera.intrinsics()
+    u = intr.fx_px * d[:, 0] / d[:, 2] + intr.cx_px
+    v = intr.fy_px * d[:, 1] / d[:, 2] + intr.cy_px
+    ui, vi = np.floor(u + 0.5), np.floor(v + 0.5)
+    inside = (d[:, 2] > 0) & (ui >= 0) & (ui < intr.width_px) & (vi >= 0) & (vi < intr.height_px)
+    return int(inside.sum()), int(d.shape[0])
 
 
 def _check_common(cfg: Any, where: str) -> None:
