@@ -7,6 +7,7 @@ Each command parses its options, calls one library function and prints where the
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -75,6 +76,19 @@ class _TrainBar:
             self.bar.close()
 
 
+def _one_line_warning(show: Callable[..., None]) -> Callable[..., None]:
+    """A `warnings.showwarning` that prints `ValidationOnTrainWarning` as one ``warning: ...`` line."""
+    from completion.train import ValidationOnTrainWarning
+
+    def showwarning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, ValidationOnTrainWarning):
+            typer.echo(f"warning: {message}", err=True)
+        else:
+            show(message, category, *args, **kwargs)
+
+    return showwarning
+
+
 @app.command("train")
 def train_cmd(
     out: Annotated[Path, typer.Option("--out", help="run folder (config.json, last.pt, best.pt, metrics).")],
@@ -94,7 +108,7 @@ def train_cmd(
     ] = None,
 ) -> None:
     """Train a model; under torchrun it trains data-parallel on all processes."""
-    from completion.train import TrainConfig, train
+    from completion.train import TrainConfig, ValidationOnTrainWarning, train
 
     overrides = {"data": str(data) if data is not None else None, "model": model, "epochs": epochs,
                  "batch_size": batch_size, "device": device, "seed": seed, "init_from": init_from}  # fmt: skip
@@ -110,7 +124,10 @@ def train_cmd(
             cfg = TrainConfig.from_toml(config, **overrides)
         else:
             cfg = TrainConfig.from_dict(overrides)
-        run = train(cfg, out, resume=resume, progress=bar)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", ValidationOnTrainWarning)  # every run says it, not only the first
+            warnings.showwarning = _one_line_warning(warnings.showwarning)
+            run = train(cfg, out, resume=resume, progress=bar)
     except (CompletionError, TofsimError) as err:
         raise _fail(err) from None
     finally:

@@ -21,6 +21,7 @@ import io
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -38,10 +39,14 @@ from completion.losses import geometry_loss
 from completion.train_config import TrainConfig
 from tofsim.provenance import write_text_atomic
 
-__all__ = ["TrainConfig", "TrainResult", "evaluate", "fit", "train"]
+__all__ = ["TrainConfig", "TrainResult", "ValidationOnTrainWarning", "evaluate", "fit", "train"]
 
 #: Options that may differ between a run and its resumption (they do not change the result on one machine).
 RESUME_MAY_CHANGE = ("epochs", "num_workers", "device", "data", "cpu_threads")
+
+
+class ValidationOnTrainWarning(UserWarning):
+    """The dataset has no validation samples, so validation (val RMSE, best.pt) uses training frames."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -281,6 +286,14 @@ def _fit(  # noqa: C901, PLR0915
             raise ConfigError(f"cannot resume {out_dir}: config differs from the saved run in {', '.join(diff)}")
 
     dataset, train_idx, val_idx, val_source = _open_data(config, dataset)
+    if val_source != config.val_split and info.is_main:
+        warnings.warn(
+            f"the dataset has no {config.val_split!r} samples: validating on {len(val_idx)} {val_source!r} samples "
+            "(training frames), so val RMSE and best.pt measure fit, not generalization; give the dataset more "
+            "scenes (more frames, fewer frames per scene) to get a validation split",
+            ValidationOnTrainWarning,
+            stacklevel=3,
+        )
     prefill = _model_prefill(config, initial_model)
     train_ds = CompletionDataset(
         dataset, indices=train_idx, augment=config.augment_config(), seed=config.seed, prefill=prefill

@@ -152,3 +152,20 @@ def test_train_help_shows_config_tables():
     result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200", "TERMINAL_WIDTH": "200"})
     assert result.exit_code == 0, result.output
     assert "[loss]" in result.output and "[model_cfg]" in result.output, result.output
+
+
+def test_train_without_val_split_warns_once(train_toml, tmp_path):
+    """A small dataset with no val split: training says, in one line, that it validates on training frames."""
+    samples = toy_samples(4, height_px=32, width_px=48, rng=np.random.default_rng(2))
+    ds = tmp_path / "small"
+    ds.mkdir()
+    record = write_shard(ds / shard_filename(0), samples, attrs={})
+    write_manifest(ds, make_manifest([record], config={}, splits={"train": [0, 1, 2, 3]}, image_size=(32, 48)))
+    run = tmp_path / "run"
+    args = ["train", "--data", str(ds), "--model", "tofnet", "--out", str(run), "--config", str(train_toml)]
+    result = runner.invoke(app, [*args, "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1, result.stderr
+    assert "no 'val' samples" in warnings[0] and "training frames" in warnings[0], warnings[0]
+    assert json.loads((run / "config.json").read_text())["dataset"]["val_source"] == "train"
