@@ -46,6 +46,9 @@ VARIANTS: dict[str, tuple[str, dict]] = {
                     {"crop_hw_px": [96, 128]}),
     "warm-start": ("the recipe started from the first shipped tofnet-sds (commit c55028b)",
                    {"init_from": "work/ship/init/tofnet-sds-v1.pt"}),
+    "warm-start-no-rgb-aug": ("warm start, without camera effects, pattern overlay, RGB drop",
+                              {"init_from": "work/ship/init/tofnet-sds-v1.pt", "camera_degrade": 0.0,
+                               "pattern_prob": 0.0, "rgb_drop_prob": 0.0}),
 }  # fmt: skip
 BASELINES = ("nearest", "linear", "ipbasic")
 
