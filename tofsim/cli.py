@@ -281,15 +281,23 @@ def info(
 def export(
     dataset: Annotated[Path, typer.Argument(help="Dataset folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for RGB PNG + 16-bit PNG depth (mm).")],
+    split: Annotated[
+        str | None, typer.Option("--split", help="Export only this split (train, val, test); default: every sample.")
+    ] = None,
 ) -> None:
     """Export a dataset to flat folders (RGB PNG, 16-bit PNG depth in mm, rounded) for other tools."""
     from tofsim.dataset.export import export_folder
     from tofsim.dataset.reader import open_dataset
 
     with _user_errors():
-        ds = open_dataset(dataset)
+        ds = open_dataset(dataset, split=split)
+        if split is not None and len(ds) == 0:
+            full = open_dataset(dataset)
+            valid = ", ".join(f"{k} ({len(v)})" for k, v in full.splits.items() if v) or "none"
+            raise ConfigError(f"{dataset}: split {split!r} is empty; non-empty splits: {valid}")
         result = export_folder(ds, out)
-        typer.echo(f"exported {len(ds)} samples to {result if result is not None else out}")
+        what = f"{len(ds)} samples" + (f" of split {split!r}" if split is not None else "")
+        typer.echo(f"exported {what} to {result if result is not None else out}")
 
 
 if __name__ == "__main__":  # pragma: no cover
