@@ -38,6 +38,27 @@ def _user_errors() -> Iterator[None]:
         raise typer.Exit(code=2) from None
 
 
+@contextlib.contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Print a `DepthScaleWarning` as one ``warning: ...`` line on stderr; other warnings as usual."""
+    import warnings
+
+    from tofsim.sources.base import DepthScaleWarning
+
+    show = warnings.showwarning
+
+    def showwarning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, DepthScaleWarning):
+            typer.echo(f"warning: {message}", err=True)
+        else:
+            show(message, category, *args, **kwargs)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", DepthScaleWarning)
+        warnings.showwarning = showwarning
+        yield
+
+
 class _ProgressBar:
     """A tqdm bar driven by the library's ``progress(done, total)`` callback."""
 
@@ -238,11 +259,12 @@ def convert(
             "intrinsics_path": None if intrinsics is None else str(intrinsics),
         }  # fmt: skip
         cfg = ConvertConfig.from_dict(_config_dict(config, preset, overrides))
-        _run_with_bar(
-            "convert",
-            quiet,
-            lambda bar: run_convert(src, out, config=cfg, workers=workers, scheduler=scheduler, progress=bar),
-        )
+        with _one_line_warnings():
+            _run_with_bar(
+                "convert",
+                quiet,
+                lambda bar: run_convert(src, out, config=cfg, workers=workers, scheduler=scheduler, progress=bar),
+            )
 
 
 @app.command()

@@ -348,6 +348,11 @@ def convert(
     if not indices:
         raise ConfigError(f"{src}: no frames to convert")
     first = source.load(indices[0])  # fail early (bad intrinsics, wrong depth type) before writing anything
+    if getattr(source, "depth_scale_per_m", None) is not None:  # PNG sources: a wrong scale gives odd depths
+        from tofsim.sources.base import check_depth_scale
+
+        where = first.meta.get("source_file", f"{src} frame {indices[0]}")
+        check_depth_scale(first.depth_m, source.depth_scale_per_m, where=str(where))
     scene_ids = tuple(str(source.scene_id(j)) for j in indices)
     plan = ShardPlan(
         kind="convert",

@@ -18,6 +18,8 @@ __all__ = [
     "SOURCES",
     "find_files",
     "check_metres_scale",
+    "check_depth_scale",
+    "DepthScaleWarning",
     "h5_image_size",
     "read_rgb_image",
     "make_dense_frame",
@@ -107,6 +109,58 @@ def check_metres_scale(path: Path, depth_scale_per_m: float | None, *, kind: str
         raise ConfigError(
             f"{path}: {kind} files store metres; depth_scale_per_m must be None or 1, got {depth_scale_per_m}"
         )
+
+
+#: Median valid depth (m) that indoor RGB-D frames plausibly have; outside it the depth scale is likely wrong.
+#: Narrow enough to catch a 5x slip (mm PNGs read as TUM's 5000/m put a 2.5 m room at 0.5 m, and TUM PNGs read
+#: as mm put it at 12.5 m); close-range or large-hall frames may warn, which is why this only warns.
+PLAUSIBLE_MEDIAN_DEPTH_M = (0.6, 10.0)
+
+#: Common PNG depth scales (units per metre) and what stores them, for the hint in `check_depth_scale`.
+COMMON_DEPTH_SCALES = {1000.0: "mm PNGs", 5000.0: "TUM/ETH3D"}
+
+
+class DepthScaleWarning(UserWarning):
+    """The depth scale gives an implausible median depth (the ``tofsim`` CLI prints it as one ``warning:`` line)."""
+
+
+def check_depth_scale(depth_m: np.ndarray, depth_scale_per_m: float, *, where: str) -> str | None:
+    """Warn (`DepthScaleWarning`) when `depth_m`, decoded with `depth_scale_per_m`, has an implausible median.
+
+    The median of the valid (> 0, finite) depths must lie in `PLAUSIBLE_MEDIAN_DEPTH_M`; otherwise the warning
+    names ``--depth-scale-per-m``, the median found and, where one of `COMMON_DEPTH_SCALES` gives a plausible
+    median, that scale. Conversion goes on: close-range or outdoor frames can be legitimate.
+
+    Args:
+        depth_m: decoded depth in metres, 0 where invalid.
+        depth_scale_per_m: the scale it was decoded with (PNG units per metre).
+        where: the file (or frame) named in the message.
+
+    Returns:
+        The warning's text, or None when the median is plausible (or no pixel is valid).
+    """
+    import warnings
+
+    depth = np.asarray(depth_m, dtype=np.float64)
+    valid = depth[np.isfinite(depth) & (depth > 0)]
+    if valid.size == 0:
+        return None
+    median = float(np.median(valid))
+    low, high = PLAUSIBLE_MEDIAN_DEPTH_M
+    if low <= median <= high:
+        return None
+    raw = median * depth_scale_per_m
+    fits = [(abs(np.log(raw / s / 2.5)), s, what) for s, what in COMMON_DEPTH_SCALES.items() if low <= raw / s <= high]
+    hint = ""
+    if fits:
+        _, scale, what = min(fits)
+        hint = f"; the values suggest --depth-scale-per-m {scale:g} ({what}, median {raw / scale:.2f} m)"
+    message = (
+        f"{where}: --depth-scale-per-m {depth_scale_per_m:g} gives a median valid depth of {median:.3g} m, "
+        f"implausible for indoor RGB-D ({low:g}-{high:g} m){hint}"
+    )
+    warnings.warn(message, DepthScaleWarning, stacklevel=2)
+    return message
 
 
 def read_rgb_image(path: Path) -> np.ndarray:
