@@ -32,9 +32,9 @@ def camera_degrade(rgb: np.ndarray, strength: float, rng: np.random.Generator) -
     Returns:
         (H, W, 3) uint8.
     """
-    x = rgb.astype(np.float32) / 255.0
     if strength <= 0:
         return rgb.copy()
+    x = rgb.astype(np.float32) / 255.0
     gamma = float(np.exp(rng.uniform(-0.5, 0.5) * strength))
     gains = 1.0 + rng.uniform(-0.15, 0.15, size=3).astype(np.float32) * strength
     x = np.clip(x, 0.0, 1.0) ** gamma * gains
@@ -49,12 +49,17 @@ def camera_degrade(rgb: np.ndarray, strength: float, rng: np.random.Generator) -
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
-def _shape_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
-    """(H, W) float32 in [0, 1]: one rectangle or ellipse, optionally filled with stripes."""
+def _shape_mask(yy: np.ndarray, xx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(H, W) float32 in [0, 1]: one rectangle or ellipse, optionally filled with stripes.
+
+    Args:
+        yy, xx: (H, W) float32 pixel row and column coordinates (``np.mgrid``), shared by every shape.
+        rng: the sample's generator.
+    """
+    h, w = yy.shape
     ph = int(rng.integers(max(2, h // 16), max(3, h // 2)))
     pw = int(rng.integers(max(2, w // 16), max(3, w // 2)))
     y0, x0 = int(rng.integers(0, max(1, h - ph))), int(rng.integers(0, max(1, w - pw)))
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     if rng.random() < 0.5:
         m = (yy >= y0) & (yy < y0 + ph) & (xx >= x0) & (xx < x0 + pw)
     else:
@@ -82,8 +87,9 @@ def overlay_patterns(rgb: np.ndarray, rng: np.random.Generator, *, max_shapes: i
     """
     h, w, _ = rgb.shape
     x = rgb.astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     for _ in range(int(rng.integers(1, max_shapes + 1))):
-        alpha = float(rng.uniform(0.3, 0.9)) * _shape_mask(h, w, rng)
+        alpha = float(rng.uniform(0.3, 0.9)) * _shape_mask(yy, xx, rng)
         colour = rng.uniform(0, 255, size=3).astype(np.float32)
         x = x * (1.0 - alpha[..., None]) + colour * alpha[..., None]
     # a smooth multiplicative field in [0.5, 1.2]: soft shadows and uneven light on flat surfaces

@@ -66,6 +66,7 @@ def main() -> None:
     payload.update({k: state[k] for k in ("epoch", "metrics") if k in state})
     out = PRETRAINED_DIR / f"{args.name}.pt"
     save_checkpoint(payload, out)
+    sha256 = file_sha256(out)
     config = json.loads((args.run / "config.json").read_text())
     previous = read_card(args.name) if (PRETRAINED_DIR / f"{args.name}.json").is_file() else None
     memory = args.run / "memory.json"  # a quantized run's report, at its bit widths
@@ -78,7 +79,7 @@ def main() -> None:
     card = ModelCard(
         name=args.name,
         summary=args.summary,
-        sha256=file_sha256(out),
+        sha256=sha256,
         data=json.loads(args.data_json.read_text()),
         recipe=args.recipe,
         commands=list(args.command),
@@ -87,7 +88,7 @@ def main() -> None:
         machine=machine(config["train_config"].get("cpu_threads")),
         checkpoint=f"best.pt of {args.run}: epoch {state.get('epoch')} (best validation RMSE on generated frames)",
         # test metrics belong to one file: a retrained model starts without them (evaluate_shipped.py adds them)
-        test_metrics=previous.test_metrics if previous is not None and previous.sha256 == file_sha256(out) else {},
+        test_metrics=previous.test_metrics if previous is not None and previous.sha256 == sha256 else {},
         parent=args.parent,
         weights_mb=weights_mb,
     )
