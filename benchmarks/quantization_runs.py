@@ -14,6 +14,7 @@ from completion.run_folder import RunFolder
 
 
 def log(msg: str) -> None:
+    """Print `msg` to stderr with a wall-clock time stamp (progress of the benchmark's long steps)."""
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
@@ -54,6 +55,8 @@ def make_dataset(args: argparse.Namespace) -> Path:
 
 
 def epoch_logger(tag: str):
+    """A training progress callback that logs each epoch's loss and validation RMSE (mm), and sensitivity steps."""
+
     def progress(ev: dict[str, Any]) -> None:
         if ev.get("event") == "epoch":
             log(f"{tag} epoch {ev['epoch']}: loss {ev['train_loss']:.4f}, val RMSE {ev['val_rmse_m'] * 1000:.1f} mm")
