@@ -49,6 +49,7 @@ def make_batch(h: int, w: int, seed: int = 0) -> dict[str, torch.Tensor]:
         "prefill": 1.0 + 4.0 * torch.rand(1, 1, h, w, generator=g),
         "nearest": 1.0 + 4.0 * torch.rand(1, 1, h, w, generator=g),
         "dist": dist[None, None],
+        "spot_status": torch.zeros(1, 2, h, w),
         "K": torch.tensor([[[585.0 * w / 640, 0, w / 2], [0, 585.0 * h / 480, h / 2], [0, 0, 1]]]),
     }
 

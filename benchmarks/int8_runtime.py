@@ -72,6 +72,7 @@ def latency_batch(h: int, w: int) -> dict[str, torch.Tensor]:
         "prefill": prefill,
         "nearest": prefill,
         "dist": 10.0 * torch.rand(1, 1, h, w, generator=g),
+        "spot_status": torch.zeros(1, 2, h, w),
         "K": torch.tensor([[[585.0 * w / 640, 0, (w - 1) / 2], [0, 585.0 * w / 640, (h - 1) / 2], [0, 0, 1]]]),
     }
 

@@ -8,6 +8,8 @@ These operations change only the RGB image, never the depth, spots or intrinsics
 - `overlay_patterns`: colour edges with no depth edge: random rectangles, ellipses and stripe blocks (posters,
   book spines, tiles) and a smooth multiplicative shading field (shadows, vignetting), alpha-blended on top.
 - `drop_rgb`: the image replaced by its mean grey, so the network keeps a depth-only fallback.
+- `misregister_rgb`: the colour image shifted by a few pixels against the depth, as a colour camera beside the ToF
+  sensor is after an imperfect registration (Kinect-style RGB-D frames are off by a few pixels at edges).
 
 All take and return ``(H, W, 3)`` uint8 and draw only from the `numpy.random.Generator` passed in.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["camera_degrade", "drop_rgb", "overlay_patterns"]
+__all__ = ["camera_degrade", "drop_rgb", "misregister_rgb", "overlay_patterns"]
 
 
 def camera_degrade(rgb: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
@@ -105,3 +107,26 @@ def overlay_patterns(rgb: np.ndarray, rng: np.random.Generator, *, max_shapes: i
 def drop_rgb(rgb: np.ndarray) -> np.ndarray:
     """The image replaced by its mean grey level: (H, W, 3) uint8, constant."""
     return np.full_like(rgb, int(np.rint(rgb.mean())))
+
+
+def misregister_rgb(rgb: np.ndarray, max_shift_px: int, rng: np.random.Generator) -> np.ndarray:
+    """The image shifted by (dy, dx), each drawn uniformly from the integers in [-max_shift_px, max_shift_px].
+
+    Content moves by (dy, dx): ``out[y, x] = rgb[y - dy, x - dx]``, with the border pixels repeated where nothing
+    moves in. Depth, spots and intrinsics stay as they are: only the colour is off.
+
+    Args:
+        rgb: (H, W, 3) uint8 image.
+        max_shift_px: the largest shift along each axis (>= 0; 0 returns a copy and draws nothing).
+        rng: the sample's generator.
+
+    Returns:
+        (H, W, 3) uint8.
+    """
+    if max_shift_px <= 0:
+        return rgb.copy()
+    dy, dx = (int(d) for d in rng.integers(-max_shift_px, max_shift_px + 1, size=2))
+    h, w = rgb.shape[:2]
+    padded = np.pad(rgb, ((abs(dy), abs(dy)), (abs(dx), abs(dx)), (0, 0)), mode="edge")
+    y0, x0 = abs(dy) - dy, abs(dx) - dx
+    return np.ascontiguousarray(padded[y0 : y0 + h, x0 : x0 + w])

@@ -12,6 +12,7 @@ mask       (B, 1, H, W) float32  1 at valid spots, 0 elsewhere
 prefill    (B, 1, H, W) float32  linear (default) or nearest fill of the spots in metres (`completion.prefill`)
 dist       (B, 1, H, W) float32  Euclidean distance in pixels to the nearest valid spot
 nearest    (B, 1, H, W) float32  nearest-neighbour fill of the spots in metres (whatever ``prefill`` is)
+spot_status (B, 2, H, W) float32 1 where the nearest spot reported far / dropout (`prefill.spot_status_maps`)
 K          (B, 3, 3) float32     intrinsics of the (possibly cropped / flipped) image
 depth      (B, 1, H, W) float32  ground-truth z-depth in metres, 0 where invalid (for the loss)
 index      (B,) int64            position of the sample in the wrapped dataset
@@ -36,7 +37,7 @@ import torch
 
 from completion import augment_rgb
 from completion.errors import ConfigError, ShapeError
-from completion.prefill import PREFILL_KINDS, make_prefill, nearest_fill
+from completion.prefill import PREFILL_KINDS, make_prefill, nearest_fill, spot_status_maps
 from tofsim.frame import SPOT_DTYPE, Sample
 
 __all__ = [
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 #: Keys of a batch that are model inputs (``depth`` and ``index`` are targets / bookkeeping).
-INPUT_KEYS = ("rgb", "sparse", "mask", "prefill", "dist", "nearest", "K")
+INPUT_KEYS = ("rgb", "sparse", "mask", "prefill", "dist", "nearest", "spot_status", "K")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +69,7 @@ class AugmentConfig:
         camera_degrade: strength in [0, 1] of camera effects on the RGB (`completion.augment_rgb.camera_degrade`).
         pattern_prob: probability of overlaying colour patterns with no depth edge (`overlay_patterns`).
         rgb_drop_prob: probability of replacing the RGB by its mean grey (a depth-only fallback).
+        rgb_shift_px: largest shift of the RGB against the depth, per axis (`augment_rgb.misregister_rgb`; 0 off).
     """
 
     hflip_prob: float = 0.5
@@ -78,8 +80,11 @@ class AugmentConfig:
     camera_degrade: float = 0.0
     pattern_prob: float = 0.0
     rgb_drop_prob: float = 0.0
+    rgb_shift_px: int = 0
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.rgb_shift_px, int) and self.rgb_shift_px >= 0):
+            raise ConfigError(f"rgb_shift_px must be an integer >= 0, got {self.rgb_shift_px!r}")
         for name in ("hflip_prob", "camera_degrade", "pattern_prob", "rgb_drop_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
@@ -135,7 +140,9 @@ def make_inputs(sample: Any, *, prefill: str = "linear") -> dict[str, np.ndarray
 
     Returns:
         dict with ``rgb`` (3, H, W) in [0, 1]; ``sparse``, ``mask``, ``prefill`` (metres), ``dist`` (px),
-        ``nearest`` (metres) and ``depth`` (metres, 0 invalid), each (1, H, W); ``K`` (3, 3); all float32.
+        ``nearest`` (metres) and ``depth`` (metres, 0 invalid), each (1, H, W); ``spot_status`` (2, H, W) from
+        the sample's spot table (zeros without one, `completion.prefill.spot_status_maps`); ``K`` (3, 3); all
+        float32.
 
     Raises:
         ShapeError: if the sample breaks the contract (see `validate_sample`).
@@ -144,6 +151,10 @@ def make_inputs(sample: Any, *, prefill: str = "linear") -> dict[str, np.ndarray
         has_depth = sample["depth"] is not None
     except (KeyError, AttributeError, TypeError):
         has_depth = False
+    try:
+        spots = sample["spots"]
+    except (KeyError, AttributeError, TypeError):
+        spots = None
     if not has_depth:
         sample = {k: sample[k] for k in ("rgb", "sparse", "mask", "K")} | {"depth": np.zeros(np.shape(sample["mask"]))}
     validate_sample(sample)
@@ -161,6 +172,7 @@ def make_inputs(sample: Any, *, prefill: str = "linear") -> dict[str, np.ndarray
         "prefill": fill_m[None],
         "dist": dist_px[None],
         "nearest": nearest_m[None],
+        "spot_status": spot_status_maps(spots, sparse_m.shape),
         "K": np.asarray(sample["K"], dtype=np.float32),
         "depth": depth_m[None],
     }
@@ -223,6 +235,8 @@ def augment_sample(sample: Sample, cfg: AugmentConfig, *, rng: np.random.Generat
     rgb, depth, sparse, mask = sample.rgb, sample.depth, sample.sparse, sample.mask
     K = np.array(sample.K, dtype=np.float64)  # noqa: N806
     spots = sample.spots
+    if cfg.rgb_shift_px > 0:  # before flip and crop: the shift brings in real content from outside the crop
+        rgb = augment_rgb.misregister_rgb(np.asarray(rgb), cfg.rgb_shift_px, rng)
     if rng.random() < cfg.hflip_prob:
         rgb, depth, sparse, mask = (a[:, ::-1] for a in (rgb, depth, sparse, mask))
         K[0, 2] = (w - 1) - K[0, 2]

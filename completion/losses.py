@@ -2,7 +2,7 @@
 
 With ``V`` the pixels whose ground truth is valid (``gt > 0``), ``e = pred - gt`` and weights from `LossConfig`::
 
-    L = w_depth * mean_V rho(e)                                   rho = |e| (L1) or Huber(e; delta)
+    L = w_depth * mean_V rho(e)                   rho = |e| (L1), Huber(e; delta) or |e| + e^2 (L1+L2)
       + w_grad  * (mean_{Vx} |dx(pred) - dx(gt)| + mean_{Vy} |dy(pred) - dy(gt)|)
       + w_normal * mean_{Vn} (1 - <n(pred), n(gt)>)
 
@@ -24,7 +24,11 @@ import torch.nn.functional as F  # noqa: N812
 
 from completion.errors import ConfigError, ShapeError
 
-__all__ = ["GeometryLoss", "LossConfig", "depth_normals", "geometry_loss"]
+__all__ = ["DEPTH_LOSSES", "GeometryLoss", "LossConfig", "depth_normals", "geometry_loss"]
+
+
+#: Forms of the depth term (`LossConfig.depth_loss`).
+DEPTH_LOSSES = ("l1", "huber", "l1+l2")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,7 +36,8 @@ class LossConfig:
     """Weights and form of the geometry-preserving loss.
 
     Attributes:
-        depth_loss: ``"l1"`` or ``"huber"`` for the depth term.
+        depth_loss: ``"l1"``, ``"huber"`` or ``"l1+l2"`` (|e| + e^2 in metres, NLSPN's loss: the square weighs the
+            metre-sized misses that dominate RMSE) for the depth term.
         huber_delta_m: Huber threshold in metres (quadratic below, linear above; ``torch`` smooth-L1 form).
         depth_weight: weight of the depth term.
         grad_weight: weight of the gradient-matching term.
@@ -51,8 +56,8 @@ class LossConfig:
     max_prefill_error_m: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.depth_loss not in ("l1", "huber"):
-            raise ConfigError(f"depth_loss must be 'l1' or 'huber', got {self.depth_loss!r}")
+        if self.depth_loss not in DEPTH_LOSSES:
+            raise ConfigError(f"depth_loss must be one of {', '.join(DEPTH_LOSSES)}, got {self.depth_loss!r}")
         if self.huber_delta_m <= 0:
             raise ConfigError(f"huber_delta_m must be > 0, got {self.huber_delta_m}")
         for name in ("depth_weight", "grad_weight", "normal_weight", "max_prefill_error_m"):
@@ -162,6 +167,8 @@ def geometry_loss(
     err = pred - gt
     if cfg.depth_loss == "l1":
         rho = err.abs()
+    elif cfg.depth_loss == "l1+l2":
+        rho = err.abs() + err.square()
     else:
         rho = F.smooth_l1_loss(pred, gt, reduction="none", beta=cfg.huber_delta_m)
     depth_term = _masked_mean(rho, vf)

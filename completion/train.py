@@ -169,6 +169,9 @@ def _model_prefill(config: TrainConfig, initial_model: nn.Module | None) -> str:
 def _load_initial_weights(model: nn.Module, config: TrainConfig) -> None:
     """Copy the weights of ``config.init_from`` into `model` (a warm start; the optimizer starts fresh).
 
+    A model with more input channels than the source (e.g. tofnet with ``status_channels``) takes the source's
+    weights for the old channels and zeros for the new ones, so it starts as exactly the source's function.
+
     Raises:
         ConfigError: if the source is another model or has another architecture.
     """
@@ -176,10 +179,31 @@ def _load_initial_weights(model: nn.Module, config: TrainConfig) -> None:
     if getattr(source, "name", None) != getattr(model, "name", None):
         raise ConfigError(f"init_from {config.init_from!r} is a {source.name!r} model, not {config.model!r}")
     try:
-        model.load_state_dict(source.state_dict())
+        model.load_state_dict(widen_input_channels(source.state_dict(), model.state_dict()))
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0]
         raise ConfigError(f"init_from {config.init_from!r} does not fit model_cfg: {first}") from None
+
+
+def widen_input_channels(
+    source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """`source`'s tensors, zero-padded along dim 1 where `target`'s tensor has more input channels.
+
+    Only a tensor of the same rank whose shapes differ in dim 1 alone (a conv weight (out, in, kh, kw) with fewer
+    inputs) is padded, with zeros after the old channels; every other tensor is returned as it is, so
+    `load_state_dict` still reports any other mismatch.
+    """
+    out = dict(source)
+    for key, value in source.items():
+        want = target.get(key)
+        if want is None or want.shape == value.shape or want.dim() != value.dim() or value.dim() < 2:
+            continue
+        same_elsewhere = all(a == b for i, (a, b) in enumerate(zip(want.shape, value.shape, strict=True)) if i != 1)
+        if same_elsewhere and want.shape[1] > value.shape[1]:
+            pad = value.new_zeros((value.shape[0], want.shape[1] - value.shape[1], *value.shape[2:]))
+            out[key] = torch.cat([value, pad], dim=1)
+    return out
 
 
 def _lr_lambda(total_steps: int, min_ratio: float) -> Callable[[int], float]:

@@ -37,6 +37,7 @@ class TrainConfig:
         camera_degrade: strength in [0, 1] of camera effects on the RGB: gamma, white balance, blur, noise.
         pattern_prob: probability of overlaying colour patterns that have no depth edge (posters, stripes, shading).
         rgb_drop_prob: probability of replacing a training image's RGB by its mean grey.
+        rgb_shift_px: largest shift in pixels of the RGB against the depth, per axis (misregistration; 0 off).
         init_from: start from these weights (a run folder, a ``.pt`` file or a pretrained name such as
             ``tofnet-sds``); the model and its config must match. None trains from a random initialisation.
         loss: the geometry-preserving loss config.
@@ -68,6 +69,7 @@ class TrainConfig:
     camera_degrade: float = 0.0
     pattern_prob: float = 0.0
     rgb_drop_prob: float = 0.0
+    rgb_shift_px: int = 0
     init_from: str | None = None
     loss: LossConfig = field(default_factory=LossConfig)
     seed: int = 0
@@ -154,4 +156,5 @@ class TrainConfig:
             camera_degrade=self.camera_degrade,
             pattern_prob=self.pattern_prob,
             rgb_drop_prob=self.rgb_drop_prob,
+            rgb_shift_px=self.rgb_shift_px,
         )

@@ -15,6 +15,7 @@ Never point --data at real frames: they are a test set.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from completion.augment_rgb import misregister_rgb
 from completion.checkpoint import load_model
 from completion.data import to_batch
 from completion.train import TrainConfig, fit
@@ -50,6 +52,18 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "warm-start-no-rgb-aug": ("warm start, without camera effects, pattern overlay, RGB drop",
                               {"init_from": "work/ship/init/tofnet-sds-v1.pt", "camera_degrade": 0.0,
                                "pattern_prob": 0.0, "rgb_drop_prob": 0.0}),
+    "v2-more": ("the shipped v2 tofnet-sds trained one more epoch on these frames (control)",
+                {"init_from": "tofnet-sds"}),
+    "v2-status": ("v2 warm start + the two spot-status channels (far, dropout)",
+                  {"init_from": "tofnet-sds", "model_cfg": {"status_channels": True}}),
+    "v2-status-l1l2": ("v2 warm start + status channels + L1+L2 depth loss",
+                       {"init_from": "tofnet-sds", "model_cfg": {"status_channels": True},
+                        "loss": {"depth_loss": "l1+l2"}}),
+    "v2-status-shift": ("v2 warm start + status channels + RGB shifted up to 3 px against the depth",
+                        {"init_from": "tofnet-sds", "model_cfg": {"status_channels": True}, "rgb_shift_px": 3}),
+    "v2-status-l1l2-shift": ("v2 warm start + status channels + L1+L2 + RGB shifted up to 3 px",
+                             {"init_from": "tofnet-sds", "model_cfg": {"status_channels": True},
+                              "loss": {"depth_loss": "l1+l2"}, "rgb_shift_px": 3}),
 }  # fmt: skip
 BASELINES = ("nearest", "linear", "ipbasic")
 
@@ -91,6 +105,8 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", default=None, help=f"variants (default all): {', '.join(VARIANTS)}")
     ap.add_argument("--extra", nargs="*", default=[], help="NAME=MODEL: also score these trained models")
     ap.add_argument("--score-only", action="store_true", help="score finished variants, train nothing")
+    ap.add_argument("--score-rgb-shift-px", type=int, default=0,
+                    help="score with each test frame's RGB shifted by up to this many px (misregistered colour)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -104,6 +120,10 @@ def main() -> None:
         print(f"{name}: trained in {time.time() - t0:.0f} s", flush=True)
     test = open_dataset(args.test_data or args.data, None if args.test_split == "all" else args.test_split)
     samples = [test[i] for i in range(min(args.test_frames, len(test)))]
+    if args.score_rgb_shift_px:  # a fixed draw per frame, the same for every row
+        samples = [dataclasses.replace(s, rgb=misregister_rgb(np.asarray(s.rgb), args.score_rgb_shift_px,
+                                                             np.random.default_rng(i)))
+                   for i, s in enumerate(samples)]  # fmt: skip
     rows = {b: _score(load_model(b), samples) | {"what": "classical fill"} for b in BASELINES}
     for name in names:
         if (args.out / name / "best.pt").is_file():
@@ -121,7 +141,8 @@ def main() -> None:
                      f"{r['rmse_mm'] / lin['rmse_mm']:.3f} | {r['mae_mm'] / lin['mae_mm']:.3f} |")  # fmt: skip
     record = {"command": " ".join(["python scripts/ablation.py", *sys.argv[1:]]), "data": str(args.data),
               "test_data": str(args.test_data or args.data), "test_split": args.test_split,
-              "samples": args.samples, "test_frames": len(samples), "rows": rows}  # fmt: skip
+              "samples": args.samples, "test_frames": len(samples), "score_rgb_shift_px": args.score_rgb_shift_px,
+              "rows": rows}  # fmt: skip
     (args.out / "ablation.json").write_text(json.dumps(record, indent=2) + "\n")
     (args.out / "ablation.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -3,7 +3,9 @@
 Input (design.md, "What the paper shows"): 5 channels = prefill / D_max, min(dist, E_max) / E_max, RGB in [0, 1],
 plus (nearest fill - prefill) / R as a 6th when ``nearest_channel`` (default): the two fills differ most where a
 linear fill crosses a depth edge, and as a difference in metres the cue keeps its centimetres (depth / D_max in
-bfloat16 training or 8-bit activations resolves only 2-4 cm).
+bfloat16 training or 8-bit activations resolves only 2-4 cm). With ``status_channels`` two more: the Voronoi
+maps of the nearest spot's "far" (out of range, no hit) and "dropout" flags (`completion.prefill.spot_status_maps`):
+the fills only see valid spots, and the pixels beside a spot that saw nothing in range are where they fail most.
 The paper's prefill is the nearest-neighbour fill; ours defaults to the linear (Delaunay) fill, so the residual
 starts at the strongest classical baseline (``prefill``, docs/results.md has the ablation).
 A U-Net of Conv-BN-ReLU blocks (base width n_f, n_s scales, stride-2 conv downsampling, resize + 3x3 conv
@@ -44,6 +46,7 @@ class TofNetConfig:
         residual_scale_m: R, the correction (network output) is multiplied by it. Corrections are centimetres
             to decimetres: with R = D_max = 10 m a unit of output is 10 m and training learned a zero correction
             (docs/results.md, ablation); 1 m keeps the head's outputs of order 0.01-0.5.
+        status_channels: also feed the two spot-status maps (batch key ``spot_status``, (B, 2, H, W)).
     """
 
     base_width: int = 8
@@ -56,6 +59,12 @@ class TofNetConfig:
     prefill: str = "linear"
     nearest_channel: bool = True
     residual_scale_m: float = 1.0
+    status_channels: bool = False
+
+    @property
+    def in_channels(self) -> int:
+        """Input channels of the U-Net: 5, + 1 with the nearest channel, + 2 with the status channels."""
+        return 5 + int(self.nearest_channel) + 2 * int(self.status_channels)
 
     def __post_init__(self) -> None:
         if self.base_width < 1 or self.num_scales < 1 or self.convs_per_scale < 1:
@@ -81,24 +90,29 @@ def tofnet_inputs(
     max_dist_px: float,
     nearest_channel: bool = False,
     residual_scale_m: float = 1.0,
+    status_channels: bool = False,
 ) -> torch.Tensor:
-    """The 5- (or 6-) channel network input.
+    """The 5- to 8-channel network input.
 
     Args:
         batch: needs `prefill` (B, 1, H, W) metres, `dist` (B, 1, H, W) pixels, `rgb` (B, 3, H, W) in [0, 1],
-            and `nearest` (B, 1, H, W) metres when `nearest_channel`.
+            `nearest` (B, 1, H, W) metres when `nearest_channel`, `spot_status` (B, 2, H, W) when `status_channels`.
         max_depth_m: D_max.
         max_dist_px: E_max.
         nearest_channel: append (nearest - prefill) / R.
         residual_scale_m: R.
+        status_channels: append the two spot-status maps.
 
     Returns:
-        (B, 5 or 6, H, W) float32: prefill / D_max, clip(dist, 0, E_max) / E_max, rgb[, (nearest - prefill) / R].
+        (B, 5 to 8, H, W) float32: prefill / D_max, clip(dist, 0, E_max) / E_max, rgb[, (nearest - prefill) / R]
+        [, spot_status].
     """
     dist = torch.clamp(batch["dist"], 0.0, max_dist_px) / max_dist_px
     parts = [batch["prefill"] / max_depth_m, dist, batch["rgb"]]
     if nearest_channel:
         parts.append((batch["nearest"] - batch["prefill"]) / residual_scale_m)
+    if status_channels:
+        parts.append(batch["spot_status"].to(batch["prefill"].dtype))
     return torch.cat(parts, dim=1)
 
 
@@ -150,7 +164,8 @@ class TofUNet(nn.Module):
 class TofNet(nn.Module):
     """tofnet: `forward(batch) -> depth (B, 1, H, W)` metres, float32, for any H, W.
 
-    Reads batch keys `input_keys` (`prefill`, `dist`, `rgb`, and `nearest` when ``nearest_channel``). Pads
+    Reads batch keys `input_keys` (`prefill`, `dist`, `rgb`, `nearest` when ``nearest_channel``, `spot_status` when
+    ``status_channels``). Pads
     (replicate) to a multiple of `core.stride`, crops back.
     `prefill` says which fill the batch's ``prefill`` must hold (``make_inputs(..., prefill=model.prefill)``).
     """
@@ -161,16 +176,24 @@ class TofNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.config = dataclasses.asdict(cfg)
-        self.core = TofUNet(cfg, in_ch=6 if cfg.nearest_channel else 5)
+        self.core = TofUNet(cfg, in_ch=cfg.in_channels)
         self.prefill = cfg.prefill
         #: batch keys the forward pass reads (the ONNX graph's inputs, in order)
-        self.input_keys = ("rgb", "prefill", "dist", *(("nearest",) if cfg.nearest_channel else ()))
+        self.input_keys = (
+            "rgb",
+            "prefill",
+            "dist",
+            *(("nearest",) if cfg.nearest_channel else ()),
+            *(("spot_status",) if cfg.status_channels else ()),
+        )
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Depth (B, 1, H, W) metres = clamp(prefill + R * correction, min=0)."""
         prefill = batch["prefill"]
         c = self.cfg
-        x = tofnet_inputs(batch, c.max_depth_m, c.max_dist_px, c.nearest_channel, c.residual_scale_m)
+        x = tofnet_inputs(
+            batch, c.max_depth_m, c.max_dist_px, c.nearest_channel, c.residual_scale_m, c.status_channels
+        )
         x, h, w = pad_to_multiple(x, self.core.stride)
         correction = self.core(x)[..., :h, :w]
         return torch.clamp(prefill + self.cfg.residual_scale_m * correction, min=0.0)

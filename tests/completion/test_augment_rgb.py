@@ -64,3 +64,28 @@ def test_old_configs_draw_exactly_as_before():
 def test_bad_strength_is_refused(name):
     with pytest.raises(ConfigError, match=name):
         AugmentConfig(**{name: 1.5})
+
+
+def test_misregister_rgb_moves_the_content_by_the_drawn_shift():
+    rgb = np.random.default_rng(1).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    rng = np.random.default_rng(3)
+    out = augment_rgb.misregister_rgb(rgb, 4, rng)
+    dy, dx = np.random.default_rng(3).integers(-4, 5, size=2)  # the same draw, by hand
+    assert (dy, dx) != (0, 0)
+    for y in range(20):
+        for x in range(30):
+            src = (min(max(y - dy, 0), 19), min(max(x - dx, 0), 29))  # edge pixels repeat
+            assert np.array_equal(out[y, x], rgb[src])
+    assert np.array_equal(augment_rgb.misregister_rgb(rgb, 0, rng), rgb)
+
+
+def test_rgb_shift_leaves_depth_and_spots_and_is_refused_when_negative():
+    sample = toy_samples(1, height_px=48, width_px=64, rng=np.random.default_rng(0))[0]
+    cfg = AugmentConfig(hflip_prob=0.0, brightness=0, contrast=0, saturation=0, rgb_shift_px=3)
+    shifted = [augment_sample(sample, cfg, rng=np.random.default_rng(s)) for s in range(4)]
+    assert any(not np.array_equal(a.rgb, sample.rgb) for a in shifted)
+    for a in shifted:
+        for name in ("depth", "sparse", "mask"):
+            assert np.array_equal(getattr(a, name), getattr(sample, name))
+    with pytest.raises(ConfigError, match="rgb_shift_px"):
+        AugmentConfig(rgb_shift_px=-1)

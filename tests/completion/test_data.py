@@ -44,7 +44,7 @@ def test_make_inputs_shapes_values_and_prefill(samples):
     x = make_inputs(s)
     assert {k: v.shape for k, v in x.items()} == {
         "rgb": (3, 32, 48), "sparse": (1, 32, 48), "mask": (1, 32, 48), "prefill": (1, 32, 48),
-        "dist": (1, 32, 48), "nearest": (1, 32, 48), "K": (3, 3), "depth": (1, 32, 48),
+        "dist": (1, 32, 48), "nearest": (1, 32, 48), "spot_status": (2, 32, 48), "K": (3, 3), "depth": (1, 32, 48),
     }  # fmt: skip
     assert all(v.dtype == np.float32 for v in x.values())
     assert np.array_equal(x["rgb"][1], s.rgb[..., 1] / np.float32(255))
@@ -170,3 +170,26 @@ def test_bad_samples_and_configs(samples):
         AugmentConfig(hflip_prob=2.0)
     with pytest.raises(ConfigError, match="crop_hw_px"):
         AugmentConfig(crop_hw_px=(0, 5))
+
+
+def test_spot_status_follows_flip_and_crop(samples):
+    from completion.prefill import spot_status_maps
+    from tofsim.frame import SpotStatus
+
+    s = dataclasses.replace(samples[0])
+    ys, xs = np.nonzero(s.mask)
+    spots = np.zeros(len(ys) + 1, dtype=s.spots.dtype) if s.spots is not None else None
+    assert spots is not None
+    spots["u"][:-1], spots["v"][:-1] = xs, ys
+    spots["u"][-1], spots["v"][-1], spots["status"][-1] = 3.0, 4.0, SpotStatus.OUT_OF_RANGE  # left, not on a spot
+    s = dataclasses.replace(s, spots=spots)
+    assert make_inputs(s)["spot_status"][0].any()  # the far flag lights the out-of-range spot's cell
+    aug = AugmentConfig(hflip_prob=1.0, crop_hw_px=(20, 30), brightness=0, contrast=0, saturation=0)
+    out = augment_sample(s, aug, rng=np.random.default_rng(1))
+    got = make_inputs(out)["spot_status"]
+    assert np.array_equal(got, spot_status_maps(out.spots, (20, 30)))
+    # the flipped, cropped spot table is the flipped, cropped image: spot pixels match the augmented mask
+    valid = out.spots["status"] == 0
+    inside = (out.spots["u"] >= 0) & (out.spots["u"] < 30) & (out.spots["v"] >= 0) & (out.spots["v"] < 20)
+    pick = valid & inside
+    assert out.mask[out.spots["v"][pick].astype(int), out.spots["u"][pick].astype(int)].all()

@@ -153,3 +153,11 @@ def test_prefill_error_cap_drops_unexplained_pixels():
     assert float(capped["depth"]) == 0.0  # the 16 unexplained pixels are out, the rest are exact
     _, no_prefill = geometry_loss(prefill, gt, K, cfg)
     assert float(no_prefill["depth"]) == pytest.approx(5.0 * 16 / 64)
+
+
+def test_l1_plus_l2_depth_term_by_hand():
+    gt = torch.full((1, 1, H, W), 2.0, dtype=torch.float64)
+    _, terms = geometry_loss(gt + 0.5, gt, _K(), LossConfig(depth_loss="l1+l2"))
+    assert float(terms["depth"]) == pytest.approx(0.5 + 0.25)
+    with pytest.raises(ConfigError, match="l1\\+l2"):
+        LossConfig(depth_loss="l2")

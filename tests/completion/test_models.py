@@ -224,3 +224,19 @@ def test_benchmark_mac_counter_hand_computed():
     assert macs == 8 * 100 * 27 + 8 * 100 * 18 + 8 * 100 * 36 + 1600 * 5
     tof = models.create("tofnet")
     assert bench.count_macs(tof, make_batch(1, 48, 64)) > 0
+
+
+def test_tofnet_status_channels_are_read_and_reach_the_output():
+    torch.manual_seed(0)
+    model = models.create("tofnet", base_width=4, num_scales=2, status_channels=True).eval()
+    assert model.input_keys[-1] == "spot_status" and model.cfg.in_channels == 8
+    nn.init.normal_(model.core.head.weight, std=0.1)  # the zero-initialised head would hide every input
+    batch = make_batch(1, 24, 32)
+    batch["spot_status"] = torch.zeros(1, 2, 24, 32)
+    far = dict(batch, spot_status=torch.ones(1, 2, 24, 32))
+    x = tofnet_inputs(far, 10.0, 32.0, True, 1.0, True)
+    assert x.shape[1] == 8 and torch.equal(x[:, 6:], far["spot_status"])
+    with torch.no_grad():
+        assert not torch.allclose(model(batch), model(far))
+    with pytest.raises(KeyError):
+        model({k: v for k, v in batch.items() if k != "spot_status"})

@@ -222,3 +222,17 @@ def test_init_from_starts_from_the_given_weights(data, tmp_path):
     assert not all(torch.allclose(cold[k].detach(), start[k], atol=1e-6) for k in cold)
     with pytest.raises(ConfigError, match="does not fit"):
         fit(_cfg(init_from=str(first), model_cfg=TINY_TOFNET | {"base_width": 6}), tmp_path / "d", dataset=data)
+
+
+def test_init_from_widens_new_input_channels_with_zeros(data, tmp_path):
+    first = train(_cfg(epochs=1), tmp_path / "a", dataset=data)
+    cfg = _cfg(epochs=1, lr=1e-12, init_from=str(first), model_cfg=TINY_TOFNET | {"status_channels": True})
+    wide = {k: v.detach() for k, v in fit(cfg, tmp_path / "b", dataset=data).model.named_parameters()}
+    start = _weights(first / "last.pt")
+    widened = [k for k in wide if wide[k].shape != start[k].shape]
+    assert len(widened) == 1  # the stem conv: 6 -> 8 input channels
+    stem, old = wide[widened[0]], start[widened[0]]
+    assert stem.shape[1] == old.shape[1] + 2
+    assert torch.allclose(stem[:, : old.shape[1]], old, atol=1e-6)
+    assert torch.allclose(stem[:, old.shape[1] :], torch.zeros(()), atol=1e-6)
+    assert all(torch.allclose(wide[k], start[k], atol=1e-6) for k in wide if k not in widened)
