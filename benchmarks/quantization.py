@@ -208,7 +208,9 @@ def measure_latency(args: argparse.Namespace, models: dict[str, torch.nn.Module]
     by_size = {}
     for h, w in sizes:
         batch = latency_batch(h, w)
-        feed = {k: batch[k].numpy() for k in ("rgb", "prefill", "dist", "nearest", "spot_status")}  # each takes its keys
+        feed = {
+            k: batch[k].numpy() for k in ("rgb", "prefill", "dist", "nearest", "spot_status")
+        }  # each takes its keys
         if (h, w) == sizes[0]:  # parity of each exported model with the torch model it came from
             for name, model in models.items():
                 with torch.inference_mode():

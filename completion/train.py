@@ -185,9 +185,7 @@ def _load_initial_weights(model: nn.Module, config: TrainConfig) -> None:
         raise ConfigError(f"init_from {config.init_from!r} does not fit model_cfg: {first}") from None
 
 
-def widen_input_channels(
-    source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]
-) -> dict[str, torch.Tensor]:
+def widen_input_channels(source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """`source`'s tensors, zero-padded along dim 1 where `target`'s tensor has more input channels.
 
     Only a tensor of the same rank whose shapes differ in dim 1 alone (a conv weight (out, in, kh, kw) with fewer

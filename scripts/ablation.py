@@ -105,8 +105,12 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", default=None, help=f"variants (default all): {', '.join(VARIANTS)}")
     ap.add_argument("--extra", nargs="*", default=[], help="NAME=MODEL: also score these trained models")
     ap.add_argument("--score-only", action="store_true", help="score finished variants, train nothing")
-    ap.add_argument("--score-rgb-shift-px", type=int, default=0,
-                    help="score with each test frame's RGB shifted by up to this many px (misregistered colour)")
+    ap.add_argument(
+        "--score-rgb-shift-px",
+        type=int,
+        default=0,
+        help="score with each test frame's RGB shifted by up to this many px (misregistered colour)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)

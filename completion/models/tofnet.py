@@ -191,9 +191,7 @@ class TofNet(nn.Module):
         """Depth (B, 1, H, W) metres = clamp(prefill + R * correction, min=0)."""
         prefill = batch["prefill"]
         c = self.cfg
-        x = tofnet_inputs(
-            batch, c.max_depth_m, c.max_dist_px, c.nearest_channel, c.residual_scale_m, c.status_channels
-        )
+        x = tofnet_inputs(batch, c.max_depth_m, c.max_dist_px, c.nearest_channel, c.residual_scale_m, c.status_channels)
         x, h, w = pad_to_multiple(x, self.core.stride)
         correction = self.core(x)[..., :h, :w]
         return torch.clamp(prefill + self.cfg.residual_scale_m * correction, min=0.0)

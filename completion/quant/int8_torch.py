@@ -185,9 +185,7 @@ class Int8TofNet(nn.Module):
         """Depth (B, 1, H, W) float32 metres = clamp(prefill + R * correction, min=0), on the CPU."""
         torch.backends.quantized.engine = self.engine
         c = self.cfg
-        x = tofnet_inputs(
-            batch, c.max_depth_m, c.max_dist_px, c.nearest_channel, c.residual_scale_m, c.status_channels
-        )
+        x = tofnet_inputs(batch, c.max_depth_m, c.max_dist_px, c.nearest_channel, c.residual_scale_m, c.status_channels)
         x, h, w = pad_to_multiple(x, self.stride)
         with torch.inference_mode(), _quiet():
             correction = self.core(x)[..., :h, :w].contiguous()
