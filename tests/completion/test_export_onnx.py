@@ -196,3 +196,23 @@ def test_float_model_exports_unchanged(tmp_path):
     with torch.no_grad():
         want = model(batch).numpy()
     np.testing.assert_allclose(_run(info["path"], batch), want, atol=1e-5)
+
+
+def test_status_channel_model_exports_with_its_status_input(tmp_path):
+    torch.manual_seed(0)
+    model = TofNet(TofNetConfig(base_width=4, num_scales=3, status_channels=True)).eval()
+    with torch.no_grad():
+        model.core.head.weight.normal_(std=0.05)
+    qmodel = prepare_qat(model, preset_plan("w8a8", quantizable_layers(model)))
+    g = torch.Generator().manual_seed(4)
+    batch = _batch() | {"spot_status": (torch.rand(1, 2, H, W, generator=g) > 0.7).float()}
+    calibrate(qmodel, batch)
+    qmodel.eval()
+    info = export_onnx(qmodel, tmp_path / "s.onnx", height_px=H, width_px=W, weight_storage="int8")
+    graph = onnx.load(info["path"]).graph
+    assert [i.name for i in graph.input][-1] == "spot_status"
+    stem = next(t for t in graph.initializer if t.name == "model.core.enc.0.0.conv.export_weight_quantized")
+    assert list(stem.dims)[:2] == [4, 8]  # 8 input channels: no padding needed
+    with torch.no_grad():
+        want = qmodel(batch).numpy()
+    np.testing.assert_allclose(_run_unfused(info["path"], batch), want, atol=1e-4)

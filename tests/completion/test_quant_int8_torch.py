@@ -20,6 +20,7 @@ def _batch(h=H, w=W, seed=0):
         "prefill": 1 + 2 * torch.rand(1, 1, h, w, generator=g),
         "nearest": 1 + 2 * torch.rand(1, 1, h, w, generator=g),
         "dist": 8 * torch.rand(1, 1, h, w, generator=g),
+        "spot_status": (torch.rand(1, 2, h, w, generator=g) > 0.8).float(),
     }
 
 
@@ -56,7 +57,9 @@ def test_int8_model_matches_the_fake_quant_model(preset):
     assert float(error.max()) < 3 * _steps_of_output(qmodel)
 
 
-@pytest.mark.parametrize("cfg", [{"skip": "add"}, {"upsample": "bilinear"}, {"nearest_channel": False}])
+@pytest.mark.parametrize(
+    "cfg", [{"skip": "add"}, {"upsample": "bilinear"}, {"nearest_channel": False}, {"status_channels": True}]
+)
 def test_int8_model_follows_architecture_options(cfg):
     qmodel = _qat_model(lambda names: preset_plan("w8a8", names), **cfg)
     int8 = convert_int8(qmodel)
