@@ -14,14 +14,17 @@ ship() {  # run name summary recipe parent command...
 }
 DATA="tofsim generate --preset sds --frames ${SHIP_FRAMES:-8000} --frames-per-scene 4 --seed 100 --out DATA"
 INIT="git show c55028b:completion/pretrained/MODEL.pt > INIT  # the first shipped MODEL, the warm start"
+INIT2="git show d55ac58:completion/pretrained/tofnet-sds.pt > INIT  # the second shipped tofnet-sds, the warm start"
 TRAIN="completion train --config $R/tofnet-sds.toml --data DATA --out RUN --init-from INIT"
-ship tofnet-sds tofnet-sds "tofnet float32 (base width 16, linear + nearest fills) trained on 640x480 sds rooms" \
-  recipes/tofnet-sds.toml "" "$DATA" "${INIT//MODEL/tofnet-sds}" "$TRAIN"
+ship tofnet-sds tofnet-sds \
+  "tofnet float32 (base width 16, linear + nearest fills, spot-status channels) trained on 640x480 sds rooms" \
+  recipes/tofnet-sds.toml "" "$DATA" "$INIT2" "$TRAIN"
 for bits in w8a8 w4a8 w4a4 wstar; do
   ship "tofnet-sds-$bits" "tofnet-sds-$bits" "tofnet-sds quantized ($bits): calibration + 1 QAT epoch" \
-    recipes/tofnet-sds.toml tofnet-sds "$DATA" "${INIT//MODEL/tofnet-sds}" "$TRAIN" \
+    recipes/tofnet-sds.toml tofnet-sds "$DATA" "$INIT2" "$TRAIN" \
     "completion quantize --from RUN --bits $bits --out QRUN --epochs 1 --max-train-samples 480 --max-val-samples 16"
 done
+[ "${SHIP_NLSPN:-1}" != 0 ] || { echo "nlspn-small-sds: kept as shipped (SHIP_NLSPN=0)"; exit 0; }
 ship nlspn-small-sds nlspn-small-sds "nlspn-small trained on the same sds rooms (comparable budget)" \
   recipes/nlspn-small-sds.toml "" "$DATA" "${INIT//MODEL/nlspn-small-sds}" \
   "completion train --config $R/nlspn-small-sds.toml --data DATA --out RUN --init-from INIT"

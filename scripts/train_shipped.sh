@@ -22,20 +22,23 @@ fi
 
 resume() { [ -f "$1/last.pt" ] && echo --resume || true; }
 
-# Warm starts: the first shipped models (commit c55028b, trained on 3,200 frames of the previous rooms; their
-# recipes are that commit's completion/pretrained/recipes/*.toml)
+# Warm starts. tofnet-sds: the second shipped tofnet (commit d55ac58), itself fine-tuned on these frames from the
+# first (commit c55028b, 3,200 frames of the previous rooms) with d55ac58's recipe. nlspn-small-sds: the first
+# shipped one (commit c55028b); the shipped nlspn is d55ac58's run of its recipe from it.
 mkdir -p "$W/init"
-for m in tofnet-sds nlspn-small-sds; do
-  [ -f "$W/init/$m-v1.pt" ] || git show "c55028b:completion/pretrained/$m.pt" > "$W/init/$m-v1.pt"
-done
+[ -f "$W/init/tofnet-sds-v2.pt" ] || git show "d55ac58:completion/pretrained/tofnet-sds.pt" > "$W/init/tofnet-sds-v2.pt"
+[ -f "$W/init/nlspn-small-sds-v1.pt" ] || git show "c55028b:completion/pretrained/nlspn-small-sds.pt" \
+  > "$W/init/nlspn-small-sds-v1.pt"
 
 # 2. float32 tofnet (CPU: bfloat16 forward; see the recipe)
 $BIN/completion train --config completion/pretrained/recipes/tofnet-sds.toml --data "$W/data" \
-  --out "$W/tofnet-sds" --init-from "$W/init/tofnet-sds-v1.pt" $(resume "$W/tofnet-sds")
+  --out "$W/tofnet-sds" --init-from "$W/init/tofnet-sds-v2.pt" $(resume "$W/tofnet-sds")
 
-# 3. NLSPN-small on the same data (its own recipe, a comparable budget)
-$BIN/completion train --config completion/pretrained/recipes/nlspn-small-sds.toml --data "$W/data" \
-  --out "$W/nlspn-small-sds" --init-from "$W/init/nlspn-small-sds-v1.pt" $(resume "$W/nlspn-small-sds")
+# 3. NLSPN-small on the same data (its own recipe, a comparable budget); SHIP_NLSPN=0 keeps the shipped one
+if [ "${SHIP_NLSPN:-1}" != 0 ]; then
+  $BIN/completion train --config completion/pretrained/recipes/nlspn-small-sds.toml --data "$W/data" \
+    --out "$W/nlspn-small-sds" --init-from "$W/init/nlspn-small-sds-v1.pt" $(resume "$W/nlspn-small-sds")
+fi
 
 # 4. Quantized versions of the float model: calibration + one QAT epoch on a subset of the training rooms
 for bits in w8a8 w4a8 w4a4 wstar; do
