@@ -77,6 +77,29 @@ def make_score_dir(root: Path, *, with_methods: bool = True, with_bins: bool = T
     return sd
 
 
+WEIGHT_MB = {"float32": 4.6, "W8A8": 1.2}  # NLSPN records no size: it is left off the memory chart
+
+
+def scored_dir(root: Path, name: str = "scored") -> Path:
+    """A score folder written by `leaderboard.score.score` (with weight sizes) for the folders of `make_score_dir`."""
+    from leaderboard.io.sources import PredictionSource
+    from leaderboard.methods import MethodSpec
+    from leaderboard.score import score
+
+    case = root / f"{name}-case"
+    make_score_dir(case)
+    specs = [
+        MethodSpec(
+            name=n,
+            source=PredictionSource(path=case / "preds" / n, fmt="npy"),
+            metadata={"weight_mb": WEIGHT_MB[n]} if n in WEIGHT_MB else {},
+        )
+        for n in METHODS
+    ]
+    score(case / "gt", specs, root / name)
+    return root / name
+
+
 class _Links(HTMLParser):
     def __init__(self):
         super().__init__()
@@ -120,6 +143,58 @@ def test_report_is_self_contained_with_tables_and_figures(tmp_path):
     assert "density" in page and "rmse_ci_lo" in page  # extra columns are kept, in the full table
     assert [r[:2] for r in table_rows(page, "bins")] == [["float32", "0-1"], ["NLSPN", "0-1"]]
     assert '"aggregation": "per_image"' in html.unescape(page)  # the protocol is shown
+
+
+def _before(page: str, a: str, b: str) -> bool:
+    return a in page and b in page and page.index(a) < page.index(b)
+
+
+def _folded(page: str, marker: str) -> bool:
+    """True when `marker` sits inside a <details> element."""
+    head = page[: page.index(marker)]
+    return head.count("<details") > head.count("</details>")
+
+
+def test_report_leads_with_charts_and_folds_the_long_tables(tmp_path):
+    sd = scored_dir(tmp_path)
+    index = write_report(sd, frames=(0, 1))
+    page = index.read_text()
+    parser = _Links()
+    parser.feed(page)
+    images = [link for link in parser.links if link.endswith(".png")]
+    charts = ["charts/s0_errors.png", "charts/s0_depth_bins.png", "charts/s0_regions.png", "charts/s0_memory.png"]
+    assert images[:5] == [*charts, "figures/comparison.png"]  # the first pictures: charts, then the figure
+    assert _before(page, "charts/s0_memory.png", 'id="metrics"')  # every chart comes before the first table
+    assert not _folded(page, 'id="metrics"')  # the headline table stays open
+    for table in ("metrics-all", "bins", "regions", "paired"):
+        assert _folded(page, f'id="{table}"'), table  # the long tables fold away
+    assert _folded(page, "figures/f1_W8A8_error.png") and _folded(page, "&quot;aggregation&quot;")
+    for link in charts:
+        img = Image.open(index.parent / link)
+        assert img.size[0] == 640 and np.asarray(img.convert("L")).std() > 10, link  # drawn, not blank
+    assert "Left off: NLSPN (no recorded weight size)" in page  # the memory chart says who is missing
+    assert "percentile bootstrap over images (1000 resamples)" in page  # the CI caption is the score folder's
+
+
+def test_report_shows_extra_score_folders_as_sections(tmp_path):
+    sd = scored_dir(tmp_path, "synthetic")
+    real = scored_dir(tmp_path, "real")
+    out = tmp_path / "rep"
+    note = "Real frames: a sentence from the caller."
+    index = write_report(sd, out, label="Synthetic test split", extra={"Real frames": real}, notes=[note])
+    page = index.read_text()
+    parser = _Links()
+    parser.feed(page)
+    for link in parser.links:
+        assert (out / link).is_file(), f"broken local link {link}"
+    assert _before(page, ">Synthetic test split</h3>", ">Real frames</h3>")
+    assert _before(page, "charts/s1_memory.png", "figures/comparison.png")  # both sections' charts lead
+    assert _before(page, 'id="metrics"', 'id="s1-metrics"') and _folded(page, 'id="s1-bins"')
+    assert [r[0] for r in table_rows(page, "s1-metrics")] == list(METHODS)
+    assert (out / "figures" / "s1_comparison.png").is_file() and (out / "data" / "s1" / "metrics.csv").is_file()
+    assert (out / "charts" / "s1_errors.png").is_file() and html.escape(note) in page
+    with pytest.raises(InputFileError, match="no metrics.csv here"):
+        write_report(sd, out, extra={"Real frames": tmp_path / "nowhere"})
 
 
 def test_report_error_map_pixels_follow_the_convention(tmp_path):
@@ -228,21 +303,34 @@ def run_chromium(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess
     return subprocess.run(cmd, capture_output=True, timeout=120, check=False)
 
 
+TAB10_ORANGE = (255, 127, 14)  # the second method's (W8A8, 600 mm off) colour in every chart
+HEADER_GREY = (238, 238, 238)  # table header background #eee
+
+
+def colour_rows(img: np.ndarray, rgb: tuple[int, int, int], tol: int = 2, min_pixels: int = 20) -> np.ndarray:
+    """Row indices of a screenshot holding at least `min_pixels` pixels of colour `rgb`."""
+    hits = (np.abs(img - np.array(rgb)).max(axis=2) <= tol).sum(axis=1)
+    return np.flatnonzero(hits >= min_pixels)
+
+
 @pytest.mark.browser
 def test_report_renders_in_headless_chromium(tmp_path):
-    sd = make_score_dir(tmp_path)
+    sd = scored_dir(tmp_path)
     index = write_report(sd)
     shot = tmp_path / "shot.png"
-    res = run_chromium([f"--screenshot={shot}", "--window-size=1280,2000", index.as_uri()], tmp_path)
+    res = run_chromium([f"--screenshot={shot}", "--window-size=1280,3000", index.as_uri()], tmp_path)
     assert shot.is_file(), res.stderr.decode(errors="replace")[-2000:]
     img = np.asarray(Image.open(shot).convert("RGB")).astype(int)
-    assert img.shape[:2] == (2000, 1280)
-    assert img.std() > 20, "screenshot is blank"
+    assert img.shape[:2] == (3000, 1280)
+    chart_rows = colour_rows(img, TAB10_ORANGE)
+    assert chart_rows.size and chart_rows[0] < 500, "the page does not open with the charts"
+    top = img[chart_rows[0] : chart_rows[0] + 300]
+    assert top.std() > 20 and (np.abs(top - 255).max(axis=2) > 30).mean() > 0.05  # the chart region is drawn
+    header_rows = colour_rows(img, HEADER_GREY, tol=1, min_pixels=200)
+    assert header_rows.size and header_rows[0] > chart_rows[0] + 300  # the tables come after the charts
     dark_red = (np.abs(img - [128, 0, 0]).max(axis=2) <= 12).sum()
     dark_blue = (np.abs(img - [0, 0, 76]).max(axis=2) <= 12).sum()
-    header_grey = (np.abs(img - [238, 238, 238]).max(axis=2) <= 2).sum()  # table header background #eee
-    assert dark_red > 500 and dark_blue > 500, (dark_red, dark_blue)  # the error maps are drawn
-    assert header_grey > 500  # the table is drawn
+    assert dark_red > 500 and dark_blue > 500, (dark_red, dark_blue)  # the comparison figure's error maps
 
 
 @pytest.mark.browser
