@@ -146,19 +146,35 @@ def step_figures(study: Study) -> dict[str, Any]:
             "missing": missing, "partial": bool(missing)}  # fmt: skip
 
 
+#: Heading of the real-frame scores in the report and in ``results.md``.
+REAL_LABEL = "Real frames (7-Scenes redkitchen, Kinect v1 depth as ground truth, simulated spots)"
+
+
+def _real_reason(study: Study, *steps: str) -> str:
+    """Why the real-data study has no result here (the first skipped step's reason, or that it is disabled)."""
+    if study.realdata_path is None or study.preset.realdata_frames == 0:
+        return "real-data study disabled (--no-realdata or realdata_frames = 0)"
+    return next((study.skipped[s] for s in steps if s in study.skipped), "not run")
+
+
 def step_report(study: Study) -> dict[str, Any]:
-    """The static HTML report of ``scores/`` (tables, figures) in ``report/``."""
+    """The static HTML report of ``scores/`` and, when scored, ``realdata/scores`` (charts, figures, tables)."""
     from leaderboard.report import write_report
 
     score_record = read_marker(study, "score")
     if score_record is None:
         raise StepSkipped("the score step has not finished")
+    real = read_marker(study, "realdata-score")
+    extra = {REAL_LABEL: study.out_dir / "realdata" / "scores"} if real is not None else {}
+    notes = [] if real is not None else [f"Real frames: {_real_reason(study, 'realdata-score', 'realdata-convert')}."]
     test = read_marker(study, "dataset")["summary"]["test_indices"]
     index = write_report(
         study.out_dir / "scores", study.out_dir / "report", title=f"tofbench reproduce: {study.preset.name}",
-        frames=_figure_positions(study, len(test)),
+        frames=_figure_positions(study, len(test)), label="Synthetic test split", extra=extra, notes=notes,
     )  # fmt: skip
-    return {"report": str(index), "partial": bool(score_record["summary"].get("partial"))}
+    # no real-frame scores yet is not "partial": once `realdata-score` finishes, its newer marker redoes this step
+    partial = bool(score_record["summary"].get("partial"))
+    return {"report": str(index), "real_frames": real is not None, "partial": partial}
 
 
 def _fmt(value: Any, scale: float = 1.0, digits: int = 1) -> str:
@@ -232,15 +248,12 @@ def step_results(study: Study) -> dict[str, Any]:
         lines += ["", *([f"Methods without results: {', '.join(missing)}.", ""] if missing else [])]
         lines += ["![comparison](figures/comparison.png)", "", "Full tables: `scores/metrics.csv`, report: "
                   "`report/index.html`.", ""]  # fmt: skip
-    lines += ["## Real frames (7-Scenes redkitchen, Kinect v1 depth as ground truth, simulated spots)", ""]
+    lines += [f"## {REAL_LABEL}", ""]
     real = read_marker(study, "realdata-score")
     if real is not None:
         lines += headline_table(real["summary"]["rows"], with_meta=False) + [""]
     else:
-        reason = study.skipped.get("realdata-score") or study.skipped.get("realdata-convert") or "not run"
-        if study.realdata_path is None or p.realdata_frames == 0:
-            reason = "real-data study disabled (--no-realdata or realdata_frames = 0)"
-        lines += [f"Skipped: {reason}.", ""]
+        lines += [f"Skipped: {_real_reason(study, 'realdata-score', 'realdata-convert')}.", ""]
     mesh = read_marker(study, "realdata-mesh")
     lines += ["## TSDF mesh of the real frames, rendered at held-out poses", ""]
     if mesh is not None:

@@ -10,8 +10,8 @@ Output folder ``DIR``::
     scores/               leaderboard score output (metrics.csv with params / memory / latency / bits columns,
                           methods.toml to score again)
     figures/comparison.png (paper layout), comparison_all_methods.png, error_maps/<method>/, depth/, color/
-    report/index.html     the HTML report
     realdata/             frames, dataset, preds, scores, mesh.ply, mesh.json (when the 7-Scenes frames exist)
+    report/index.html     the HTML report: charts, figures and tables of the synthetic and the real-frame scores
     results.md            headline tables and the command that produced them
 """
 
@@ -66,7 +66,6 @@ STEPS: tuple[Step, ...] = (
     *(Step(f"predict-{m}", make_predict_step(m), needs=("dataset", *_run_of(m)), groups=("predict",)) for m in METHODS),
     Step("score", step_score, needs=_PREDICT),
     Step("figures", step_figures, needs=_PREDICT),
-    Step("report", step_report, needs=("score", "figures")),
     Step("realdata-convert", step_realdata_convert, groups=("realdata",)),
     *(
         Step(f"realdata-predict-{m}", make_realdata_predict_step(m), needs=("realdata-convert", *_run_of(m)),
@@ -75,6 +74,7 @@ STEPS: tuple[Step, ...] = (
     ),
     Step("realdata-score", step_realdata_score, needs=_REAL_PREDICT, groups=("realdata",)),
     Step("realdata-mesh", step_realdata_mesh, groups=("realdata",)),
+    Step("report", step_report, needs=("score", "figures", "realdata-score")),
     Step("results", step_results, needs=("score", "realdata-score", "realdata-mesh")),
 )  # fmt: skip
 STEP = {s.name: s for s in STEPS}

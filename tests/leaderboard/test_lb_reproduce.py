@@ -4,8 +4,10 @@ errors, and (slow) the whole quick pipeline end to end at a tiny size, re-run to
 from __future__ import annotations
 
 import csv
+import html
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -141,6 +143,51 @@ def test_run_step_markers_resume_partial_and_skip(tmp_path):
     with pytest.raises(RuntimeError, match="boom"):
         run_step(study, Step("d", broken))
     assert not marker_path(study, "d").exists() and not list((tmp_path / "steps").glob(".*tmp*"))
+
+
+def _fake_scores(out_dir, offsets_m: dict[str, float]) -> None:
+    """A score folder of constant-offset predictions on two 8 x 10 frames (what `score_methods` leaves)."""
+    from leaderboard.score import score
+
+    gt_dir = out_dir.parent / f"{out_dir.name}-gt"
+    gt_dir.mkdir(parents=True)
+    specs = {}
+    for i in range(2):
+        gt = np.linspace(1.0, 4.0, 80, dtype=np.float32).reshape(8, 10)
+        np.save(gt_dir / f"{i:06d}.npy", gt)
+        for m, off in offsets_m.items():
+            (out_dir.parent / f"{out_dir.name}-{m}").mkdir(exist_ok=True)
+            np.save(out_dir.parent / f"{out_dir.name}-{m}" / f"{i:06d}.npy", gt + off)
+            specs[m] = out_dir.parent / f"{out_dir.name}-{m}"
+    score(gt_dir, specs, out_dir)
+
+
+def test_report_step_shows_the_real_frame_scores(tmp_path):
+    from leaderboard.reproduce.outputs import REAL_LABEL, step_report
+
+    study = Study(preset=get_preset("quick"), out_dir=tmp_path / "study", realdata_path=None)
+    for name, summary in (("dataset", {"test_indices": [3, 5]}), ("score", {"partial": False})):
+        run_step(study, Step(name, lambda s, summary=summary: summary))
+    _fake_scores(study.out_dir / "scores", {"float32": 0.01, "nlspn": -0.02})
+    page = tmp_path / "study" / "report" / "index.html"
+    summary = step_report(study)
+    assert summary == {"report": str(page), "real_frames": False, "partial": False}
+    text = page.read_text()
+    assert "Synthetic test split" in text and "Real frames: real-data study disabled" in text
+    assert 'id="s1-metrics"' not in text
+
+    _fake_scores(study.out_dir / "realdata" / "scores", {"float32": 0.05, "nlspn": 0.08})
+    run_step(study, Step("realdata-score", lambda s: {"scores": "realdata/scores"}))
+    assert step_report(study)["real_frames"] is True
+    text = page.read_text()
+    assert html.escape(REAL_LABEL) in text and "Real frames: real-data" not in text
+    real_rows = re.findall(r'<table class="sortable" id="s1-metrics">.*?</table>', text, re.S)[0]
+    assert re.findall(r'<td data-v="[^"]*" class="t">([^<]+)</td>', real_rows) == ["float32", "nlspn"]
+    assert re.search(r">(<b>)?50\.0(</b>)?</td>", real_rows) and ">80.0</td>" in real_rows  # real RMSE in mm
+    assert (tmp_path / "study" / "report" / "charts" / "s1_errors.png").is_file()
+    names = step_names()
+    assert names.index("realdata-score") < names.index("report")  # the report waits for the real-frame scores
+    assert "realdata-score" in STEP["report"].needs
 
 
 def test_out_dir_that_is_a_file_or_holds_another_study(tmp_path):
