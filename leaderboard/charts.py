@@ -269,15 +269,18 @@ def memory_figure(sf: ScoreFolder) -> Figure | None:
     colors = method_colors(sf.method_names)
     data = {d.method: d for d in metric_with_ci(sf, "rmse")}
     fig, (ax,) = _figure(1, 3.4)
+    shown: list[float] = []  # log10 sizes already labelled: labels of near-equal sizes are stacked, not overprinted
     for m, size in known.items():
         d = data[m]
+        stack = sum(abs(math.log10(size) - s) < 0.06 for s in shown)
+        shown.append(math.log10(size))
         x, v = size / 1e6, d.value_m * MM_PER_M
         ax.scatter([x], [v], color=colors[m], s=36, zorder=3, label=m)
         if d.has_ci:  # drawn from lo to hi (a pooled headline value may lie outside the per-image interval)
             lo, hi = d.lo_m * MM_PER_M, d.hi_m * MM_PER_M
             ax.errorbar([x], [(lo + hi) / 2.0], yerr=[(hi - lo) / 2.0], fmt="none", ecolor=colors[m],
                         elinewidth=1.2, capsize=3)  # fmt: skip
-        ax.annotate(m, (x, v), xytext=(5, 4), textcoords="offset points", fontsize=8)
+        ax.annotate(m, (x, v), xytext=(5, 4 - 11 * stack), textcoords="offset points", fontsize=8)
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     ax.set_xscale("log")
