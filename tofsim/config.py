@@ -21,6 +21,11 @@ Example TOML file for ``tofsim generate --config FILE``::
     [sensor]
     preset = "sds"            # base sensor preset; other keys override its fields
 
+    [rgb_camera]              # optional: colour from a second camera 2.5 cm to the right
+    enabled = true
+    baseline_m = [0.025, 0.0, 0.0]
+    calibration_error_deg = 0.1
+
     [split_fractions]
     train = 0.8
     val = 0.1
@@ -47,6 +52,7 @@ from tofsim.camera import Intrinsics
 from tofsim.errors import ConfigError, InputFileError, RegistryError, TofsimError
 from tofsim.provenance import json_sha256
 from tofsim.registry import Registry
+from tofsim.rgb_camera import RgbCameraConfig
 from tofsim.strict import check_keys, check_types, from_dict, merged_value, to_plain
 
 __all__ = [
@@ -226,6 +232,10 @@ class GenerateConfig:
         poses: a `tofsim.scene.cameras.PoseConfig`: how camera poses are sampled in each scene.
         mesh_path: a mesh file (PLY/OBJ/GLB/OFF) to use instead of procedural rooms; None for rooms.
         split_fractions: fraction of scenes per split (``train``/``val``/``test``), summing to 1.
+        rgb_camera: a `tofsim.rgb_camera.RgbCameraConfig`: colour from a separate camera with the spots registered
+            into it (off by default). Its calibration error comes from ``sample_rng(seed, k, "rgb_calibration")``
+            with k the scene (or sample) index. A disabled table is left out of `to_dict` (and so of the config
+            hash), so a dataset made without it keeps its bytes.
     """
 
     seed: int = 0
@@ -238,9 +248,13 @@ class GenerateConfig:
     poses: Any = field(default_factory=_default_poses)
     mesh_path: str | None = None
     split_fractions: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SPLIT_FRACTIONS))
+    rgb_camera: RgbCameraConfig = field(default_factory=RgbCameraConfig)
 
     def __post_init__(self) -> None:
         _check_common(self, "generate")
+        if not isinstance(self.rgb_camera, RgbCameraConfig):
+            raise ConfigError(f"generate.rgb_camera: expected a table of keys, got {self.rgb_camera!r}")
+        self.rgb_camera.intrinsics(self.camera.intrinsics())  # validates the colour camera against the image
         if self.n_frames < 1:
             raise ConfigError(f"generate.n_frames: must be >= 1, got {self.n_frames}")
         if self.frames_per_scene < 1:
@@ -252,8 +266,11 @@ class GenerateConfig:
         return -(-self.n_frames // self.frames_per_scene)
 
     def to_dict(self) -> dict[str, Any]:
-        """The full resolved config as plain nested dicts (what the manifest stores)."""
-        return _fields_to_plain(self)
+        """The full resolved config as plain nested dicts (what the manifest stores); no ``rgb_camera`` when off."""
+        out = _fields_to_plain(self)
+        if not self.rgb_camera.enabled:
+            del out["rgb_camera"]
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> GenerateConfig:

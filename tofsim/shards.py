@@ -35,6 +35,7 @@ __all__ = [
     "sensor_name",
     "sample_meta",
     "sample_from",
+    "rgb_camera_sample",
     "generate_samples",
     "convert_samples",
     "simulate_shard",
@@ -176,8 +177,37 @@ class SceneCache:
         return self.renderer, self.poses
 
 
+def rgb_camera_sample(
+    cfg: GenerateConfig, renderer: Any, frame: Any, out: Any, i: int, scene_index: int, meta: dict[str, Any]
+) -> Sample:
+    """Sample `i` seen from the colour camera: rgb and ground truth rendered from its pose, the ToF frame's sensor
+    output `out` registered into it with the believed extrinsics, and the rig in ``meta["rgb_camera"]``.
+    """  # noqa: D205
+    from tofsim.rgb_camera import CALIBRATION_STREAM, believed_extrinsics, rgb_pose
+    from tofsim.sensor.registration import nominal_depth_m, register_spots
+
+    rig = cfg.rgb_camera
+    intr_rgb = rig.intrinsics(frame.intrinsics)
+    true_T = rig.extrinsics()  # noqa: N806
+    stream = sample_rng(cfg.seed, rig.calibration_index(i, scene_index), CALIBRATION_STREAM)
+    believed_T = believed_extrinsics(rig, rng=stream)  # noqa: N806
+    pose = rgb_pose(frame.pose, true_T)
+    rgb_frame = renderer.render(intr_rgb, pose)
+    meta["rgb_camera"] = {
+        "K_tof": frame.intrinsics.K.tolist(),
+        "K_rgb": intr_rgb.K.tolist(),
+        "T_rgb_from_tof": true_T.tolist(),
+        "T_rgb_from_tof_believed": believed_T.tolist(),
+        "nominal_depth_m": nominal_depth_m(out.spots),
+    }
+    return sample_from(rgb_frame, register_spots(out, frame.intrinsics, intr_rgb, believed_T), pose, meta)
+
+
 def generate_samples(plan: ShardPlan, indices: range) -> Iterator[Sample]:
-    """The generated samples `indices` (consecutive), rendering each scene once."""
+    """The generated samples `indices` (consecutive), rendering each scene once.
+
+    With ``cfg.rgb_camera.enabled`` each sample is seen from the colour camera (`rgb_camera_sample`).
+    """
     from tofsim.sensor import simulate
 
     cfg: GenerateConfig = plan.config
@@ -189,7 +219,11 @@ def generate_samples(plan: ShardPlan, indices: range) -> Iterator[Sample]:
         frame = renderer.render(cache.intrinsics, pose)
         out = simulate(frame, cfg.sensor, rng=sample_rng(cfg.seed, i, "noise"))
         source = cfg.mesh_path if cfg.mesh_path is not None else None
-        yield sample_from(frame, out, pose, sample_meta(plan, i, source_file=source))
+        meta = sample_meta(plan, i, source_file=source)
+        if cfg.rgb_camera.enabled:
+            yield rgb_camera_sample(cfg, renderer, frame, out, i, scene_index, meta)
+        else:
+            yield sample_from(frame, out, pose, meta)
 
 
 def convert_samples(plan: ShardPlan, indices: range) -> Iterator[Sample]:
