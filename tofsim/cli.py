@@ -166,6 +166,24 @@ def _camera_options(cfg: Any, width: int | None, height: int | None, fov_deg: fl
     return cfg.replace(camera=camera)
 
 
+def _echo_rgb_camera(cfg: Any, error_given: bool) -> None:
+    """Say where the colour camera is; refuse a calibration error without one (it would change nothing)."""
+    rig = cfg.rgb_camera
+    if not rig.enabled:
+        if error_given:
+            raise ConfigError(
+                "--rgb-calibration-error-deg: there is no colour camera to misregister; add --rgb-baseline-m "
+                "(or [rgb_camera] enabled = true in the config)"
+            )
+        return
+    b_cm = ", ".join(f"{100 * x:g}" for x in rig.baseline_m)
+    typer.echo(
+        f"colour camera at ({b_cm}) cm from the ToF camera, spots registered into its frame; calibration error "
+        f"{1000 * rig.calibration_error_m:g} mm, {rig.calibration_error_deg:g} deg per axis, one per "
+        f"{rig.calibration_error_per}"
+    )
+
+
 @app.command()
 def generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created; an unfinished run there resumes).")],
@@ -199,6 +217,21 @@ def generate(
         float | None,
         typer.Option("--fov-deg", help="Horizontal field of view in degrees (default: the config camera's)."),
     ] = None,
+    rgb_baseline_m: Annotated[
+        float | None,
+        typer.Option(
+            "--rgb-baseline-m",
+            help="Colour from a second camera this far to the right of the ToF camera (m, e.g. 0.025); the spots "
+            "are registered into its frame ([rgb_camera] in the config).",
+        ),
+    ] = None,
+    rgb_calibration_error_deg: Annotated[
+        float | None,
+        typer.Option(
+            "--rgb-calibration-error-deg",
+            help="1-sigma rotation error per axis of the ToF-to-RGB extrinsics the registration believes (deg).",
+        ),
+    ] = None,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
@@ -214,8 +247,15 @@ def generate(
             "n_frames": frames, "seed": seed, "frames_per_scene": frames_per_scene, "shard_size": shard_size,
             "mesh_path": None if mesh is None else str(mesh),
         }  # fmt: skip
-        cfg = GenerateConfig.from_dict(_config_dict(config, preset, overrides))
+        d = _config_dict(config, preset, overrides)
+        rgb = {} if rgb_baseline_m is None else {"enabled": True, "baseline_m": [rgb_baseline_m, 0.0, 0.0]}
+        if rgb_calibration_error_deg is not None:
+            rgb["calibration_error_deg"] = rgb_calibration_error_deg
+        if rgb:
+            d["rgb_camera"] = {**d.get("rgb_camera", {}), **rgb}
+        cfg = GenerateConfig.from_dict(d)
         cfg = _camera_options(cfg, width, height, fov_deg)
+        _echo_rgb_camera(cfg, rgb_calibration_error_deg is not None)
         _run_with_bar(
             "generate", quiet, lambda bar: run_generate(cfg, out, workers=workers, scheduler=scheduler, progress=bar)
         )
