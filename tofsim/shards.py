@@ -193,14 +193,15 @@ def rgb_camera_sample(
     believed_T = believed_extrinsics(rig, rng=stream)  # noqa: N806
     pose = rgb_pose(frame.pose, true_T)
     rgb_frame = renderer.render(intr_rgb, pose)
-    meta["rgb_camera"] = {
+    rig_meta = {
         "K_tof": frame.intrinsics.K.tolist(),
         "K_rgb": intr_rgb.K.tolist(),
         "T_rgb_from_tof": true_T.tolist(),
         "T_rgb_from_tof_believed": believed_T.tolist(),
         "nominal_depth_m": nominal_depth_m(out.spots),
     }
-    return sample_from(rgb_frame, register_spots(out, frame.intrinsics, intr_rgb, believed_T), pose, meta)
+    registered = register_spots(out, frame.intrinsics, intr_rgb, believed_T)
+    return sample_from(rgb_frame, registered, pose, {**meta, "rgb_camera": rig_meta})
 
 
 def generate_samples(plan: ShardPlan, indices: range) -> Iterator[Sample]:
