@@ -164,8 +164,9 @@ def spot_status_maps(spots: np.ndarray | None, shape_hw: tuple[int, int]) -> np.
     out = np.zeros((len(SPOT_STATUS_CHANNELS), h, w), dtype=np.float32)
     if spots is None or spots.dtype.names is None or not {"u", "v", "status"} <= set(spots.dtype.names):
         return out
-    u = np.rint(np.asarray(spots["u"], dtype=np.float64))
-    v = np.rint(np.asarray(spots["v"], dtype=np.float64))
+    # the pixel the sensor model writes a spot to: floor(x + 0.5) (not np.rint, which rounds halves to even)
+    u = np.floor(np.asarray(spots["u"], dtype=np.float64) + 0.5)
+    v = np.floor(np.asarray(spots["v"], dtype=np.float64) + 0.5)
     on = np.isfinite(u) & np.isfinite(v) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
     if not on.any():
         return out

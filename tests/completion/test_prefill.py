@@ -37,10 +37,11 @@ def test_spot_status_maps_voronoi_by_brute_force(rng):
     spots["v"] = rng.uniform(-0.4, h - 0.6, 9)
     spots["status"] = [0, 1, 2, 3, 4, 0, 3, 1, 2]
     spots["u"][5] = w + 3.0  # off the image: ignored
+    spots["u"][0], spots["v"][0] = 2.5, 4.5  # halves go up, as the sensor model writes spots (np.rint would go to 2, 4)
     maps = spot_status_maps(spots, (h, w))
     assert maps.shape == (2, h, w) and maps.dtype == np.float32
     on = np.arange(9) != 5
-    py, px, st = np.rint(spots["v"][on]), np.rint(spots["u"][on]), spots["status"][on]
+    py, px, st = np.floor(spots["v"][on] + 0.5), np.floor(spots["u"][on] + 0.5), spots["status"][on]
     for y in range(h):
         for x in range(w):
             d = np.hypot(py - y, px - x)
