@@ -41,15 +41,20 @@ def score_cmd(
     gt: Annotated[Path, typer.Option("--gt", help="tofsim dataset folder, or a folder of GT depth files.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder (metrics.csv, .md, .tex, .json, ...).")],
     pred: Annotated[
-        list[str] | None, typer.Option("--pred", help="NAME=PATH of a method's predictions (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--pred",
+            help="NAME=PATH of a method's predictions (repeatable); per-method options after the path: "
+            "NAME=PATH:scale=256:format=png (also key=, list=, pattern=).",
+        ),
     ] = None,
     methods: Annotated[Path | None, typer.Option("--methods", help="Methods file (TOML or YAML).")] = None,
     fmt: Annotated[
-        str, typer.Option("--format", help="Format of every --pred: auto, npy, npz, png16, exr, h5, nlspn.")
+        str, typer.Option("--format", help="Default format of --pred: auto, npy, npz, png16, exr, h5, nlspn.")
     ] = "auto",
     png_scale_per_m: Annotated[
         float | None,
-        typer.Option("--png-scale-per-m", help="Scale of --pred PNGs: 256 KITTI/NLSPN, 1000 mm, 5000 TUM."),
+        typer.Option("--png-scale-per-m", help="Default scale of --pred PNGs: 256 KITTI/NLSPN, 1000 mm, 5000 TUM."),
     ] = None,
     gt_scale_per_m: Annotated[
         float | None, typer.Option("--gt-scale-per-m", help="Scale of GT PNGs (folder GT only).")
@@ -87,7 +92,7 @@ def score_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Score predictions against ground truth and write metric tables into OUT."""
-    from leaderboard.io.sources import PRED_FORMATS, PredictionSource, open_ground_truth
+    from leaderboard.io.sources import FORMAT_ALIASES, PRED_FORMATS, PredictionSource, open_ground_truth
     from leaderboard.methods import load_methods, parse_pred_option
     from leaderboard.protocol import Protocol, load_protocol
     from leaderboard.score import score
@@ -95,6 +100,7 @@ def score_cmd(
     try:
         if bool(pred) == (methods is not None):
             raise ConfigError("give either --pred NAME=PATH (repeatable) or --methods FILE, not both or neither")
+        fmt = FORMAT_ALIASES.get(fmt, fmt)
         if fmt not in PRED_FORMATS:
             raise ConfigError(f"unknown --format {fmt!r}; valid: {', '.join(PRED_FORMATS)}")
         protocol = load_protocol(protocol_file) if protocol_file is not None else Protocol()

@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from leaderboard.errors import ConfigError, InputFileError
-from leaderboard.io.sources import PredictionSource
+from leaderboard.io.readers import KNOWN_SCALES_PER_M
+from leaderboard.io.sources import FORMAT_ALIASES, PRED_FORMATS, PredictionSource
 
-__all__ = ["MethodSpec", "load_methods", "parse_pred_option", "METADATA_KEYS", "SOURCE_KEYS"]
+__all__ = ["MethodSpec", "load_methods", "parse_pred_option", "METADATA_KEYS", "SOURCE_KEYS", "PRED_OPTIONS"]
 
 #: Keys that describe how to read the predictions.
 SOURCE_KEYS = ("path", "format", "scale_per_m", "key", "list_file", "pattern")
@@ -112,15 +113,73 @@ def load_methods(path: str | Path) -> list[MethodSpec]:
     return specs
 
 
+#: Per-method options of a CLI ``--pred NAME=PATH:OPTION=VALUE...``: option -> `PredictionSource` field.
+PRED_OPTIONS = {"format": "fmt", "scale": "scale_per_m", "key": "key", "list": "list_file", "pattern": "pattern"}
+
+
+def _pred_options(name: str, segments: list[str]) -> dict[str, Any]:
+    """Parse ``option=value`` segments of one ``--pred`` into `PredictionSource` fields (see `PRED_OPTIONS`)."""
+    fields: dict[str, Any] = {}
+    valid = ", ".join(sorted(PRED_OPTIONS))
+    for seg in segments:
+        opt, _, value = seg.partition("=")
+        opt, value = opt.strip(), value.strip()
+        if opt not in PRED_OPTIONS:
+            raise ConfigError(f"--pred {name!r}: unknown option {opt!r}; valid: {valid} (e.g. NAME=PATH:scale=256)")
+        if not value:
+            raise ConfigError(f"--pred {name!r}: option {opt!r} needs a value ({opt}=...)")
+        if opt == "scale":
+            try:
+                scale = float(value)
+            except ValueError:
+                scale = float("nan")
+            if not (scale > 0 and scale < float("inf")):
+                raise ConfigError(
+                    f"--pred {name!r}: scale={value!r} must be a positive number of PNG units per metre "
+                    f"({KNOWN_SCALES_PER_M})"
+                )
+            fields["scale_per_m"] = scale
+        elif opt == "format":
+            fmt = FORMAT_ALIASES.get(value, value)
+            if fmt not in PRED_FORMATS:
+                raise ConfigError(f"--pred {name!r}: unknown format={value!r}; valid: {', '.join(PRED_FORMATS)}")
+            fields["fmt"] = fmt
+        elif opt == "list":
+            fields["list_file"] = Path(value)
+        else:
+            fields[PRED_OPTIONS[opt]] = value
+    return fields
+
+
 def parse_pred_option(text: str, *, fmt: str = "auto", scale_per_m: float | None = None) -> MethodSpec:
-    """A `MethodSpec` from a CLI ``NAME=PATH`` option.
+    """A `MethodSpec` from a CLI ``NAME=PATH`` option, optionally followed by ``:OPTION=VALUE`` parts.
+
+    Options (`PRED_OPTIONS`): ``format`` (one of `PRED_FORMATS`, ``png`` meaning ``png16``), ``scale`` (PNG
+    units per metre), ``key``, ``list`` (a list file) and ``pattern``. They apply to this method only; `fmt` and
+    `scale_per_m` (the CLI's ``--format`` and ``--png-scale-per-m``) are the defaults of the ones not given.
+    Trailing ``:``-separated parts holding ``=`` are options; the rest is the path (a ``C:`` drive stays in it).
+
+    Example:
+        ``nlspn=out/nlspn:scale=256:format=png`` reads ``out/nlspn`` as 16-bit PNGs at 256 per metre.
 
     Raises:
-        ConfigError: when the text is not ``NAME=PATH`` or the format is unknown.
+        ConfigError: the text is not ``NAME=PATH[:OPTION=VALUE...]``, an unknown option (listing the valid ones),
+            a bad scale or an unknown format.
     """
-    name, sep, path = text.partition("=")
-    if not sep or not name.strip() or not path.strip():
-        raise ConfigError(f"--pred expects NAME=PATH, got {text!r}")
-    return MethodSpec(
-        name=name.strip(), source=PredictionSource(path=Path(path.strip()), fmt=fmt, scale_per_m=scale_per_m)
-    )
+    name, sep, rest = text.partition("=")
+    name = name.strip()
+    if not sep or not name or not rest.strip():
+        raise ConfigError(f"--pred expects NAME=PATH[:scale=256][:format=png], got {text!r}")
+    parts = rest.split(":")
+    n_path = len(parts)
+    while n_path > 1 and "=" in parts[n_path - 1]:
+        n_path -= 1
+    path, options = ":".join(parts[:n_path]).strip(), parts[n_path:]
+    if not path:
+        raise ConfigError(f"--pred {name!r}: no path before the options in {text!r}")
+    given = [seg.partition("=")[0].strip() for seg in options]
+    twice = sorted({o for o in given if given.count(o) > 1})
+    if twice:
+        raise ConfigError(f"--pred {name!r}: option(s) {', '.join(twice)} given more than once")
+    fields: dict[str, Any] = {"fmt": fmt, "scale_per_m": scale_per_m, **_pred_options(name, options)}
+    return MethodSpec(name=name, source=PredictionSource(path=Path(path), **fields))

@@ -27,10 +27,16 @@ __all__ = [
     "GroundTruth",
     "open_ground_truth",
     "PRED_FORMATS",
+    "FORMAT_ALIASES",
+    "STACKED_NAMES",
 ]
 
 #: Formats a prediction source accepts: the readers plus ``nlspn`` (``{index:010d}.png``, 16-bit, x256) and auto.
 PRED_FORMATS = ("auto", *READERS.names(), "nlspn")
+#: Other spellings accepted for a format: ``png`` is ``png16``, ``hdf5`` is ``h5``.
+FORMAT_ALIASES = {"png": "png16", "hdf5": "h5"}
+#: File names of a stacked prediction file: a folder holding only one of these is read as that file.
+STACKED_NAMES = ("preds.h5", "preds.hdf5")
 
 
 def frame_key(name: str) -> int | str:
@@ -86,6 +92,7 @@ class PredictionSource:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
+        object.__setattr__(self, "fmt", FORMAT_ALIASES.get(self.fmt, self.fmt))
         if self.list_file is not None:
             object.__setattr__(self, "list_file", Path(self.list_file))
         if self.fmt not in PRED_FORMATS:
@@ -111,6 +118,16 @@ class PredictionSource:
         }
 
 
+def _stacked_file(folder: Path, pattern: str | None, fmt: str) -> Path | None:
+    """The stacked file a folder stands for: its only depth file when that is named as in `STACKED_NAMES`."""
+    if not folder.is_dir() or pattern is not None or fmt not in ("auto", "h5"):
+        return None
+    files = [p for p in _list_files(folder, None) if p.suffix.lower() in SUFFIX_FORMATS]
+    if len(files) == 1 and files[0].name.lower() in STACKED_NAMES:
+        return files[0]
+    return None
+
+
 class ResolvedPredictions:
     """A `PredictionSource` with its files listed: ``lookup`` a GT frame, ``read`` its prediction."""
 
@@ -123,18 +140,23 @@ class ResolvedPredictions:
         self.by_key: dict[int | str, Path] = {}
         self.by_gt_name: dict[str, Path] | None = None
         self.by_position: list[Path] | None = None
+        self.stacked_path: Path | None = None
         if not path.exists():
             raise InputFileError(f"prediction path not found: {path}")
         fmt = source.fmt
         if fmt == "nlspn":
             fmt = "png16"
             self.scale_per_m = 256.0 if self.scale_per_m is None else self.scale_per_m
+        stacked = _stacked_file(path, source.pattern, fmt)
+        if stacked is not None:
+            path = stacked
         if path.is_file():
             if path.suffix.lower() not in (".h5", ".hdf5"):
                 raise InputFileError(
                     f"{path}: predictions must be a folder, or one HDF5 file with an (N, H, W) dataset"
                 )
             self._open_stacked(path)
+            self.stacked_path = path
             self.fmt = "h5-stacked"
             return
         files = _list_files(path, source.pattern)
@@ -217,7 +239,7 @@ class ResolvedPredictions:
     def describe(self) -> dict[str, Any]:
         """Resolved folder, format, scale and key (written to ``methods.json``)."""
         return {
-            "path": str(self.source.path.resolve()),
+            "path": str((self.stacked_path or self.source.path).resolve()),
             "format": self.fmt,
             "scale_per_m": self.scale_per_m,
             "key": self.stacked if self.stacked is not None else self.key,
