@@ -152,6 +152,8 @@ def score_cmd(
     except (LeaderboardError, TofsimError) as e:
         _fail(e)
         return
+    for line in result.warnings:
+        typer.echo(f"warning: {line}", err=True)
     n = len(next(iter(result.results.values())).names) if result.results else 0
     typer.echo(
         f"scored {len(result.rows)} method(s) on {n} frame(s) "

@@ -17,7 +17,8 @@ TOML::
     notes = "released outputs"
 
 YAML: ``method:`` (or ``methods:``) holding a list of the same mappings. Keys ``format``, ``scale_per_m``,
-``key``, ``list_file`` and ``pattern`` tell how to read the files; every other key is metadata and becomes a
+``key``, ``list_file``, ``pattern`` and ``float_scale_per_m`` (float files not in metres: 1000 for millimetres)
+tell how to read the files; every other key is metadata and becomes a
 table column (numbers stay numbers).
 """
 
@@ -35,7 +36,7 @@ from leaderboard.io.sources import FORMAT_ALIASES, PRED_FORMATS, PredictionSourc
 __all__ = ["MethodSpec", "load_methods", "parse_pred_option", "METADATA_KEYS", "SOURCE_KEYS", "PRED_OPTIONS"]
 
 #: Keys that describe how to read the predictions.
-SOURCE_KEYS = ("path", "format", "scale_per_m", "key", "list_file", "pattern")
+SOURCE_KEYS = ("path", "format", "scale_per_m", "key", "list_file", "pattern", "float_scale_per_m")
 #: Metadata keys with a known meaning (others are allowed and kept as they are).
 METADATA_KEYS = ("params", "bits", "weight_mb", "activation_mb", "latency_ms", "notes", "paper", "url")
 
@@ -73,6 +74,7 @@ def _spec(entry: dict[str, Any], base: Path, where: str) -> MethodSpec:
         key=entry.get("key"),
         list_file=None if list_file is None else (base / list_file),
         pattern=entry.get("pattern"),
+        float_scale_per_m=entry.get("float_scale_per_m"),
     )
     return MethodSpec(name=str(entry["name"]), source=source, metadata=meta)
 
@@ -135,10 +137,10 @@ def _pred_options(name: str, segments: list[str]) -> dict[str, Any]:
                 scale = float("nan")
             if not (scale > 0 and scale < float("inf")):
                 raise ConfigError(
-                    f"--pred {name!r}: scale={value!r} must be a positive number of PNG units per metre "
+                    f"--pred {name!r}: scale={value!r} must be a positive number of units per metre "
                     f"({KNOWN_SCALES_PER_M})"
                 )
-            fields["scale_per_m"] = scale
+            fields["scale_per_m"] = fields["float_scale_per_m"] = scale
         elif opt == "format":
             fmt = FORMAT_ALIASES.get(value, value)
             if fmt not in PRED_FORMATS:
@@ -154,9 +156,10 @@ def _pred_options(name: str, segments: list[str]) -> dict[str, Any]:
 def parse_pred_option(text: str, *, fmt: str = "auto", scale_per_m: float | None = None) -> MethodSpec:
     """A `MethodSpec` from a CLI ``NAME=PATH`` option, optionally followed by ``:OPTION=VALUE`` parts.
 
-    Options (`PRED_OPTIONS`): ``format`` (one of `PRED_FORMATS`, ``png`` meaning ``png16``), ``scale`` (PNG
-    units per metre), ``key``, ``list`` (a list file) and ``pattern``. They apply to this method only; `fmt` and
-    `scale_per_m` (the CLI's ``--format`` and ``--png-scale-per-m``) are the defaults of the ones not given.
+    Options (`PRED_OPTIONS`): ``format`` (one of `PRED_FORMATS`, ``png`` meaning ``png16``), ``scale`` (units
+    per metre of the stored values: PNG, and float files that hold millimetres), ``key``, ``list`` (a list file)
+    and ``pattern``. They apply to this method only; `fmt` and `scale_per_m` (the CLI's ``--format`` and
+    ``--png-scale-per-m``) are the defaults of the ones not given.
     Trailing ``:``-separated parts holding ``=`` are options; the rest is the path (a ``C:`` drive stays in it).
 
     Example:

@@ -33,7 +33,8 @@ __all__ = ["Protocol", "MISSING_POLICIES", "MISSING_FILE_POLICIES", "AGGREGATION
 #: How missing prediction pixels (0, negative, NaN or inf) are treated.
 #: penalise: they count as a prediction of 0 m (NLSPN's own behaviour: its network clamps outputs at 0 and its
 #: metric then scores a 0); fill: they take the value of the nearest predicted pixel (as the KITTI devkit
-#: interpolates); exclude: they are left out of every metric (the density column says how many).
+#: interpolates); exclude: they are left out of every metric (the density column says how many). NaN and
+#: negative pixels are also counted on their own and reported (`leaderboard.input_checks`).
 MISSING_POLICIES = ("penalise", "fill", "exclude")
 #: What a GT frame without any prediction file does: error (default), penalise (an all-zero prediction),
 #: exclude (the frame is skipped for that method and counted in ``n_missing_files``).

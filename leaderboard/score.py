@@ -20,6 +20,13 @@ from typing import Any
 import numpy as np
 
 from leaderboard.errors import ConfigError, InputFileError, ShapeError
+from leaderboard.input_checks import (
+    N_RATIO_FRAMES,
+    frame_input_stats,
+    invalid_values_message,
+    missing_frames_message,
+    scale_message,
+)
 from leaderboard.io.sources import GroundTruth, PredictionSource, ResolvedPredictions, open_ground_truth
 from leaderboard.methods import MethodSpec, load_methods
 from leaderboard.metrics import METRIC_INFO, METRIC_KEYS, ROW_KEYS, AccumulatorResult, MetricAccumulator, frame_stats
@@ -54,6 +61,8 @@ class ScoreResult:
         paths: file name -> written path.
         paired: rows of ``paired.csv``.
         missing_files: method -> names of GT frames without a prediction file.
+        warnings: one line per input problem that did not stop scoring (`leaderboard.input_checks`): missing
+            frames under a lenient policy, a likely scale error, NaN or negative predictions.
     """
 
     out_dir: Path
@@ -63,6 +72,7 @@ class ScoreResult:
     paths: dict[str, Path] = field(default_factory=dict)
     paired: list[dict[str, Any]] = field(default_factory=list)
     missing_files: dict[str, list[str]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def resolve_methods(preds: Any) -> list[MethodSpec]:
@@ -107,11 +117,10 @@ def _match(gt: GroundTruth, name: str, res: ResolvedPredictions, protocol: Proto
         if p is None:
             missing.append(gname)
     if missing and protocol.missing_files == "error":
-        where = res.source.path
-        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise InputFileError(
-            f"method {name!r}: {len(missing)} of {len(gt)} GT frames have no prediction in {where} "
-            f"(missing: {shown}); match by file stem or a list file, or set missing_files=penalise|exclude"
+            missing_frames_message(
+                name, str(res.source.path), n_files=res.n_files, n_gt=len(gt), missing=missing, policy="error"
+            )
         )
     return paths, missing
 
@@ -152,6 +161,12 @@ class _FrameJob:
                         f"method {name!r}: prediction {path} has size {pred.shape} but GT frame {frame.name} "
                         f"has {frame.depth_m.shape}; predictions must be at the GT resolution"
                     )
+            checks = frame_input_stats(
+                pred,
+                frame.depth_m,
+                valid_min_m=self.protocol.valid_min_m,
+                ratio=path is not None and i < N_RATIO_FRAMES,
+            )
             stats = frame_stats(
                 pred,
                 frame.depth_m,
@@ -160,7 +175,7 @@ class _FrameJob:
                 sparse_m=frame.sparse_m,
                 work=work,
             )
-            out[name] = (stats, sha)
+            out[name] = (stats, sha, checks)
         return frame.name, frame.sha256, out
 
 
@@ -217,6 +232,7 @@ def score(
     accs = {s.name: MetricAccumulator(protocol) for s in specs}
     shas: dict[str, list[str]] = {s.name: [] for s in specs}
     penalised: dict[str, set[str]] = {s.name: set() for s in specs}
+    checks: dict[str, list[tuple[str, Any]]] = {s.name: [] for s in specs}
     gt_digest = hashlib.sha256()
     n = len(gt_obj)
     job = _FrameJob(gt_obj, [s.name for s in specs], {k: v[0] for k, v in matched.items()}, resolved, protocol)
@@ -249,7 +265,8 @@ def score(
             for name, item in out.items():
                 if item is None:
                     continue
-                stats, sha = item
+                stats, sha, frame_checks = item
+                checks[name].append((frame_name, frame_checks))
                 accs[name].add(stats, name=frame_name, index=done)
                 shas[name].append(sha)
                 if not sha:
@@ -259,12 +276,46 @@ def score(
 
     results = {name: acc.compute() for name, acc in accs.items()}
     missing_files = {name: m for name, (_, m) in matched.items()}
+    inputs, warnings = _input_report(specs, resolved, checks, missing_files, len(gt_obj), protocol)
     return _write_outputs(
-        Path(out_dir), specs, resolved, results, shas, penalised, missing_files, gt_obj, gt_digest.hexdigest(), protocol
-    )
+        Path(out_dir), specs, resolved, results, shas, penalised, missing_files, gt_obj, gt_digest.hexdigest(),
+        protocol, inputs, warnings,
+    )  # fmt: skip
 
 
-def _method_row(spec: MethodSpec, res: AccumulatorResult, n_missing_files: int, protocol: Protocol) -> dict:
+def _input_report(
+    specs: list[MethodSpec],
+    resolved: dict[str, ResolvedPredictions],
+    checks: dict[str, list[tuple[str, Any]]],
+    missing_files: dict[str, list[str]],
+    n_gt: int,
+    protocol: Protocol,
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Per method: NaN / negative pixel counts and the median prediction / GT ratio; and the warning lines."""
+    inputs, warnings = {}, []
+    for s in specs:
+        res, frames = resolved[s.name], checks[s.name]
+        n_nan = sum(c.n_nan for _, c in frames)
+        n_neg = sum(c.n_negative for _, c in frames)
+        bad_frames = [nm for nm, c in frames if c.n_nan or c.n_negative]
+        ratios = [c.median_ratio for _, c in frames if np.isfinite(c.median_ratio)]
+        ratio = float(np.median(ratios)) if ratios else float("nan")
+        inputs[s.name] = {"n_nan_pixels": n_nan, "n_negative_pixels": n_neg, "median_ratio_to_gt": ratio}
+        lines = [
+            missing_frames_message(
+                s.name, str(res.source.path), n_files=res.n_files, n_gt=n_gt, missing=missing_files[s.name],
+                policy=protocol.missing_files,
+            ),
+            scale_message(s.name, ratio, fmt=res.fmt, scale_per_m=res.value_scale_per_m),
+            invalid_values_message(s.name, n_nan, n_neg, bad_frames, policy=protocol.missing),
+        ]  # fmt: skip
+        warnings += [line for line in lines if line]
+    return inputs, warnings
+
+
+def _method_row(
+    spec: MethodSpec, res: AccumulatorResult, n_missing_files: int, protocol: Protocol, inputs: dict[str, Any]
+) -> dict:
     head = res.per_image if protocol.aggregation == "per_image" else res.pooled
     row: dict[str, Any] = {"method": spec.name}
     row.update({k: head[k] for k in METRIC_KEYS})
@@ -285,6 +336,8 @@ def _method_row(spec: MethodSpec, res: AccumulatorResult, n_missing_files: int, 
             "n_empty": res.counts["n_empty"],
             "n_missing_files": n_missing_files,
             "n_missing_pixels": res.counts["n_missing_pixels"],
+            "n_nan_pixels": inputs["n_nan_pixels"],
+            "n_negative_pixels": inputs["n_negative_pixels"],
             "aggregation": protocol.aggregation,
             "missing_policy": protocol.missing,
             "missing_files_policy": protocol.missing_files,
@@ -331,8 +384,10 @@ def _write_outputs(
     gt_obj: GroundTruth,
     gt_sha: str,
     protocol: Protocol,
+    inputs: dict[str, dict[str, Any]],
+    warnings: list[str],
 ) -> ScoreResult:
-    rows = [_method_row(s, results[s.name], len(missing_files[s.name]), protocol) for s in specs]
+    rows = [_method_row(s, results[s.name], len(missing_files[s.name]), protocol, inputs[s.name]) for s in specs]
     meta_cols: list[str] = []
     for s in specs:
         meta_cols += [k for k in s.metadata if k not in meta_cols]
@@ -389,6 +444,8 @@ def _write_outputs(
         "paired_tests": paired,
         "counts": {s.name: results[s.name].counts for s in specs},
         "missing_files": missing_files,
+        "inputs": inputs,
+        "warnings": warnings,
         "ground_truth": gt_obj.describe(),
         "versions": versions(VERSIONED_LIBRARIES),
         "checksums": checksums,
@@ -414,4 +471,5 @@ def _write_outputs(
         paths=paths,
         paired=paired,
         missing_files=missing_files,
+        warnings=warnings,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,8 @@ class PredictionSource:
         path: a folder of per-frame files, or one HDF5 file holding an (N, H, W) dataset.
         fmt: one of `PRED_FORMATS`; ``auto`` detects it from the file suffixes.
         scale_per_m: PNG scale (256 KITTI/NLSPN, 1000 mm, 5000 TUM); required for PNG, implied 256 by ``nlspn``.
+        float_scale_per_m: units per metre of float files (npy, npz, exr, h5, stacked h5) that do not hold
+            metres (1000 for millimetres); None = metres. ``--pred NAME=PATH:scale=S`` sets both scales.
         key: array / channel / dataset name inside npz, exr, h5 files.
         list_file: optional list file (see the module docstring).
         pattern: optional glob on file names (e.g. ``"*.depth.png"``).
@@ -89,6 +92,7 @@ class PredictionSource:
     key: str | None = None
     list_file: Path | None = None
     pattern: str | None = None
+    float_scale_per_m: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
@@ -97,6 +101,9 @@ class PredictionSource:
             object.__setattr__(self, "list_file", Path(self.list_file))
         if self.fmt not in PRED_FORMATS:
             raise ConfigError(f"unknown prediction format {self.fmt!r}; valid: {', '.join(PRED_FORMATS)}")
+        f = self.float_scale_per_m
+        if f is not None and not (isinstance(f, int | float) and 0 < f < math.inf):
+            raise ConfigError(f"float_scale_per_m must be a positive number, got {f!r}")
 
     def resolve(self) -> ResolvedPredictions:
         """List the files and fix the format.
@@ -115,6 +122,7 @@ class PredictionSource:
             "key": self.key,
             "list_file": None if self.list_file is None else str(self.list_file.resolve()),
             "pattern": self.pattern,
+            "float_scale_per_m": self.float_scale_per_m,
         }
 
 
@@ -228,13 +236,23 @@ class ResolvedPredictions:
 
             with h5py.File(path, "r") as f:
                 arr = np.asarray(f[self.stacked][int(gt_key)], dtype=np.float32)
-            return arr, _sha256(arr.tobytes())
+            sha = _sha256(arr.tobytes())
+            return self._float_scaled(arr), sha
         try:
             data = path.read_bytes()
         except OSError as e:
             raise InputFileError(f"cannot read {path}: {e.strerror or e}") from None
         depth = read_depth(path, fmt=self.fmt, scale_per_m=self.scale_per_m, key=self.key, data=data)
-        return depth, _sha256(data)
+        return (depth if self.fmt == "png16" else self._float_scaled(depth)), _sha256(data)
+
+    def _float_scaled(self, depth: np.ndarray) -> np.ndarray:
+        f = self.source.float_scale_per_m
+        return depth if f is None or f == 1 else depth / np.float32(f)
+
+    @property
+    def value_scale_per_m(self) -> float | None:
+        """The scale the values were read with: PNG's `scale_per_m`, else ``float_scale_per_m`` (None: metres)."""
+        return self.scale_per_m if self.fmt == "png16" else self.source.float_scale_per_m
 
     def describe(self) -> dict[str, Any]:
         """Resolved folder, format, scale and key (written to ``methods.json``)."""
@@ -245,8 +263,14 @@ class ResolvedPredictions:
             "key": self.stacked if self.stacked is not None else self.key,
             "list_file": None if self.source.list_file is None else str(self.source.list_file.resolve()),
             "pattern": self.source.pattern,
-            "n_files": len(self.by_key) if self.by_position is None else len(self.by_position),
+            "float_scale_per_m": self.source.float_scale_per_m,
+            "n_files": self.n_files,
         }
+
+    @property
+    def n_files(self) -> int:
+        """Prediction files (frames of a stacked file, lines of a list file) the source holds."""
+        return len(self.by_key) if self.by_position is None else len(self.by_position)
 
 
 @dataclass
