@@ -1,5 +1,8 @@
 """``leaderboard reproduce --preset quick|standard|paper|shipped --out DIR``: the whole study in one command.
 
+``--frames N``, ``--epochs N`` and ``--device D`` override the preset (`leaderboard.reproduce.apply_overrides`);
+the overridden fields are recorded in ``DIR/reproduce.json`` and the command line in ``results.md``.
+
 `reproduce_command` is a typer-annotated function; ``leaderboard/cli.py`` registers it on the ``leaderboard``
 app (``app.command("reproduce")(reproduce_command)``). It parses the options, calls
 `leaderboard.reproduce.reproduce` and shows a progress bar over the steps (the current step, and the epoch /
@@ -110,12 +113,21 @@ def reproduce_command(
             "report, realdata, results); repeatable.",
         ),
     ] = None,  # fmt: skip
+    frames: Annotated[
+        str | None, typer.Option("--frames", help="Override the preset's generated frames (n_frames).")
+    ] = None,
+    epochs: Annotated[
+        str | None, typer.Option("--epochs", help="Override the training epochs of float32 tofnet and NLSPN.")
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option("--device", help="Override the training device: cpu, auto, cuda or cuda:N.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Generate data, train float32 tofnet, QAT (W8A8, W4A8, W4A4, W*), NLSPN and baselines; score and report."""
     from completion.errors import CompletionError
     from leaderboard.errors import LeaderboardError
-    from leaderboard.reproduce import reproduce
+    from leaderboard.reproduce import apply_overrides, get_preset, reproduce
     from leaderboard.reproduce.realdata import default_realdata_path
     from tofsim.errors import TofsimError
 
@@ -127,10 +139,15 @@ def reproduce_command(
         command += f" --realdata {realdata}"
     if only:
         command += "".join(f" --only {o}" for o in only)
+    given = {"--frames": frames, "--epochs": epochs, "--device": device}
+    command += "".join(f" {k} {v}" for k, v in given.items() if v is not None)
     display = StepProgress(quiet=quiet)
     t0 = time.perf_counter()
     try:
-        folder = reproduce(preset, out, progress=display, only=only or None, realdata=real, command=command)
+        _, overrides = apply_overrides(get_preset(preset), frames=frames, epochs=epochs, device=device)
+        folder = reproduce(
+            preset, out, progress=display, only=only or None, realdata=real, command=command, overrides=overrides
+        )
     except (LeaderboardError, CompletionError, TofsimError) as err:
         display.close()
         msg = str(err).splitlines()[0] if str(err) else type(err).__name__

@@ -8,7 +8,14 @@ also runs the methods on real frames and checks a TSDF mesh. Finished steps are 
 """
 
 from leaderboard.reproduce.pipeline import STEPS, reproduce, select_steps, step_names
-from leaderboard.reproduce.presets import METHODS, PRESETS, ReproducePreset, get_preset, preset_names
+from leaderboard.reproduce.presets import (
+    METHODS,
+    PRESETS,
+    ReproducePreset,
+    apply_overrides,
+    get_preset,
+    preset_names,
+)
 from leaderboard.reproduce.runner import OutputError
 
 __all__ = [
@@ -17,6 +24,7 @@ __all__ = [
     "STEPS",
     "OutputError",
     "ReproducePreset",
+    "apply_overrides",
     "get_preset",
     "preset_names",
     "reproduce",

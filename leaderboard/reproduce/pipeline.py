@@ -2,7 +2,7 @@
 
 Output folder ``DIR``::
 
-    reproduce.json        the resolved preset and its hash (a folder holds one study)
+    reproduce.json        the resolved preset, its hash and the overridden fields (a folder holds one study)
     steps/<step>.json     done-markers (written last, atomically); a re-run skips these steps
     dataset/              the generated tofsim dataset;   gt/depth, gt/sparse: its test split as .npy
     runs/<method>/        float32 tofnet, QAT runs (w8a8, w4a8, w4a4, wstar; memory.json), nlspn
@@ -18,8 +18,9 @@ Output folder ``DIR``::
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from leaderboard.errors import ConfigError
 from leaderboard.reproduce.outputs import step_figures, step_report, step_results, step_score
@@ -117,8 +118,8 @@ def _prepare(out_dir: Path) -> None:
         raise OutputError(str(err)) from None
 
 
-def _claim(out_dir: Path, preset: ReproducePreset) -> None:
-    """Record the preset in ``reproduce.json``; refuse a folder that holds another study."""
+def _claim(out_dir: Path, preset: ReproducePreset, overrides: dict[str, Any] | None = None) -> None:
+    """Record the preset (and the fields overridden on it) in ``reproduce.json``; refuse another study's folder."""
     import json
 
     path = out_dir / "reproduce.json"
@@ -133,9 +134,8 @@ def _claim(out_dir: Path, preset: ReproducePreset) -> None:
                 "choose another --out or delete it"
             )
         return
-    write_json(
-        path, {"preset": preset.to_dict(), "preset_sha256": preset.sha256()}, sort_keys=True, what="study record"
-    )
+    record = {"preset": preset.to_dict(), "preset_sha256": preset.sha256(), "overrides": dict(overrides or {})}
+    write_json(path, record, sort_keys=True, what="study record")
 
 
 def reproduce(
@@ -146,6 +146,7 @@ def reproduce(
     only: Sequence[str] | None = None,
     realdata: str | os.PathLike[str] | None = _USE_DEFAULT,  # type: ignore[assignment]
     command: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Path:
     """Run (or resume) the whole study into `out_dir` (layout in the module docstring).
 
@@ -157,6 +158,8 @@ def reproduce(
             ``figures``, ``report``, ``realdata``, ``results``, or a full step name); None runs all.
         realdata: the 7-Scenes frames folder; default `default_realdata_path()`; None skips the real-data study.
         command: the command line recorded in ``results.md`` (default: the equivalent CLI call).
+        overrides: preset fields changed on top of `preset` (e.g. ``{"n_frames": 24}``, what ``--frames``,
+            ``--epochs`` and ``--device`` set through `apply_overrides`); recorded in ``reproduce.json``.
 
     Returns:
         `out_dir`.
@@ -166,11 +169,11 @@ def reproduce(
         OutputError: the folder cannot be created or written.
         LeaderboardError, CompletionError, TofsimError: a step that fails on bad input.
     """
-    resolved = get_preset(preset)
+    resolved = get_preset(preset, **dict(overrides or {}))
     steps = select_steps(only)
     out = Path(out_dir)
     _prepare(out)
-    _claim(out, resolved)
+    _claim(out, resolved, dict(overrides or {}))
     real = default_realdata_path() if realdata is _USE_DEFAULT else (None if realdata is None else Path(realdata))
     cmd = command or f"leaderboard reproduce --preset {resolved.name} --out {out}"
     study = Study(preset=resolved, out_dir=out, progress=progress, realdata_path=real, command=cmd)

@@ -31,7 +31,17 @@ from typing import Any
 from leaderboard.errors import ConfigError
 from tofsim.registry import Registry
 
-__all__ = ["ReproducePreset", "PRESETS", "get_preset", "preset_names", "METHODS", "QUANT_PRESETS", "SHIPPED_MODELS"]
+__all__ = [
+    "ReproducePreset",
+    "PRESETS",
+    "get_preset",
+    "preset_names",
+    "apply_overrides",
+    "OVERRIDE_OPTIONS",
+    "METHODS",
+    "QUANT_PRESETS",
+    "SHIPPED_MODELS",
+]
 
 #: QAT methods (method name = `completion.quant` bit-width preset name).
 QUANT_PRESETS = ("w8a8", "w4a8", "w4a4", "wstar")
@@ -43,6 +53,11 @@ VGA_FOCAL_PX = 585.0
 SHIPPED_MODELS = {"float32": "tofnet-sds", "w8a8": "tofnet-sds-w8a8", "w4a8": "tofnet-sds-w4a8",
                   "w4a4": "tofnet-sds-w4a4", "wstar": "tofnet-sds-wstar", "nlspn": "nlspn-small-sds"}  # fmt: skip
 VGA_WIDTH_PX = 640
+
+
+def _valid_device(device: str) -> bool:
+    """``cpu``, ``auto`` (CUDA when present), ``cuda`` or ``cuda:N`` (what `completion.train.TrainConfig` takes)."""
+    return device in ("cpu", "auto", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,6 +141,8 @@ class ReproducePreset:
             raise ConfigError(f"preset {self.name!r}: nlspn_model must be 'nlspn' or 'nlspn-small'")
         if not isinstance(self.realdata_frames, int) or self.realdata_frames < 0:
             raise ConfigError(f"preset {self.name!r}: realdata_frames must be >= 0 (0 skips the real data)")
+        if not isinstance(self.device, str) or not _valid_device(self.device):
+            raise ConfigError(f"preset {self.name!r}: device {self.device!r} must be cpu, auto, cuda or cuda:N")
         if self.qat_max_train_samples is not None and self.qat_max_train_samples < 1:
             raise ConfigError(f"preset {self.name!r}: qat_max_train_samples must be >= 1 or None")
         if self.crop_hw_px is not None:
@@ -244,6 +261,64 @@ def _shipped() -> ReproducePreset:
         pretrained=True,
         expected_time="about 80 s on a 2-core CPU (measured 2026-12-06), set-up aside",
     )
+
+
+#: ``leaderboard reproduce`` options that override a preset, and the fields each one sets.
+OVERRIDE_OPTIONS = {
+    "--frames": ("n_frames",),
+    "--epochs": ("tofnet_epochs", "nlspn_epochs"),
+    "--device": ("device",),
+}
+
+
+def _positive_int(option: str, value: int | str) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if isinstance(value, bool) or str(n) != str(value).strip() or n < 1:
+        raise ConfigError(f"{option} {value!r}: must be a positive integer")
+    return n
+
+
+def apply_overrides(
+    preset: ReproducePreset,
+    *,
+    frames: int | str | None = None,
+    epochs: int | str | None = None,
+    device: str | None = None,
+) -> tuple[ReproducePreset, dict[str, Any]]:
+    """The CLI overrides on top of a named preset: ``--frames``, ``--epochs``, ``--device`` (`OVERRIDE_OPTIONS`).
+
+    ``--frames`` sets ``n_frames`` (generated frames; with ``shipped``, the test frames), ``--epochs`` the training
+    epochs of float32 tofnet and of NLSPN (QAT keeps the preset's ``qat_epochs``), ``--device`` the training
+    device. Each is validated like the preset's fields.
+
+    Returns:
+        ``(preset, overrides)``: the new preset and the fields changed (recorded in ``reproduce.json``).
+
+    Raises:
+        ConfigError: a bad value, in one line naming the option; ``--epochs`` with a preset that trains nothing.
+    """
+    given = {"--frames": frames, "--epochs": epochs, "--device": device}
+    changes: dict[str, Any] = {}
+    for option, value in given.items():
+        if value is None:
+            continue
+        if option == "--device":
+            if not isinstance(value, str) or not _valid_device(value.strip()):
+                raise ConfigError(f"--device {value!r}: must be cpu, auto, cuda or cuda:N")
+            value = value.strip()
+        else:
+            value = _positive_int(option, value)
+        if option == "--epochs" and preset.pretrained:
+            raise ConfigError(f"--epochs: preset {preset.name!r} trains nothing (it scores the shipped models)")
+        try:
+            preset.replace(**dict.fromkeys(OVERRIDE_OPTIONS[option], value))
+        except ConfigError as err:
+            raise ConfigError(f"{option} {value}: {err}") from None
+        changes.update(dict.fromkeys(OVERRIDE_OPTIONS[option], value))
+    return (preset.replace(**changes) if changes else preset), changes
 
 
 def preset_names() -> list[str]:
