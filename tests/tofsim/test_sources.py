@@ -144,7 +144,7 @@ def test_rgbd_folder_errors(tmp_path):
         open_source(tmp_path / "nanK")
     with pytest.raises(ConfigError, match="positive"):
         open_source(tmp_path / "nanK", depth_scale_per_m=0)
-    with pytest.raises(RegistryError, match="valid names: hypersim, nyu-h5, rgbd-folder"):
+    with pytest.raises(RegistryError, match="valid names: hypersim, nyu-h5, rgbd-folder, sun3d"):
         open_source(tmp_path / "noK", kind="tum")
 
 
@@ -278,4 +278,4 @@ def test_hypersim_errors_and_tonemap(tmp_path):
 
 
 def test_every_source_kind_is_registered():
-    assert SOURCES.names() == ["hypersim", "nyu-h5", "rgbd-folder"]
+    assert SOURCES.names() == ["hypersim", "nyu-h5", "rgbd-folder", "sun3d"]

@@ -1,6 +1,7 @@
 """Real dense-depth sources: read existing RGB-D frames as `tofsim.frame.DenseFrame` instead of rendering.
 
-Kinds (registry `SOURCES`): ``rgbd-folder`` (16-bit PNG depth: 7-Scenes, TUM, generic ``depth/`` + ``rgb/``),
+Kinds (registry `SOURCES`): ``rgbd-folder`` (16-bit PNG depth: 7-Scenes, TUM with ``groundtruth.txt`` poses,
+generic ``depth/`` + ``rgb/``), ``sun3d`` (raw SUN3D: bit-rotated depth PNGs, colour by timestamp),
 ``nyu-h5`` (NYUv2 sparse-to-dense ``.h5``), ``hypersim`` (``depth_meters`` range HDF5 + colour).
 Conventions per source are documented in ``docs/dataset-format.md``.
 """
@@ -16,6 +17,7 @@ from tofsim.sources.base import SOURCES, FrameSource
 from tofsim.sources.hypersim import HypersimSource
 from tofsim.sources.nyu_h5 import NyuH5Source
 from tofsim.sources.rgbd_folder import RgbdFolderSource
+from tofsim.sources.sun3d import Sun3dSource, is_sun3d_folder
 
 __all__ = [
     "FrameSource",
@@ -23,6 +25,7 @@ __all__ = [
     "NyuH5Source",
     "RgbdFolderSource",
     "SOURCES",
+    "Sun3dSource",
     "albedo_from_rgb",
     "detect_kind",
     "open_source",
@@ -58,6 +61,8 @@ def detect_kind(path: Path) -> str:
     if not path.is_dir():
         raise InputFileError(f"{path}: file or folder not found")
     for folder in [path, *sorted(p for p in path.iterdir() if p.is_dir())]:
+        if is_sun3d_folder(folder):  # before rgbd-folder: SUN3D also has depth/ + image/
+            return "sun3d"
         if any(folder.glob("*.depth.png")) or (folder / "depth").is_dir():
             return "rgbd-folder"
     if next(path.rglob("*.depth_meters.hdf5"), None) is not None:
@@ -65,7 +70,8 @@ def detect_kind(path: Path) -> str:
     if next(path.rglob("*.h5"), None) is not None:
         return "nyu-h5"
     raise InputFileError(
-        f"{path}: no RGB-D frames found (looked for frame-*.depth.png, depth/ + rgb/, *.h5, *.depth_meters.hdf5)"
+        f"{path}: no RGB-D frames found (looked for frame-*.depth.png, depth/ + rgb/, SUN3D depth/ + image/, *.h5, "
+        "*.depth_meters.hdf5)"
     )
 
 

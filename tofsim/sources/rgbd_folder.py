@@ -7,7 +7,9 @@ Layouts (detected in the given folder, or in each of its immediate sub-folders, 
 * generic: ``depth/*.png`` + ``rgb/`` (or ``color/``, ``colour/``, ``image/``) ``*.png|jpg`` matched by file stem,
   optional ``pose/<stem>.txt``. Default depth scale 1000 per metre.
 * TUM RGB-D: ``depth/`` + ``rgb/`` beside ``depth.txt`` and ``rgb.txt``; colour is associated with each depth image
-  by the nearest timestamp (file stems are timestamps) within 20 ms. Default depth scale 5000 per metre.
+  by the nearest timestamp (file stems are timestamps) within 20 ms. Default depth scale 5000 per metre. Poses
+  from ``groundtruth.txt`` (``timestamp tx ty tz qx qy qz qw``, camera-to-world) by the nearest timestamp within
+  20 ms (`tofsim.sources.timestamps`); a frame without one keeps an unknown (identity) pose.
 
 Intrinsics: the ``intrinsics`` option, else ``camera-intrinsics.txt`` / ``intrinsics.txt`` / ``K.txt`` in the
 frame folder or one folder up (3x3 K, or ``fx fy cx cy``); otherwise opening fails with a clear error.
@@ -15,7 +17,6 @@ frame folder or one folder up (3x3 K, or ``fx fy cx cy``); otherwise opening fai
 
 from __future__ import annotations
 
-import bisect
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from tofsim.errors import ConfigError, InputFileError
 from tofsim.frame import DenseFrame
 from tofsim.sources.base import SOURCES, FrameSource, make_dense_frame, read_rgb_image
 from tofsim.sources.intrinsics_file import INTRINSICS_FILENAMES, read_intrinsics_file, read_pose_file
+from tofsim.sources.timestamps import TUM_POSE_MAX_DT_S, associate_nearest, read_tum_trajectory
 
 __all__ = ["RgbdFolderSource"]
 
@@ -33,6 +35,9 @@ COLOUR_DIRS = ("rgb", "color", "colour", "image")
 COLOUR_SUFFIXES = (".png", ".jpg", ".jpeg")
 #: Maximum colour-to-depth timestamp difference for TUM association, seconds.
 TUM_MAX_DT_S = 0.02
+#: A frame's pose: a pose file (4 rows of 4 numbers), the 16 numbers of a camera-to-world pose read from a
+#: trajectory (TUM ``groundtruth.txt``, row-major), or None (unknown: identity).
+Pose = str | tuple[float, ...] | None
 
 
 def _find_intrinsics(folder: Path) -> Path | None:
@@ -50,7 +55,7 @@ def _scene_of(folder: Path) -> str:
     return folder.name
 
 
-def _seven_scenes(folder: Path) -> list[tuple[str, str, str | None]]:
+def _seven_scenes(folder: Path) -> list[tuple[str, str, Pose]]:
     items = []
     for depth in sorted(folder.glob("*.depth.png")):
         stem = depth.name[: -len(".depth.png")]
@@ -70,7 +75,7 @@ def _as_timestamps(stems: list[str]) -> np.ndarray | None:
         return None
 
 
-def _generic(folder: Path) -> tuple[list[tuple[str, str, str | None]], str]:
+def _generic(folder: Path) -> tuple[list[tuple[str, str, Pose]], str]:
     depth_dir = folder / "depth"
     colour_dir = next((folder / d for d in COLOUR_DIRS if (folder / d).is_dir()), None)
     if colour_dir is None:
@@ -79,21 +84,20 @@ def _generic(folder: Path) -> tuple[list[tuple[str, str, str | None]], str]:
     colours = sorted(p for p in colour_dir.iterdir() if p.suffix.lower() in COLOUR_SUFFIXES)
     by_stem = {p.stem: p for p in colours}
     tum = (folder / "depth.txt").is_file() and (folder / "rgb.txt").is_file()
-    items = []
+    items: list[tuple[str, str, Pose]] = []
     if tum:
         d_t, c_t = _as_timestamps([p.stem for p in depths]), _as_timestamps([p.stem for p in colours])
         if d_t is None or c_t is None:
             raise InputFileError(f"{folder}: TUM layout (rgb.txt, depth.txt) but file names are not timestamps")
-        order = np.argsort(c_t)
-        c_sorted = c_t[order].tolist()
-        for depth, t in zip(depths, d_t, strict=True):
-            k = bisect.bisect_left(c_sorted, t)
-            cands = [j for j in (k - 1, k) if 0 <= j < len(c_sorted)]
-            if not cands:
-                continue
-            j = min(cands, key=lambda j: abs(c_sorted[j] - t))
-            if abs(c_sorted[j] - t) <= TUM_MAX_DT_S:
-                items.append((str(depth), str(colours[order[j]]), None))
+        colour_of = associate_nearest(d_t, c_t, max_dt=TUM_MAX_DT_S)
+        poses: list[Pose] = [None] * len(depths)
+        if (folder / "groundtruth.txt").is_file():
+            pose_t, T_world_from_cam = read_tum_trajectory(folder / "groundtruth.txt")
+            pose_of = associate_nearest(d_t, pose_t, max_dt=TUM_POSE_MAX_DT_S)
+            poses = [tuple(T_world_from_cam[j].ravel().tolist()) if j >= 0 else None for j in pose_of]
+        for depth, j, pose in zip(depths, colour_of, poses, strict=True):
+            if j >= 0:
+                items.append((str(depth), str(colours[j]), pose))
         return items, "tum"
     for depth in depths:
         colour = by_stem.get(depth.stem)
@@ -104,7 +108,7 @@ def _generic(folder: Path) -> tuple[list[tuple[str, str, str | None]], str]:
     return items, "generic"
 
 
-def _scan(folder: Path) -> tuple[list[tuple[str, str, str | None]], str] | None:
+def _scan(folder: Path) -> tuple[list[tuple[str, str, Pose]], str] | None:
     if any(folder.glob("*.depth.png")):
         return _seven_scenes(folder), "7scenes"
     if (folder / "depth").is_dir():
@@ -179,7 +183,10 @@ class RgbdFolderSource(FrameSource):
             intr = self.intrinsics
         else:
             intr = read_intrinsics_file(Path(intr_file), width_px=w, height_px=h)
-        pose = read_pose_file(Path(pose_file)) if pose_file is not None else None
+        if isinstance(pose_file, tuple):  # from a trajectory file
+            pose = np.array(pose_file, dtype=np.float64).reshape(4, 4)
+        else:
+            pose = read_pose_file(Path(pose_file)) if pose_file is not None else None
         meta = {
             "scene_id": scene,
             "source_file": depth_file,
