@@ -14,7 +14,7 @@ from leaderboard.metrics.accumulate import (
     frame_stats,
 )
 from leaderboard.metrics.base import EPS, METRICS, NLSPN_T_VALID_M, MetricInfo, prepare
-from leaderboard.metrics.catalog import METRIC_INFO, METRIC_KEYS, THRESHOLDS, mipi_score
+from leaderboard.metrics.catalog import METRIC_INFO, METRIC_KEYS, MIPI_SCORE_COLUMN, THRESHOLDS, mipi_score
 from leaderboard.metrics.errors import imae, irmse, mae, rel, rmse, sqrel
 from leaderboard.metrics.mipi import ewmae, rds, rmae
 from leaderboard.metrics.thresholds import d1, d2, d3, d102, d105, d110
@@ -44,6 +44,7 @@ __all__ = [
     "irmse",
     "mae",
     "mipi_score",
+    "MIPI_SCORE_COLUMN",
     "prepare",
     "rds",
     "rel",

@@ -10,7 +10,9 @@ Definitions follow the challenge's scoring code:
   scored pixels, which is identical when every GT pixel is valid. The conduction weights are float32 (as in
   the challenge's code); the error sums are float64.
 - RDS = mean(|p - s| / s) over the input spots s > 0 (how far the output drifts from the measurements).
-- MIPI score = 1 - 1.8 RMAE - 0.6 EWMAE - 3 RDS.
+- MIPI score without RTSD = 1 - 1.8 RMAE - 0.6 EWMAE - 3 RDS (column ``mipi_score_no_rtsd``). The challenge's
+  full score also subtracts its temporal-stability term RTSD, which needs video sequences; it is left out, so
+  this is not the challenge's full score.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ def test_every_declaration_is_complete(info):
     assert info.label and info.description
     assert DISPLAY[info.name] == (info.label, info.display_scale, info.display_format)
     assert set(info.sums) <= set(SUM_KEYS)
-    if info.finish is not None and info.name != "mipi_score":  # the score combines three metrics, no pixels
+    if info.finish is not None and info.name != "mipi_score_no_rtsd":  # the score combines three metrics, no pixels
         assert METRICS.get(info.name).info is info  # the stand-alone function carries the same declaration
 
 
@@ -37,7 +37,7 @@ def test_finalize_from_sums_hand_computed():
     out = finalize(sums)
     assert list(out) == list(METRIC_KEYS)
     assert out["rmse"] == 1.0 and out["mae"] == 0.5 and out["d1"] == 0.75 and out["ewmae"] == 0.25
-    assert math.isnan(out["rds"]) and math.isnan(out["mipi_score"])  # no spots: RDS and the score are unknown
+    assert math.isnan(out["rds"]) and math.isnan(out["mipi_score_no_rtsd"])  # no spots: RDS and the score are unknown
     empty = finalize(dict.fromkeys(SUM_KEYS, 0.0))
     assert all(math.isnan(v) for v in empty.values())
 

@@ -159,7 +159,7 @@ def test_metric_info_has_direction_and_unit():
     assert METRIC_INFO["rmse"].unit == "m" and not METRIC_INFO["rmse"].higher_is_better
     assert METRIC_INFO["irmse"].unit == "1/m"
     assert METRIC_INFO["d1"].higher_is_better and METRIC_INFO["d1"].unit == "fraction"
-    assert METRIC_INFO["mipi_score"].higher_is_better
+    assert METRIC_INFO["mipi_score_no_rtsd"].higher_is_better
 
 
 # ---------------------------------------------------------------------------------------------------------------
