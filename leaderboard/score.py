@@ -34,7 +34,7 @@ from leaderboard.metrics.base import Workspace
 from leaderboard.metrics.regions import REGION_METRICS
 from leaderboard.protocol import Protocol
 from leaderboard.score_folder import ScoreFolder, Table
-from leaderboard.stats import bootstrap_ci, paired_test
+from leaderboard.stats import bootstrap_ci, holm_adjust, paired_test
 from tofsim.provenance import versions
 
 __all__ = ["score", "ScoreResult", "resolve_methods", "VERSIONED_LIBRARIES"]
@@ -44,7 +44,7 @@ _REGION_COLUMNS = ("at_spot", "away_from_spot", "edge", "flat")
 _PAIRED_METRICS = ("rmse", "mae")
 #: Metrics whose units ``metrics.json`` spells out (the rest are in `leaderboard.metrics.METRIC_INFO`).
 _UNIT_COLUMNS = ("rmse", "mae", "irmse", "imae", "rel", "d1")
-PAIRED_COLUMNS = ("method_a", "method_b", "metric", "test", "n_images", "mean_diff", "p_value")
+PAIRED_COLUMNS = ("method_a", "method_b", "metric", "test", "n_images", "mean_diff", "p_value", "p_holm")
 #: Software whose versions shape the numbers, stored in ``metrics.json`` as ``versions``.
 VERSIONED_LIBRARIES = ("python", "tofbench", "numpy", "scipy", "pillow", "h5py")
 
@@ -370,6 +370,11 @@ def _paired_rows(specs: list[MethodSpec], results: dict[str, AccumulatorResult],
                     "p_value": t.p_value,
                 }
             )
+    # Holm-Bonferroni over each metric's family: every pair of methods compared on that metric
+    for metric in _PAIRED_METRICS:
+        family = [r for r in rows if r["metric"] == metric]
+        for r, p in zip(family, holm_adjust(np.array([r["p_value"] for r in family])), strict=True):
+            r["p_holm"] = float(p)
     return rows
 
 
@@ -442,6 +447,8 @@ def _write_outputs(
             "by_method": cis,
         },
         "paired_tests": paired,
+        "paired_tests_correction": "p_holm: Holm-Bonferroni step-down adjustment within each metric's family "
+        "(all method pairs tested on that metric); reject at level alpha where p_holm <= alpha",
         "counts": {s.name: results[s.name].counts for s in specs},
         "missing_files": missing_files,
         "inputs": inputs,

@@ -1,4 +1,4 @@
-"""Uncertainty over images: bootstrap confidence intervals of a mean, and paired tests between two methods.
+"""Uncertainty over images: bootstrap confidence intervals, paired tests between two methods, Holm's correction.
 
 Both resample images (the unit a test set is drawn in), never pixels. Randomness comes from an explicit
 ``numpy.random.Generator``, so a seed gives the same interval every time.
@@ -13,7 +13,7 @@ import numpy as np
 
 from leaderboard.errors import ConfigError, ShapeError
 
-__all__ = ["bootstrap_ci", "paired_test", "PairedTestResult"]
+__all__ = ["bootstrap_ci", "paired_test", "PairedTestResult", "holm_adjust"]
 
 
 def bootstrap_ci(
@@ -131,3 +131,32 @@ def paired_test(
             done += m
         p = (hits + 1) / (n_perm + 1)
     return PairedTestResult(method, n, mean_diff, p)
+
+
+def holm_adjust(p_values: np.ndarray) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values of one family of tests (step-down; controls the family-wise error rate).
+
+    With the m finite p-values sorted ascending, p_(1) <= ... <= p_(m), the adjusted value of the k-th is
+    ``min(1, max_{j <= k} (m - j + 1) p_(j))``; a test is rejected at level alpha when its adjusted p-value is
+    <= alpha, which is Holm's procedure. NaN p-values (no image pairs) are not part of the family and stay NaN.
+
+    Args:
+        p_values: (m,) p-values of the family, in any order.
+
+    Returns:
+        (m,) float64 adjusted p-values in the same order.
+
+    Example:
+        >>> holm_adjust(np.array([0.01, 0.04, 0.03, 0.005])).round(6).tolist()
+        [0.03, 0.06, 0.06, 0.02]
+    """
+    p = np.asarray(p_values, dtype=np.float64).ravel()
+    out = np.full(p.shape, math.nan)
+    idx = np.flatnonzero(np.isfinite(p))
+    m = idx.size
+    if m == 0:
+        return out
+    order = idx[np.argsort(p[idx], kind="stable")]
+    scaled = (m - np.arange(m)) * p[order]
+    out[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
+    return out

@@ -82,6 +82,7 @@ def test_output_folder_contract(tmp_path, rng):
     assert doc["versions"]["numpy"] == np.__version__
     assert len(doc["checksums"]["predictions_sha256"]["good"]) == 64
     assert doc["paired_tests"][0]["p_value"] == 2 / 32  # better on all 5 frames: the smallest exact p-value
+    assert doc["paired_tests"][0]["p_holm"] == 2 / 32  # one pair of methods: a family of one test per metric
     methods = json.loads((out / "methods.json").read_text())
     assert methods["good"]["path"] == str((tmp_path / "good").resolve()) and methods["good"]["format"] == "npy"
     assert json.loads((out / "protocol.json").read_text())["missing"] == "penalise"
@@ -233,3 +234,23 @@ def test_split_of_a_tofsim_dataset_matches_predictions_by_dataset_index(tmp_path
     assert res.rows[0]["n_images"] == len(test_idx)
     with pytest.raises(ConfigError, match="--split needs a tofsim dataset"):
         open_ground_truth(tmp_path / "pred", split=split)
+
+
+def test_paired_tests_carry_holm_adjusted_p_values(tmp_path, rng):
+    from leaderboard.stats import holm_adjust
+
+    make_folders(tmp_path, rng, n=6)
+    (tmp_path / "worse").mkdir()
+    for i in range(6):
+        np.save(tmp_path / "worse" / f"{i:06d}.npy", np.load(tmp_path / "bad" / f"{i:06d}.npy") + np.float32(0.2))
+    preds = {"good": tmp_path / "good", "bad": tmp_path / "bad", "worse": tmp_path / "worse"}
+    score(tmp_path / "gt", preds, tmp_path / "out")
+    rows = read_csv(tmp_path / "out" / "paired.csv")
+    assert list(rows[0])[-2:] == ["p_value", "p_holm"] and len(rows) == 6  # 3 pairs x (rmse, mae)
+    for metric in ("rmse", "mae"):
+        family = [r for r in rows if r["metric"] == metric]
+        want = holm_adjust(np.array([float(r["p_value"]) for r in family]))
+        np.testing.assert_allclose([float(r["p_holm"]) for r in family], want, rtol=1e-12)
+        assert all(float(r["p_holm"]) >= float(r["p_value"]) for r in family)
+    doc = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert "Holm-Bonferroni" in doc["paired_tests_correction"]

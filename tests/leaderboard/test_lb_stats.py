@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from leaderboard.errors import ConfigError, ShapeError
-from leaderboard.stats import bootstrap_ci, paired_test
+from leaderboard.stats import bootstrap_ci, holm_adjust, paired_test
 
 
 def test_bootstrap_ci_contains_mean_and_is_deterministic(rng):
@@ -58,3 +58,15 @@ def test_paired_test_errors():
         paired_test([1, 2], [2, 3], method="ttest")
     with pytest.raises(ConfigError, match="needs rng"):
         paired_test(np.arange(20.0), np.arange(20.0) + 1)
+
+
+def test_holm_adjust_hand_computed():
+    # sorted: 0.005 (x4 = 0.02), 0.01 (x3 = 0.03), 0.03 (x2 = 0.06), 0.04 (x1 = 0.04 -> running max 0.06)
+    got = holm_adjust(np.array([0.01, 0.04, 0.03, 0.005]))
+    np.testing.assert_allclose(got, [0.03, 0.06, 0.06, 0.02], rtol=1e-12)
+    # at alpha 0.05 Holm rejects 0.005 and 0.01 only; plain Bonferroni (x4) would reject 0.005 only
+    assert (got <= 0.05).tolist() == [True, False, False, True]
+    # NaN (no image pairs) is not in the family and stays NaN; values are capped at 1
+    np.testing.assert_allclose(holm_adjust(np.array([0.5, np.nan, 0.6])), [1.0, np.nan, 1.0])
+    assert holm_adjust(np.array([0.2, 0.2])).tolist() == [0.4, 0.4]  # ties: the running max keeps them equal
+    assert holm_adjust(np.array([])).size == 0 and holm_adjust(np.array([0.03])).tolist() == [0.03]
