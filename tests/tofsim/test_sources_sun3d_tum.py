@@ -55,7 +55,7 @@ def test_sun3d_folder_depth_colour_by_timestamp_and_intrinsics(tmp_path):
         assert f0.meta["colour_minus_depth_timestamp"] == -10000 and f1.meta["colour_minus_depth_timestamp"] == 7000
         assert f0.intrinsics.fx_px == 100 and f0.intrinsics.cx_px == 0.5
         assert not f0.meta["pose_known"] and src.scene_id(0) == "maryland_hotel3"
-        assert src.name(1) == "0000002-000000133000"
+        assert src.name(1) == "0000002-000000133000" and src.image_size(1) == (2, 2)
         assert pickle.loads(pickle.dumps(src)).load(1).meta["source_file"] == f1.meta["source_file"]
 
 

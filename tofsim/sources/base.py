@@ -21,6 +21,7 @@ __all__ = [
     "check_depth_scale",
     "DepthScaleWarning",
     "h5_image_size",
+    "image_file_size",
     "read_rgb_image",
     "make_dense_frame",
 ]
@@ -101,6 +102,21 @@ def h5_image_size(path: Path, dataset: str) -> tuple[int, int]:
     except (OSError, KeyError) as e:
         raise InputFileError(f"{path}: cannot read HDF5 dataset {dataset!r} ({e})") from None
     return int(h), int(w)
+
+
+def image_file_size(path: Path) -> tuple[int, int]:
+    """(H, W) of an image file (a depth PNG) from its header, without decoding the pixels.
+
+    Raises:
+        InputFileError: missing or unreadable file.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.size[1], im.size[0]
+    except OSError as e:
+        raise InputFileError(f"{path}: cannot read depth image ({e})") from None
 
 
 def check_metres_scale(path: Path, depth_scale_per_m: float | None, *, kind: str) -> None:

@@ -23,7 +23,7 @@ from tofsim.camera import Intrinsics
 from tofsim.depth_png import read_png16
 from tofsim.errors import ConfigError, InputFileError
 from tofsim.frame import DenseFrame
-from tofsim.sources.base import SOURCES, FrameSource, make_dense_frame, read_rgb_image
+from tofsim.sources.base import SOURCES, FrameSource, image_file_size, make_dense_frame, read_rgb_image
 from tofsim.sources.intrinsics_file import read_intrinsics_file
 from tofsim.sources.timestamps import associate_nearest
 
@@ -139,14 +139,7 @@ class Sun3dSource(FrameSource):
 
     def image_size(self, i: int) -> tuple[int, int]:
         """(H, W) of frame `i` from its depth PNG header."""
-        from PIL import Image
-
-        path = self.items[self._check_index(i)][0]
-        try:
-            with Image.open(path) as im:
-                return im.size[1], im.size[0]
-        except OSError as e:
-            raise InputFileError(f"{path}: cannot read depth image ({e})") from None
+        return image_file_size(Path(self.items[self._check_index(i)][0]))
 
     def name(self, i: int) -> str:
         """Depth file stem (``0000001-000000000000``)."""
