@@ -305,6 +305,34 @@ def test_cli_happy_path_on_one_step(tmp_path):
     assert r.exit_code == 0 and "results: done in" in r.output  # scores yet), so the step runs again
 
 
+def test_cli_records_the_overrides(tmp_path):
+    out = tmp_path / "study"
+    args = ["reproduce", "--preset", "quick", "--out", str(out), "--only", "results", "--no-realdata", "-q",
+            "--frames", "24", "--epochs", "2", "--device", "cpu"]  # fmt: skip
+    r = CliRunner().invoke(_app(), args)
+    assert r.exit_code == 0, r.output
+    record = json.loads((out / "reproduce.json").read_text())
+    assert record["overrides"] == {"n_frames": 24, "tofnet_epochs": 2, "nlspn_epochs": 2, "device": "cpu"}
+    assert record["preset"]["name"] == "quick" and record["preset"]["n_frames"] == 24
+    assert record["preset_sha256"] == get_preset("quick", n_frames=24, tofnet_epochs=2, nlspn_epochs=2).sha256()
+    assert "--frames 24 --epochs 2 --device cpu" in (out / "results.md").read_text()
+    r = CliRunner().invoke(_app(), [*args[:-6], "--frames", "36"])  # other settings: another study's folder
+    assert r.exit_code == 2 and "holds a study made with other settings" in r.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [("--frames", "x", "error: --frames 'x': must be a positive integer"),
+     ("--device", "gpu", "error: --device 'gpu': must be cpu, auto, cuda or cuda:N")],
+)  # fmt: skip
+def test_cli_bad_override_is_one_line_and_no_folder(tmp_path, option, value, message):
+    out = tmp_path / "study"
+    r = CliRunner().invoke(_app(), ["reproduce", "--preset", "quick", "--out", str(out), "-q", option, value])
+    assert r.exit_code == 2, r.output
+    lines = [ln for ln in (r.stderr if hasattr(r, "stderr") else r.output).splitlines() if ln.strip()]
+    assert lines == [message] and not out.exists()
+
+
 def test_step_progress_display_counts_steps():
     display = StepProgress(quiet=True)
     display({"event": "study-start", "total": 2, "steps": ["a", "b"]})
