@@ -373,6 +373,7 @@ def _prediction_source(name: str, spec: Any, scale_per_m: float | None):
         key=spec.get("key"),
         list_file=spec.get("list_file"),
         pattern=spec.get("pattern"),
+        float_scale_per_m=spec.get("float_scale_per_m"),
     )
     return src.resolve()
 

@@ -12,10 +12,12 @@ from typer.testing import CliRunner
 
 from leaderboard.cli import app
 from leaderboard.errors import InputFileError
+from leaderboard.figures import _prediction_source
 from leaderboard.input_checks import frame_input_stats, scale_message
 from leaderboard.io import PredictionSource
 from leaderboard.protocol import Protocol
 from leaderboard.score import score
+from leaderboard.score_folder import ScoreFolder
 
 N, H, W = 5, 8, 10
 
@@ -66,6 +68,11 @@ def test_unit_slip_is_reported_with_the_scale_fix(data):
     # the suggested fix removes the warning and gives the metres method's numbers
     fixed = score(data / "gt", {"mm": PredictionSource(path=data / "mm", float_scale_per_m=1000.0)}, data / "o2")
     assert fixed.warnings == [] and fixed.rows[0]["mae"] == pytest.approx(0.01, rel=1e-3)
+    # figures and the report read the predictions back through methods.json with the same scale
+    specs, _ = ScoreFolder.read(data / "o2").prediction_specs()
+    res = _prediction_source("mm", specs["mm"], None)
+    got, _ = res.read(res.lookup(0, "000000", 0), 0)
+    np.testing.assert_allclose(got, np.load(data / "m" / "000000.npy"), rtol=1e-6)
 
 
 def test_png_read_at_the_wrong_scale_names_the_right_one(data):
