@@ -43,3 +43,47 @@ def redkitchen() -> Path:
     if not (REDKITCHEN / "camera-intrinsics.txt").exists():
         pytest.skip(f"real RGB-D frames not found at {REDKITCHEN} (../shared/data is provided beside the repo)")
     return REDKITCHEN
+
+
+def _bridge_sample(index: int, h: int, w: int):
+    """A synthetic `Sample` with every field filled (no rendering): depths 0.3-5 m, some invalid, ~20 spots."""
+    from tofsim.frame import Sample, SpotStatus, empty_spots
+
+    r = np.random.default_rng([42, index])
+    spots = empty_spots(20)
+    spots["u"], spots["v"] = r.uniform(0, w - 1, 20), r.uniform(0, h - 1, 20)
+    spots["z_m"] = r.uniform(0.5, 4.0, 20)
+    spots["range_m"] = spots["z_m"] * np.float32(1.01)
+    spots["amplitude"], spots["sigma_m"] = r.uniform(10, 1000, 20), r.uniform(0.001, 0.02, 20)
+    spots["status"] = r.integers(0, 3, 20)
+    depth = r.uniform(0.3, 5.0, (h, w)).astype(np.float32)
+    depth[0, :3] = 0.0
+    sparse = np.zeros((h, w), np.float32)
+    ok = spots["status"] == SpotStatus.VALID
+    sparse[np.rint(spots["v"][ok]).astype(int), np.rint(spots["u"][ok]).astype(int)] = spots["z_m"][ok]
+    pose = np.eye(4)
+    pose[:3, 3] = [index, 0.5, -index]
+    return Sample(
+        rgb=r.integers(0, 256, (h, w, 3), dtype=np.uint8),
+        depth=depth,
+        sparse=sparse,
+        mask=sparse > 0,
+        spots=spots,
+        K=np.array([[20.0 + index, 0, 7.5], [0, 21.0, 5.5], [0, 0, 1]]),
+        pose=pose,
+        meta={"index": index, "scene_id": f"scene{index % 2}", "seed": 42},
+    )
+
+
+@pytest.fixture
+def split_dataset(tmp_path) -> Path:
+    """A 6-sample 12 x 16 tofsim dataset (one shard) with splits train [0, 2, 5] and test [1, 3, 4], val empty."""
+    from tofsim.dataset import make_manifest, shard_filename, write_manifest, write_shard
+
+    out = tmp_path / "ds"
+    out.mkdir()
+    samples = [_bridge_sample(i, 12, 16) for i in range(6)]
+    shard = write_shard(out / shard_filename(0), samples, attrs={"seed": 42, "config_hash": "x"})
+    splits = {"train": [0, 2, 5], "val": [], "test": [1, 3, 4]}
+    write_manifest(out, make_manifest([shard], config={"preset": "sds"}, splits=splits, seed=42))
+    return out

@@ -342,24 +342,35 @@ def info(
 @app.command()
 def export(
     dataset: Annotated[Path, typer.Argument(help="Dataset folder.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for RGB PNG + 16-bit PNG depth (mm).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created; must not exist or be empty).")],
     split: Annotated[
         str | None, typer.Option("--split", help="Export only this split (train, val, test); default: every sample.")
     ] = None,
+    layout: Annotated[
+        str,
+        typer.Option(
+            "--layout",
+            help="png: flat folders, 16-bit PNG depth in mm, named by dataset index; nlspn-nyu: NYU-style .h5 + "
+            "nyu.json (NLSPN, CompletionFormer); kitti: KITTI depth-completion PNG folders (x256) + kitti_dc.json. "
+            "nlspn-nyu and kitti number files by position within each split (docs/bridges.md).",
+        ),
+    ] = "png",
 ) -> None:
-    """Export a dataset to flat folders (RGB PNG, 16-bit PNG depth in mm, rounded) for other tools."""
-    from tofsim.dataset.export import export_folder
+    """Export a dataset, spots included, in a layout other tools read (png, nlspn-nyu, kitti)."""
+    from tofsim.dataset.export import EXPORT_LAYOUTS, export_dataset
     from tofsim.dataset.reader import open_dataset
 
     with _user_errors():
+        if layout not in EXPORT_LAYOUTS:
+            raise ConfigError(f"unknown --layout {layout!r}; valid: {', '.join(EXPORT_LAYOUTS.names())}")
         ds = open_dataset(dataset, split=split)
         if split is not None and len(ds) == 0:
             full = open_dataset(dataset)
             valid = ", ".join(f"{k} ({len(v)})" for k, v in full.splits.items() if v) or "none"
             raise ConfigError(f"{dataset}: split {split!r} is empty; non-empty splits: {valid}")
-        result = export_folder(ds, out)
+        result = export_dataset(ds, out, layout=layout)
         what = f"{len(ds)} samples" + (f" of split {split!r}" if split is not None else "")
-        typer.echo(f"exported {what} to {result if result is not None else out}")
+        typer.echo(f"exported {what} to {result} (layout {layout})")
 
 
 if __name__ == "__main__":  # pragma: no cover
