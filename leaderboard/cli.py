@@ -68,6 +68,14 @@ def score_cmd(
     split: Annotated[
         str | None, typer.Option("--split", help="Score only this split of a tofsim dataset (e.g. test).")
     ] = None,
+    numbering: Annotated[
+        str,
+        typer.Option(
+            "--numbering",
+            help="How prediction files are keyed: index (dataset index or GT file name) or split (position "
+            "0, 1, ... in the scored frames: NLSPN/CompletionFormer outputs, tofsim export --layout nlspn-nyu|kitti).",
+        ),
+    ] = "index",
     missing: Annotated[
         str | None,
         typer.Option("--missing", help="Missing prediction pixels: penalise (default) | fill | exclude."),
@@ -118,10 +126,14 @@ def score_cmd(
         )
         gt_src = gt
         if split is not None:
-            gt_src = open_ground_truth(gt, split=split)
+            gt_src = open_ground_truth(gt, split=split, numbering=numbering)
         elif gt.is_dir() and not (gt / "manifest.json").is_file():
             sparse_src = None if sparse is None else PredictionSource(path=sparse, scale_per_m=gt_scale_per_m)
-            gt_src = open_ground_truth(gt, scale_per_m=gt_scale_per_m, pattern=gt_pattern, sparse=sparse_src)
+            gt_src = open_ground_truth(
+                gt, scale_per_m=gt_scale_per_m, pattern=gt_pattern, sparse=sparse_src, numbering=numbering
+            )
+        elif numbering != "index":
+            gt_src = open_ground_truth(gt, numbering=numbering)
         bar = None
 
         def progress(done: int, total: int) -> None:

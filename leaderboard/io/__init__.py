@@ -2,6 +2,7 @@
 
 from leaderboard.io.readers import KNOWN_SCALES_PER_M, READERS, SUFFIX_FORMATS, format_of, read_depth
 from leaderboard.io.sources import (
+    NUMBERINGS,
     PRED_FORMATS,
     GroundTruth,
     GtFrame,
@@ -13,6 +14,7 @@ from leaderboard.io.sources import (
 
 __all__ = [
     "KNOWN_SCALES_PER_M",
+    "NUMBERINGS",
     "PRED_FORMATS",
     "READERS",
     "SUFFIX_FORMATS",

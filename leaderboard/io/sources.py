@@ -4,10 +4,17 @@ Frames are matched by **key**: a file's name up to its first dot (``000012.npy``
 ``frame-000012.depth.png`` -> ``frame-000012``), read as an integer when it is all digits, so NLSPN's
 ``0000000012.png`` matches the dataset's frame 12 and ``000012.npy``. A **list file** overrides this: one line per
 GT frame in GT order holding the prediction's file name, or two columns ``gt_name pred_file``.
+
+**Numbering** (`NUMBERINGS`): ``index`` (default) keys a tofsim dataset's frames by their dataset index (as
+``completion predict`` names its files, also under ``--split``) and a folder's frames by file name; ``split``
+keys every GT frame by its position 0, 1, ... among the frames scored (the split's frames in ascending dataset
+index), as NLSPN, CompletionFormer and ``tofsim export --layout nlspn-nyu|kitti`` number a split's files. Frame
+names (the rows of ``per_image.csv``) stay the dataset's, so both numberings give the same tables.
 """
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import hashlib
 import math
@@ -29,6 +36,7 @@ __all__ = [
     "open_ground_truth",
     "PRED_FORMATS",
     "FORMAT_ALIASES",
+    "NUMBERINGS",
     "STACKED_NAMES",
 ]
 
@@ -38,6 +46,8 @@ PRED_FORMATS = ("auto", *READERS.names(), "nlspn")
 FORMAT_ALIASES = {"png": "png16", "hdf5": "h5"}
 #: File names of a stacked prediction file: a folder holding only one of these is read as that file.
 STACKED_NAMES = ("preds.h5", "preds.hdf5")
+#: How prediction files are matched to GT frames (see the module docstring).
+NUMBERINGS = ("index", "split")
 
 
 def frame_key(name: str) -> int | str:
@@ -312,6 +322,7 @@ class GroundTruth:
         self._key: str | None = None
         self._pattern: str | None = None
         self._sparse: ResolvedPredictions | None = None
+        self.numbering = "index"
 
     def __len__(self) -> int:
         return len(self.names)
@@ -362,7 +373,26 @@ class GroundTruth:
             "pattern": self._pattern,
             "key": self._key,
             "sparse": None if self._sparse is None else self._sparse.describe(),
+            # recorded only when not the default, so that outputs scored as before stay byte-identical
+            **({"numbering": self.numbering} if self.numbering != "index" else {}),
         }
+
+    def renumbered(self, numbering: str) -> GroundTruth:
+        """This ground truth with its frames keyed by `numbering` (``index`` or ``split``, see the module docstring).
+
+        Raises:
+            ConfigError: an unknown numbering.
+        """
+        if numbering not in NUMBERINGS:
+            raise ConfigError(f"unknown numbering {numbering!r}; valid: {', '.join(NUMBERINGS)}")
+        if numbering == self.numbering:
+            return self
+        if numbering != "split":
+            raise ConfigError(f"ground truth numbered {self.numbering!r} cannot be renumbered {numbering!r}")
+        out = copy.copy(self)
+        out.keys = list(range(len(self)))
+        out.numbering = numbering
+        return out
 
 
 def open_ground_truth(
@@ -374,6 +404,7 @@ def open_ground_truth(
     pattern: str | None = None,
     sparse: PredictionSource | str | Path | None = None,
     split: str | None = None,
+    numbering: str = "index",
 ) -> GroundTruth:
     """Open ground truth.
 
@@ -388,13 +419,33 @@ def open_ground_truth(
             at-spot regions (a tofsim dataset carries its own).
         split: only this split of a tofsim dataset (frame names keep the dataset's sample index, as
             ``completion predict`` writes them).
+        numbering: ``index`` (default) or ``split``: match prediction files by the frame's position among the
+            frames scored (NLSPN's and CompletionFormer's ``{k:010d}.png``; see the module docstring).
 
     Returns:
         A `GroundTruth`.
 
     Raises:
         InputFileError: missing folder, no depth files, PNG without a scale.
+        ConfigError: an unknown numbering.
     """
+    if numbering not in NUMBERINGS:
+        raise ConfigError(f"unknown numbering {numbering!r}; valid: {', '.join(NUMBERINGS)}")
+    return _open_ground_truth(
+        gt, fmt=fmt, scale_per_m=scale_per_m, key=key, pattern=pattern, sparse=sparse, split=split
+    ).renumbered(numbering)
+
+
+def _open_ground_truth(
+    gt: Any,
+    *,
+    fmt: str,
+    scale_per_m: float | None,
+    key: str | None,
+    pattern: str | None,
+    sparse: PredictionSource | str | Path | None,
+    split: str | None,
+) -> GroundTruth:
     out = GroundTruth()
     if not isinstance(gt, (str, Path)):
         if not (hasattr(gt, "__len__") and hasattr(gt, "__getitem__")):
