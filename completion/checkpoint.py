@@ -61,6 +61,15 @@ def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
     return path
 
 
+def _torch_load(path: Path, map_location: str | torch.device) -> Any:  # noqa: ANN401
+    if not path.is_file():
+        raise InputFileError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as err:  # noqa: BLE001 - any unpickling failure means an unusable file
+        raise InputFileError(f"cannot read checkpoint {path}: {err}") from None
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint written by `save_checkpoint`.
 
@@ -68,12 +77,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         InputFileError: if the file is missing, unreadable, or not a completion checkpoint.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"checkpoint not found: {path}")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure means an unusable file
-        raise InputFileError(f"cannot read checkpoint {path}: {err}") from None
+    return _checked(_torch_load(path, map_location), path)
+
+
+def _checked(payload: Any, path: Path) -> dict[str, Any]:  # noqa: ANN401
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise InputFileError(f"{path} is not a completion checkpoint (expected format {CHECKPOINT_FORMAT})")
     return payload
@@ -129,7 +136,8 @@ def _trainable(model: nn.Module) -> bool:
 def load_model(run_or_name: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
     """Load a model for prediction, in eval mode.
 
-    `run_or_name` is tried, in order, as: a run folder (its ``best.pt``, else ``last.pt``); a checkpoint file;
+    `run_or_name` is tried, in order, as: a run folder (its ``best.pt``, else ``last.pt``); a checkpoint file
+    (ours, or an official NLSPN checkpoint: `completion.models.nlspn_official`);
     a pretrained name (``completion/pretrained/<name>.pt``, e.g. ``tofnet-sds``, its sha256 checked against its
     model card); a registered model that needs no training (a baseline such as ``nearest``).
 
@@ -145,7 +153,15 @@ def load_model(run_or_name: str | Path, map_location: str | torch.device = "cpu"
             raise InputFileError(f"run folder {path} holds no {BEST} or {LAST} checkpoint")
         return _model_from_payload(load_checkpoint(checkpoint, map_location), checkpoint)
     if path.is_file():
-        return _model_from_payload(load_checkpoint(path, map_location), path)
+        from completion.models.nlspn_official import is_official_checkpoint, load_official_nlspn
+
+        payload = _torch_load(path, map_location)
+        if is_official_checkpoint(payload):  # NLSPN's own layout ({"net": ..., "args": ...})
+            try:
+                return load_official_nlspn(payload, map_location=map_location)
+            except ConfigError as err:
+                raise ConfigError(f"{path}: {err}") from None
+        return _model_from_payload(_checked(payload, path), path)
     name = str(run_or_name)
     if name in PRETRAINED:
         from completion.model_cards import verified_checkpoint
