@@ -95,14 +95,14 @@ def test_fused_engine_float64_and_mixed_dtypes(protocol, rng):
 
 
 def test_fused_engine_rows_wider_than_a_chunk(rng):
-    """Rows wider than `kernels._CHUNK` go through the error loop in pieces (its counts are 12-bit fields)."""
-    from leaderboard.metrics import kernels
+    """Rows wider than `kernels.error_sums.CHUNK` go through the error loop in pieces (its counts are 12-bit fields)."""
+    from leaderboard.metrics.kernels.error_sums import CHUNK
 
-    w = 2 * kernels._CHUNK + 17
+    w = 2 * CHUNK + 17
     pred, gt, spots, sparse = _frame(rng, 3, w)
     pred[:, : w // 2] = gt[:, : w // 2]  # a long stretch of exact hits: counts beyond one field's range per row
     got = _assert_engines_agree(pred, gt, Protocol(), spots, sparse)
-    assert got.row[ROW_KEYS.index("s_c_d1")] > kernels._CHUNK
+    assert got.row[ROW_KEYS.index("s_c_d1")] > CHUNK
 
 
 def test_fused_engine_without_valid_or_present_pixels(rng):
