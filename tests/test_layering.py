@@ -1,4 +1,4 @@
-"""Layering: tofsim <- completion <- leaderboard; importing tofsim or leaderboard loads neither torch nor open3d."""
+"""Layering: tofsim <- completion <- leaderboard; importing a package root loads neither torch nor open3d."""
 
 from __future__ import annotations
 
@@ -37,7 +37,15 @@ def test_no_upward_imports(package):
     assert not bad, "upward imports:\n" + "\n".join(bad)
 
 
-LIGHT_MODULES = ["tofsim", "leaderboard", "tofsim.cli", "leaderboard.metrics", "leaderboard.score", "leaderboard.cli"]
+LIGHT_MODULES = [
+    "tofsim",
+    "leaderboard",
+    "completion",
+    "tofsim.cli",
+    "leaderboard.metrics",
+    "leaderboard.score",
+    "leaderboard.cli",
+]
 
 
 @pytest.mark.parametrize("module", LIGHT_MODULES)
