@@ -4,7 +4,8 @@ Formats (`READERS.names()`):
 
 - ``npy``: a float array (H, W) (or (1, H, W) / (H, W, 1)) in metres; float16/32/64 accepted.
 - ``npz``: the same inside an ``.npz``, under ``key`` (default: ``depth``, ``pred``, or the only array).
-- ``png16``: a 16-bit grayscale PNG; metres = value / ``scale_per_m`` (256 KITTI and NLSPN, 1000 mm, 5000 TUM).
+- ``png16``: a 16-bit grayscale PNG, read and decoded by `tofsim.depth_png` (the toolkit's one PNG16 codec):
+  metres = value / ``scale_per_m`` (256 KITTI and NLSPN, 1000 mm, 5000 TUM), correctly rounded to float32.
   The scale must be given: a PNG does not say it. 0 and 65535 (Kinect's "no reading") are missing.
   8-bit PNGs are refused (256 levels cannot hold depth).
 - ``exr``: a float32 (or half) OpenEXR image, as the MIPI 2022 challenge uses; channel ``key`` or the only
@@ -17,6 +18,7 @@ Every reader takes the file's bytes when the caller already has them (so they ca
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
 import numpy as np
@@ -103,21 +105,16 @@ def read_npz(path: Path, data: bytes | None = None, *, scale_per_m: float | None
 
 @READERS.register("png16")
 def read_png16(path: Path, data: bytes | None = None, *, scale_per_m: float | None = None, key: str | None = None):
-    """Metres from a 16-bit grayscale PNG (`tofsim.depth_png`): value / scale_per_m; 0 and 65535 are missing (0)."""
+    """Metres from a 16-bit grayscale PNG through the one codec, `tofsim.depth_png` (read, then decode)."""
     if scale_per_m is None:
         raise InputFileError(f"{path}: a depth PNG needs an explicit scale_per_m ({KNOWN_SCALES_PER_M})")
-    if not scale_per_m > 0:
-        raise InputFileError(f"{path}: scale_per_m must be > 0, got {scale_per_m}")
+    if not (math.isfinite(scale_per_m) and scale_per_m > 0):
+        raise InputFileError(f"{path}: scale_per_m must be a finite number > 0, got {scale_per_m}")
     try:
-        arr = depth_png.read_png16(path, _data(path, data))
+        values = depth_png.read_png16(path, _data(path, data))
     except TofsimInputFileError as e:
         raise InputFileError(str(e)) from None
-    # Scores have always decoded PNG predictions as value * float32(1 / scale); tofsim.depth_png.decode_png16
-    # divides (correctly rounded), which differs by up to one float32 step in about half the values at
-    # scale 1000. Switching changes published scores of PNG submissions, so it waits for a commit of its own.
-    depth = arr.astype(np.float32) * np.float32(1.0 / scale_per_m)
-    depth[arr == 65535] = 0.0
-    return depth
+    return depth_png.decode_png16(values, scale_per_m=scale_per_m)
 
 
 @READERS.register("exr")

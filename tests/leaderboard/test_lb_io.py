@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import re
+import tokenize
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -15,7 +20,9 @@ from leaderboard.io import (
     read_depth,
 )
 from leaderboard.methods import load_methods, parse_pred_option
-from tofsim.depth_png import png_header
+from tofsim.depth_png import decode_png16, png_header
+
+LEADERBOARD = Path(__file__).resolve().parents[2] / "leaderboard"
 
 
 def depth_map(rng, h=6, w=8):
@@ -106,6 +113,53 @@ def test_png_needs_explicit_scale_and_65535_is_missing(tmp_path):
     write_png16(tmp_path / "p" / "000000.png", [[1000]])
     with pytest.raises(InputFileError, match="PNG predictions need an explicit scale_per_m"):
         PredictionSource(path=tmp_path / "p").resolve()
+
+
+@pytest.mark.parametrize("scale_per_m", [256.0, 1000.0, 5000.0])
+def test_png_reader_is_the_tofsim_codec_for_every_value(tmp_path, scale_per_m):
+    """Every 16-bit value decodes as `tofsim.depth_png.decode_png16` does, bit for bit (one rounding rule)."""
+    values = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+    write_png16(tmp_path / "all.png", values)
+    got = read_depth(tmp_path / "all.png", scale_per_m=scale_per_m)
+    want = decode_png16(values, scale_per_m=scale_per_m)
+    assert got.dtype == want.dtype == np.float32
+    assert got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("scale_per_m", [0.0, -1.0, float("nan"), float("inf")])
+def test_png_scale_must_be_finite_and_positive(tmp_path, scale_per_m):
+    write_png16(tmp_path / "a.png", [[1000]])
+    with pytest.raises(InputFileError, match="scale_per_m must be a finite number > 0"):
+        read_depth(tmp_path / "a.png", scale_per_m=scale_per_m)
+
+
+#: Code (not comments or strings) that decodes 16-bit depth by hand: the "no reading" value, a scale applied to
+#: stored values, or an image file opened for its pixels.
+_PNG16_DECODING = re.compile(r"65535|0xffff|uint16|/scale_per_m|1(\.0)?/scale|Image\.open|imageio|cv2\.imread")
+
+
+#: Token types that are not code (Python 3.12 splits f-strings into FSTRING_START / MIDDLE / END tokens).
+_NOT_CODE = {tokenize.COMMENT, tokenize.STRING, getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)}
+
+
+def _code_lines(path):
+    """(line number, code) of a Python file, its comments and string literals removed and its tokens joined."""
+    lines: dict[int, list[str]] = {}
+    for tok in tokenize.generate_tokens(io.StringIO(path.read_text()).readline):
+        if tok.type not in _NOT_CODE and tok.string.strip():
+            lines.setdefault(tok.start[0], []).append(tok.string)
+    return [(n, "".join(parts)) for n, parts in sorted(lines.items())]
+
+
+def test_no_second_png16_decoder_in_leaderboard():
+    """16-bit depth PNGs are read and decoded only by `tofsim.depth_png` (issue 17: one codec, one rounding rule)."""
+    found = [
+        f"{path.relative_to(LEADERBOARD.parent)}:{n}: {code}"
+        for path in sorted(LEADERBOARD.rglob("*.py"))
+        for n, code in _code_lines(path)
+        if _PNG16_DECODING.search(code)
+    ]
+    assert not found, "decode depth PNGs with tofsim.depth_png (read_png16 + decode_png16):\n" + "\n".join(found)
 
 
 def test_bad_files_give_clear_errors(tmp_path):
