@@ -10,7 +10,7 @@ DEMO_OUT ?= demo-out
 APT_GET := $(shell command -v apt-get 2>/dev/null)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup demo test test-fast lint bench clean system-deps browser
+.PHONY: setup demo test test-fast lint typecheck bench clean system-deps browser
 
 setup: $(VENV)/.installed
 
@@ -45,6 +45,9 @@ test-fast: setup
 lint: setup
 	$(VENV)/bin/ruff check tofsim completion leaderboard tests benchmarks
 	$(VENV)/bin/ruff format --check tofsim completion leaderboard tests benchmarks
+
+typecheck: setup
+	$(VENV)/bin/mypy
 
 bench: setup
 	mkdir -p bench-out
