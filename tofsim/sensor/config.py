@@ -53,6 +53,16 @@ class SensorConfig:
             ``C * power * min_return_albedo / range**2``, is taken for a wrapped echo from beyond the unambiguous
             range and reported OUT_OF_RANGE (the amplitude-consistency check of iToF confidence filters).
         add_noise: False turns every random draw off (exact, noise-free measurements; sigma is still reported).
+        multipath: itof only: add first-order global multipath, the light of every other lit spot scattered once
+            onto the spot's surface (`tofsim.sensor.multipath`); off by default (outputs unchanged).
+        multipath_receiver_deg: full cone angle of the surface patch whose light each spot's measurement
+            integrates, for the multipath term; 0 = the spot's own beam (`divergence_deg`; the zone cell for zone
+            patterns).
+        zone_statistics: zone patterns only: also report, per zone, the mean, std, min and max of the true range
+            over the zone's pixels and a zone-index-per-pixel map (`tofsim.sensor.zones`); off by default.
+
+    The three options above are left out of `to_dict` while they keep their defaults, so the resolved config (and
+    its hash) of every sensor without them is what it was before they existed.
     """
 
     name: str = "custom"
@@ -75,6 +85,9 @@ class SensorConfig:
     range_quantization_m: float = 0.001
     min_return_albedo: float = 0.0
     add_noise: bool = True
+    multipath: bool = False
+    multipath_receiver_deg: float = 0.0
+    zone_statistics: bool = False
 
     def __post_init__(self) -> None:
         from tofsim.spots import PATTERNS  # local: spots is light, but keep config import-cheap
@@ -95,12 +108,15 @@ class SensorConfig:
         object.__setattr__(self, "baseline_m", baseline)
         if not isinstance(self.rays_per_spot, int) or isinstance(self.rays_per_spot, bool) or self.rays_per_spot < 1:
             raise ConfigError(f"rays_per_spot must be an integer >= 1, got {self.rays_per_spot!r}")
-        if not isinstance(self.add_noise, bool):
-            raise ConfigError(f"add_noise must be true or false, got {self.add_noise!r}")
+        for key in ("add_noise", "multipath", "zone_statistics"):
+            if not isinstance(getattr(self, key), bool):
+                raise ConfigError(f"{key} must be true or false, got {getattr(self, key)!r}")
+        if self.multipath and self.mode != "itof":
+            raise ConfigError(f"multipath is modelled for mode 'itof' only, got mode {self.mode!r}; set multipath=false")
         positive = ("power", "max_range_m", "modulation_frequency_hz", "pulse_sigma_m", "peak_separation_m")
         non_negative = (
             "divergence_deg", "ambient", "read_noise_e", "detection_threshold", "mixed_threshold_m",
-            "range_quantization_m", "min_return_albedo",
+            "range_quantization_m", "min_return_albedo", "multipath_receiver_deg",
         )  # fmt: skip
         for key in positive + non_negative:
             value = getattr(self, key)
@@ -110,8 +126,9 @@ class SensorConfig:
                 raise ConfigError(f"{key} must be a finite number {kind}, got {value!r}")
         if not (0 < self.demodulation_contrast <= 1):
             raise ConfigError(f"demodulation_contrast must be in (0, 1], got {self.demodulation_contrast!r}")
-        if self.divergence_deg >= 90:
-            raise ConfigError(f"divergence_deg must be below 90, got {self.divergence_deg}")
+        for key in ("divergence_deg", "multipath_receiver_deg"):
+            if getattr(self, key) >= 90:
+                raise ConfigError(f"{key} must be below 90, got {getattr(self, key)}")
 
     def __hash__(self) -> int:
         return hash(json.dumps(self.to_dict(), sort_keys=True, default=str))
@@ -144,4 +161,12 @@ class SensorConfig:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["baseline_m"] = list(self.baseline_m)
         out["pattern_kwargs"] = dict(self.pattern_kwargs)
+        for key in _OPTIONAL_KEYS:  # opt-in options: absent while at their defaults (unchanged config hashes)
+            if out[key] == _DEFAULTS[key]:
+                del out[key]
         return out
+
+
+#: Options added after datasets existed; `to_dict` leaves them out while they keep these defaults.
+_OPTIONAL_KEYS = ("multipath", "multipath_receiver_deg", "zone_statistics")
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(SensorConfig) if f.name in _OPTIONAL_KEYS}

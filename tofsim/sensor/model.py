@@ -19,9 +19,9 @@ import numpy as np
 from tofsim.camera import Intrinsics, ray_norm
 from tofsim.errors import ConfigError
 from tofsim.frame import DenseFrame, SpotStatus, empty_spots
-from tofsim.sensor import geometry, mixing, signal
+from tofsim.sensor import geometry, mixing, multipath, signal
 from tofsim.sensor.config import SensorConfig
-from tofsim.sensor.zones import zone_maps
+from tofsim.sensor.zones import zone_maps, zone_statistics
 from tofsim.spots import SpotPattern, create_pattern
 
 __all__ = ["SensorOutput", "simulate", "Sensor"]
@@ -36,7 +36,9 @@ class SensorOutput:
         sparse_m: (H, W) float32 measured z-depth at the rounded pixel of each VALID or MIXED spot, 0 elsewhere.
         mask: (H, W) bool, ``sparse_m > 0``.
         zones: None, or for zone sensors a dict of (rows, cols) arrays ``distance_m`` (float32 range),
-            ``sigma_m`` (float32) and ``status`` (uint8 `SpotStatus`).
+            ``sigma_m`` (float32) and ``status`` (uint8 `SpotStatus`); with ``zone_statistics`` also the true-range
+            statistics of `tofsim.sensor.zones.zone_statistics` and ``zone_map``, (H, W) int16 zone index of each
+            pixel (row-major, -1 outside every zone).
     """
 
     spots: np.ndarray
@@ -58,6 +60,8 @@ class _Prepared:
 
 def _prepare(config: SensorConfig) -> _Prepared:
     pattern = create_pattern(config.pattern, **config.pattern_kwargs)
+    if config.zone_statistics and pattern.zone_size_deg is None:
+        raise ConfigError(f"zone_statistics needs a zone pattern (e.g. 'zones-8x8'), got pattern {config.pattern!r}")
     if pattern.zone_size_deg is not None:
         sub = geometry.zone_subray_directions(pattern.directions, pattern.zone_size_deg, config.rays_per_spot)
     else:
@@ -113,7 +117,34 @@ def _depth_stats(depth_m: np.ndarray) -> tuple[float, float, float] | None:
     return near, float(np.median(coarse)) if coarse.size else near, far
 
 
-def _run(frame: DenseFrame, prep: _Prepared, rng: np.random.Generator) -> SensorOutput:
+def _receiver_sr(prep: _Prepared) -> float:
+    """Solid angle integrated by each spot for the multipath term (`SensorConfig.multipath_receiver_deg`)."""
+    cfg, zone = prep.config, prep.pattern.zone_size_deg
+    if cfg.multipath_receiver_deg > 0:
+        return multipath.cone_solid_angle_sr(cfg.multipath_receiver_deg)
+    if zone is not None:
+        return multipath.rectangle_solid_angle_sr(*zone)
+    return multipath.cone_solid_angle_sr(cfg.divergence_deg)
+
+
+def _indirect(frame, prep, centre, lit_fraction, visibility):
+    """Multipath phasor and signal of every spot (`tofsim.sensor.multipath.indirect_phasor`)."""
+    cfg, w = prep.config, frame.shape[1]
+    points = np.where(centre.visible[:, None], centre.points, np.nan)
+    albedo = np.ravel(frame.albedo).take(centre.vi * w + centre.ui).astype(np.float64)
+    albedo = np.where(centre.visible, np.clip(np.nan_to_num(albedo), 0.0, 1.0), 0.0)
+    if visibility is None:
+        visibility = multipath.depth_map_visibility(frame.depth_m, frame.intrinsics)
+    return multipath.indirect_phasor(
+        points, centre.normals, albedo, lit_fraction, baseline_m=prep.baseline_m, power=cfg.power,
+        receiver_sr=_receiver_sr(prep), modulation_frequency_hz=cfg.modulation_frequency_hz,
+        contrast=cfg.demodulation_contrast, visible=visibility,
+    )  # fmt: skip
+
+
+def _run(
+    frame: DenseFrame, prep: _Prepared, rng: np.random.Generator, visibility: multipath.Visibility | None = None
+) -> SensorOutput:
     cfg, intr = prep.config, frame.intrinsics
     depth, normals = np.ascontiguousarray(frame.depth_m), frame.normals_cam
     b = prep.baseline_m
@@ -163,7 +194,11 @@ def _run(frame: DenseFrame, prep: _Prepared, rng: np.random.Generator) -> Sensor
     # 3. mix the footprint, add noise, detect
     if cfg.mode == "itof":
         phasor = mixing.itof_phasor(range_k, s_k, cfg.modulation_frequency_hz, cfg.demodulation_contrast)
-        noise = signal.noise_e(s_k.sum(axis=1), amb, cfg.read_noise_e)
+        total_e = s_k.sum(axis=1)
+        if cfg.multipath:
+            indirect, indirect_e = _indirect(frame, prep, centre, n_vis / r, visibility)
+            phasor, total_e = phasor + indirect, total_e + indirect_e
+        noise = signal.noise_e(total_e, amb, cfg.read_noise_e)
         clean_amp = np.abs(phasor)
         sigma = signal.itof_sigma_m(clean_amp, noise, cfg.modulation_frequency_hz)
         if cfg.add_noise:
@@ -241,6 +276,8 @@ def _run(frame: DenseFrame, prep: _Prepared, rng: np.random.Generator) -> Sensor
     sparse[pix] = z_ok[order][first]
     sparse = sparse.reshape(h, w)
     zones = zone_maps(spots, prep.pattern.grid_shape) if prep.pattern.zone_size_deg is not None else None
+    if zones is not None and cfg.zone_statistics:
+        zones |= zone_statistics(frame, prep.pattern, b)
     return SensorOutput(spots=spots, sparse_m=sparse, mask=sparse > 0, zones=zones)
 
 
@@ -256,7 +293,13 @@ def _check_frame(frame: Any) -> None:
         raise ConfigError(f"frame must be a tofsim.frame.DenseFrame, got {type(frame).__name__}")
 
 
-def simulate(frame: DenseFrame, config: SensorConfig | str, *, rng: np.random.Generator) -> SensorOutput:
+def simulate(
+    frame: DenseFrame,
+    config: SensorConfig | str,
+    *,
+    rng: np.random.Generator,
+    visibility: multipath.Visibility | None = None,
+) -> SensorOutput:
     """Simulate one frame of a spot ToF sensor from a dense frame (rendered or real).
 
     Args:
@@ -264,6 +307,9 @@ def simulate(frame: DenseFrame, config: SensorConfig | str, *, rng: np.random.Ge
             are used. Invalid depth (0 or NaN) makes the rays that land there return nothing.
         config: a `SensorConfig` or a preset name (`get_sensor_preset`).
         rng: the only source of randomness (noise); unused when ``config.add_noise`` is False.
+        visibility: for ``config.multipath`` only: which segments between surface points are free
+            (`tofsim.sensor.multipath.renderer_visibility` for shadow rays through a mesh); None tests them
+            against the frame's depth map (`depth_map_visibility`).
 
     Returns:
         `SensorOutput` with the spot table (one record per pattern spot), the sparse z-depth map and its mask.
@@ -276,7 +322,7 @@ def simulate(frame: DenseFrame, config: SensorConfig | str, *, rng: np.random.Ge
         >>> out = simulate(frame, "sds", rng=np.random.default_rng(0))  # doctest: +SKIP
     """
     _check_frame(frame)
-    return _run(frame, _prepared_for(_resolve(config)), rng)
+    return _run(frame, _prepared_for(_resolve(config)), rng, visibility)
 
 
 class Sensor:
@@ -297,10 +343,12 @@ class Sensor:
         """The sensor's spot pattern."""
         return self._prepared.pattern
 
-    def __call__(self, frame: DenseFrame, *, rng: np.random.Generator) -> SensorOutput:
-        """Same as ``simulate(frame, self.config, rng=rng)``."""
+    def __call__(
+        self, frame: DenseFrame, *, rng: np.random.Generator, visibility: multipath.Visibility | None = None
+    ) -> SensorOutput:
+        """Same as ``simulate(frame, self.config, rng=rng, visibility=visibility)``."""
         _check_frame(frame)
-        return _run(frame, self._prepared, rng)
+        return _run(frame, self._prepared, rng, visibility)
 
     def __repr__(self) -> str:
         return f"Sensor({self.config.name!r}, pattern={self.config.pattern!r}, n_spots={self.pattern.n})"
