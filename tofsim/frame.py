@@ -110,6 +110,10 @@ class Sample:
         K: (3, 3) float64 intrinsics.
         pose: (4, 4) float64 camera-to-world, metres.
         meta: scene id, split, seed, sensor preset, source file, tofsim version.
+        zones: None, or for a zone sensor with ``zone_statistics`` the true-range statistics per zone
+            (``range_mean_m``, ``range_std_m``, ``range_min_m``, ``range_max_m``: (rows, cols) float32 metres;
+            ``pixel_count``: (rows, cols) int32) and ``zone_map``: (H, W) int16 zone index per pixel, -1 = none
+            (`tofsim.sensor.zones.zone_statistics`). Not part of `keys` (optional).
     """
 
     rgb: np.ndarray
@@ -120,6 +124,7 @@ class Sample:
     K: np.ndarray  # noqa: N815
     pose: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
+    zones: dict[str, np.ndarray] | None = None
 
     def __getitem__(self, key: str) -> Any:
         """Dict-style access (``sample["depth"]``) so samples and plain dicts are interchangeable."""

@@ -125,3 +125,77 @@ def test_concave_corner_reads_long_by_the_monte_carlo_amount():
     assert np.all(mc_bias > 0)
     np.testing.assert_allclose(sensor_bias, mc_bias, rtol=0.2)
     assert abs(sensor_bias.mean() / mc_bias.mean() - 1) < 0.1
+
+
+def test_multipath_is_off_by_default_and_itof_only():
+    for name in ("sds", "dtof-24x24", "zones-8x8", "random-500", "grid-20x15"):
+        d = get_sensor_preset(name).to_dict()
+        assert not {"multipath", "multipath_receiver_deg", "zone_statistics"} & set(d)  # config hashes unchanged
+        assert get_sensor_preset(name).multipath is False
+    on = exact_itof(multipath=True, multipath_receiver_deg=1.0)
+    assert SensorConfig.from_dict(on.to_dict()) == on and on.to_dict()["multipath"] is True
+    with pytest.raises(ConfigError, match="multipath is modelled for mode 'itof' only"):
+        dataclasses.replace(get_sensor_preset("dtof-24x24"), multipath=True)
+    with pytest.raises(ConfigError, match="multipath_receiver_deg must be a finite number >= 0"):
+        exact_itof(multipath_receiver_deg=-1.0)
+
+
+def test_a_plane_has_no_multipath_and_the_twin_agrees():
+    h, w = 120, 160
+    intr = Intrinsics(fx_px=146.25, fy_px=146.25, cx_px=79.5, cy_px=59.5, width_px=w, height_px=h)
+    depth = np.full((h, w), 2.0, np.float32)
+    plane = DenseFrame(
+        rgb=np.zeros((h, w, 3), np.uint8), depth_m=depth, range_m=z_to_range(depth, intr), intrinsics=intr,
+        pose=np.eye(4), albedo=np.full((h, w), 0.5, np.float32),
+    )  # fmt: skip
+    off = simulate(plane, exact_itof(), rng=np.random.default_rng(0)).spots
+    on = simulate(plane, exact_itof(multipath=True), rng=np.random.default_rng(0)).spots
+    np.testing.assert_allclose(on["range_m"], off["range_m"], atol=1e-6)  # coplanar spots never couple
+    frame, cfg = corner_frame(w=160, h=120, f_px=146.25), exact_itof(multipath=True, add_noise=True)
+    a = simulate(frame, cfg, rng=np.random.default_rng(3))
+    b = Sensor(cfg)(frame, rng=np.random.default_rng(3))
+    assert a.spots.tobytes() == b.spots.tobytes() and np.array_equal(a.sparse_m, b.sparse_m)
+
+
+def test_a_wider_receiver_collects_proportionally_more_multipath():
+    frame = corner_frame(w=160, h=120, f_px=146.25)
+    off = simulate(frame, exact_itof(), rng=np.random.default_rng(0)).spots["range_m"]
+    small = simulate(frame, exact_itof(multipath=True), rng=np.random.default_rng(0)).spots["range_m"] - off
+    wide = exact_itof(multipath=True, multipath_receiver_deg=1.0)  # 4x the solid angle of the 0.5 deg beam
+    large = simulate(frame, wide, rng=np.random.default_rng(0)).spots["range_m"] - off
+    ok = small > 1e-4
+    ratio = large[ok] / small[ok]
+    assert np.all((ratio > 3.0) & (ratio < 4.0))  # 4x the indirect light; the phase bias saturates slightly
+
+
+def test_depth_map_visibility_blocks_segments_behind_a_visible_surface():
+    frame = corner_frame(w=160, h=120, f_px=146.25)
+    visible = depth_map_visibility(frame.depth_m, frame.intrinsics)
+    a = np.array([[-0.5, 0.0, 1.3], [-0.5, 0.0, 1.3], [-0.3, 0.0, 1.0]])
+    b = np.array([[0.5, 0.0, 1.3], [0.5, 0.0, 2.6], [-0.3, 0.2, 1.0]])
+    # in front of both walls | through the corner's edge behind the walls | in free space
+    assert visible(a, b).tolist() == [True, False, True]
+
+
+def test_renderer_shadow_rays_agree_with_the_depth_map_on_the_corner():
+    pytest.importorskip("open3d")
+    from tofsim.render import Renderer
+    from tofsim.scene import Material, Scene
+    from tofsim.sensor.multipath import renderer_visibility
+
+    ymax, far, near = 5.0, (0.0, APEX_M), (-4.0, APEX_M - 4.0)  # wall L from the edge towards the camera
+    v = [[near[0], -ymax, near[1]], [far[0], -ymax, far[1]], [far[0], ymax, far[1]], [near[0], ymax, near[1]]]
+    v += [[-x, y, z] for x, y, z in v]  # wall R, mirrored
+    tri = np.array([[0, 1, 2], [0, 2, 3], [4, 6, 5], [4, 7, 6]], np.int32)
+    scene = Scene(
+        vertices=np.array(v, np.float32), triangles=tri, material_id=np.zeros(4, np.int32),
+        materials=(Material(name="wall", albedo=ALBEDO, color_rgb=(128, 128, 128)),),
+    )  # fmt: skip
+    renderer = Renderer(scene)
+    frame = corner_frame(w=160, h=120, f_px=146.25)
+    cfg = exact_itof(multipath=True)
+    by_map = simulate(frame, cfg, rng=np.random.default_rng(0)).spots["range_m"]
+    by_rays = simulate(frame, cfg, rng=np.random.default_rng(0), visibility=renderer_visibility(renderer, np.eye(4)))
+    np.testing.assert_allclose(by_rays.spots["range_m"], by_map, atol=1e-6)
+    shadow = renderer_visibility(renderer, np.eye(4))
+    assert shadow(np.array([[-0.5, 0.0, 1.3]]), np.array([[0.5, 0.0, 2.6]])).tolist() == [False]

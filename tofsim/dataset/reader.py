@@ -27,7 +27,7 @@ __all__ = ["TofDataset", "open_dataset", "shard_info"]
 #: Shard files kept open per process (least recently used ones are closed).
 MAX_OPEN_SHARDS = 8
 #: Field names `TofDataset.read` accepts.
-FIELDS = ("rgb", "depth", "sparse", "mask", "spots", "K", "pose", "meta")
+FIELDS = ("rgb", "depth", "sparse", "mask", "spots", "K", "pose", "meta", "zones")
 
 
 def shard_info(path: Path) -> dict[str, Any]:
@@ -218,6 +218,8 @@ class TofDataset:
                 off = self._offsets[k] = f[schema.SPOT_OFFSETS][()]
             out["spots"] = f[schema.SPOTS][off[j] : off[j + 1]].astype(SPOT_DTYPE, copy=False)
         out["meta"] = json.loads(f[schema.META].asstr()[j]) if "meta" in fields else {}
+        if "zones" in fields and schema.ZONE_MAP in f:  # optional: zone sensors with zone_statistics
+            out["zones"] = {key: f[name][j] for name, (key, _) in schema.ZONE_DATASETS.items()}
         return Sample(**out)
 
     def verify(self) -> None:

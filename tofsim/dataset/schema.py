@@ -15,6 +15,7 @@ __all__ = [
     "SPLIT_NAMES",
     "DATASETS",
     "FILTERS",
+    "ZONE_DATASETS",
     "shard_filename",
 ]
 
@@ -70,6 +71,24 @@ DATASETS: dict[str, dict[str, str | int | float]] = {
     },
     SPOT_OFFSETS: {"units": "", "description": "spots of sample j are spots[offsets[j]:offsets[j + 1]]"},
 }
+
+
+#: Optional zone datasets, written only when the samples carry zone statistics (a zone sensor with
+#: ``zone_statistics``): HDF5 name -> (key in `Sample.zones`, attributes). Shards without them read as before.
+ZONE_MAP = "zone_map"  # (N, H, W) int16 zone index per pixel, -1 = no zone; gzip level 1
+ZONE_DATASETS: dict[str, tuple[str, dict[str, str | int | float]]] = {
+    "zone_range_mean_m": ("range_mean_m", {"units": "m", "depth_kind": "range", "invalid_value": 0.0,
+                                           "description": "mean true range over each zone's pixels (rows, cols)"}),
+    "zone_range_std_m": ("range_std_m", {"units": "m", "depth_kind": "range", "invalid_value": 0.0,
+                                         "description": "std of the true range over each zone's pixels"}),
+    "zone_range_min_m": ("range_min_m", {"units": "m", "depth_kind": "range", "invalid_value": 0.0,
+                                         "description": "nearest true range in each zone"}),
+    "zone_range_max_m": ("range_max_m", {"units": "m", "depth_kind": "range", "invalid_value": 0.0,
+                                         "description": "farthest true range in each zone"}),
+    "zone_pixel_count": ("pixel_count", {"units": "px", "description": "valid pixels per zone"}),
+    ZONE_MAP: ("zone_map", {"units": "", "invalid_value": -1,
+                            "description": "row-major zone index of every pixel (tofsim.sensor.zones)"}),
+}  # fmt: skip
 
 
 def shard_filename(shard_index: int) -> str:

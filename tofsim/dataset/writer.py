@@ -155,8 +155,12 @@ def _write_hdf5(
         # the close past the attributes below; flushing here fixes the layout, so identical input stays
         # identical bytes.
         f.flush()
+        zone_keys = _write_zones(f, samples)
         for key in sorted(schema.DATASETS):
             for attr, value in sorted(schema.DATASETS[key].items()):
+                f[key].attrs[attr] = value
+        for key in zone_keys:
+            for attr, value in sorted(schema.ZONE_DATASETS[key][1].items()):
                 f[key].attrs[attr] = value
         # replaced by the caller's own "versions" when given
         root = {"versions": canonical_json(versions(schema.VERSIONED_LIBRARIES, project_key="tofsim"))}
@@ -173,6 +177,28 @@ def _write_hdf5(
         }
         for key in sorted(root):
             f.attrs[key] = root[key]
+
+
+def _write_zones(f: Any, samples: Sequence[Sample]) -> list[str]:
+    """Write the optional zone datasets when every sample carries zone statistics; returns their names."""
+    zones = [getattr(s, "zones", None) for s in samples]
+    if not all(z is not None and schema.ZONE_MAP in z for z in zones):
+        if any(z is not None and schema.ZONE_MAP in z for z in zones):
+            raise ShapeError("write_shard: zone statistics must be present in every sample of a shard or in none")
+        return []
+    names = sorted(schema.ZONE_DATASETS)
+    for name in names:
+        key = schema.ZONE_DATASETS[name][0]
+        arr = np.stack([np.asarray(z[key]) for z in zones])
+        if name == schema.ZONE_MAP:
+            f.create_dataset(
+                name, data=arr.astype("<i2"), chunks=(1, *arr.shape[1:]), compression="gzip", compression_opts=1,
+                track_times=False,
+            )  # fmt: skip
+        else:
+            f.create_dataset(name, data=arr, track_times=False)
+    f.flush()
+    return names
 
 
 def write_shard(

@@ -112,7 +112,9 @@ class SensorConfig:
             if not isinstance(getattr(self, key), bool):
                 raise ConfigError(f"{key} must be true or false, got {getattr(self, key)!r}")
         if self.multipath and self.mode != "itof":
-            raise ConfigError(f"multipath is modelled for mode 'itof' only, got mode {self.mode!r}; set multipath=false")
+            raise ConfigError(
+                f"multipath is modelled for mode 'itof' only, got mode {self.mode!r}; set multipath=false"
+            )
         positive = ("power", "max_range_m", "modulation_frequency_hz", "pulse_sigma_m", "peak_separation_m")
         non_negative = (
             "divergence_deg", "ambient", "read_noise_e", "detection_threshold", "mixed_threshold_m",

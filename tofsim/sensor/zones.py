@@ -41,9 +41,7 @@ def zone_maps(spots: np.ndarray, grid_shape: tuple[int, int] | None) -> dict[str
     }
 
 
-def zone_pixel_map(
-    depth_m: np.ndarray, intr: Intrinsics, pattern: SpotPattern, baseline_m: np.ndarray
-) -> np.ndarray:
+def zone_pixel_map(depth_m: np.ndarray, intr: Intrinsics, pattern: SpotPattern, baseline_m: np.ndarray) -> np.ndarray:
     """Zone index of every pixel: the zone whose cell (in projector angles) holds the surface the pixel sees.
 
     A pixel's point ``X = depth * ((u - cx) / fx, (v - cy) / fy, 1)`` is seen from the projector at ``b`` at the
