@@ -176,6 +176,11 @@ def score_cmd(
             f"  {row['method']:<20} RMSE {row['rmse'] * 1000:8.1f} mm  MAE {row['mae'] * 1000:8.1f} mm  "
             f"d1 {row['d1']:.4f}  density {row['density']:.3f}"
         )
+        if "rtsd_warp" in row:  # sequences were scored (temporal.csv)
+            typer.echo(
+                f"  {'':<20} {row['n_sequences']} sequence(s): RTSD {row['rtsd']:.4f} ({row['n_static_sequences']} "
+                f"static)  RTSD-warp {row['rtsd_warp']:.4f}  MIPI score {row['mipi_score']:.4f}"
+            )
     typer.echo(f"wrote {result.out_dir}/metrics.csv (+ .md, .tex, .json, per_image.csv, bins.csv, regions.csv)")
 
 

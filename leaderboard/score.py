@@ -5,6 +5,7 @@ The output folder is a `leaderboard.score_folder.ScoreFolder` (its module docstr
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import os
@@ -35,6 +36,7 @@ from leaderboard.metrics.regions import REGION_METRICS
 from leaderboard.protocol import Protocol
 from leaderboard.score_folder import ScoreFolder, Table
 from leaderboard.stats import bootstrap_ci, holm_adjust, paired_test
+from leaderboard.temporal import TEMPORAL_NOTE, find_sequences, temporal_pass
 from tofsim.provenance import versions
 
 __all__ = ["score", "ScoreResult", "resolve_methods", "VERSIONED_LIBRARIES"]
@@ -226,6 +228,7 @@ def score(
     gt_obj = gt if isinstance(gt, GroundTruth) else open_ground_truth(gt)
     if len(gt_obj) == 0:
         raise InputFileError("the ground truth holds no frames")
+    sequences = find_sequences(gt_obj)  # refuses shuffled sequences before any metric is computed
     specs = resolve_methods(preds)
     resolved = {s.name: s.source.resolve() for s in specs}
     matched = {s.name: _match(gt_obj, s.name, resolved[s.name], protocol) for s in specs}
@@ -277,10 +280,20 @@ def score(
     results = {name: acc.compute() for name, acc in accs.items()}
     missing_files = {name: m for name, (_, m) in matched.items()}
     inputs, warnings = _input_report(specs, resolved, checks, missing_files, len(gt_obj), protocol)
+    temporal = None if sequences is None else temporal_pass(
+        Path(out_dir), sequences, {s.name: functools.partial(_read_prediction, job, s.name) for s in specs},
+        {s.name: _method_row(s, results[s.name], 0, protocol, inputs[s.name]) for s in specs}, warnings)  # fmt: skip
     return _write_outputs(
         Path(out_dir), specs, resolved, results, shas, penalised, missing_files, gt_obj, gt_digest.hexdigest(),
-        protocol, inputs, warnings,
+        protocol, inputs, warnings, temporal,
     )  # fmt: skip
+
+
+def _read_prediction(job: _FrameJob, name: str, i: int) -> np.ndarray:
+    """Method `name`'s prediction of GT position `i` in metres (zeros for a missing file: no valid pixel)."""
+    if (path := job.paths[name][i]) is None:
+        return np.zeros_like(job.gt_obj.read(i).depth_m)
+    return job.resolved[name].read(path, job.gt_obj.keys[i])[0]
 
 
 def _input_report(
@@ -391,8 +404,11 @@ def _write_outputs(
     protocol: Protocol,
     inputs: dict[str, dict[str, Any]],
     warnings: list[str],
+    temporal: dict[str, dict[str, Any]] | None = None,
 ) -> ScoreResult:
     rows = [_method_row(s, results[s.name], len(missing_files[s.name]), protocol, inputs[s.name]) for s in specs]
+    for row in rows if temporal is not None else ():
+        row.update(temporal[row["method"]])
     meta_cols: list[str] = []
     for s in specs:
         meta_cols += [k for k in s.metadata if k not in meta_cols]
@@ -458,6 +474,8 @@ def _write_outputs(
         "checksums": checksums,
         "units": {k: METRIC_INFO[k].unit for k in _UNIT_COLUMNS},
     }
+    if temporal is not None:  # only with sequences: other score folders keep their bytes
+        doc["temporal"] = {"by_method": temporal, "per_sequence": "temporal.csv", "definitions": TEMPORAL_NOTE}
     folder = ScoreFolder(
         path=out_dir,
         metrics=Table(tuple(columns), rows),

@@ -25,7 +25,10 @@ __all__ = [
     "finalize",
     "register_metric",
     "mipi_score",
+    "mipi_full_score",
     "MIPI_SCORE_COLUMN",
+    "MIPI_FULL_SCORE_COLUMN",
+    "MIPI_RTSD_WEIGHT",
 ]
 
 #: Threshold accuracy name -> threshold on max(p/g, g/p) (NLSPN / KITTI: 1.25^k; indoor ToF: 1.02 .. 1.10).
@@ -64,6 +67,10 @@ def _ratio(num: str, den: str):
 #: sequences, which single-frame scoring does not have), so it is not the challenge's full score; the column name
 #: and the table label say so wherever the number is printed.
 MIPI_SCORE_COLUMN = "mipi_score_no_rtsd"
+#: The challenge's full score, RTSD included: only computed when sequences are scored (`leaderboard.temporal`).
+MIPI_FULL_SCORE_COLUMN = "mipi_score"
+#: Weight of RTSD in the challenge's score (its scoring code's ``metric_weights = [1.8, 0.6, 3, 4.6]``).
+MIPI_RTSD_WEIGHT = 4.6
 
 
 def mipi_score(rmae_value: float, ewmae_value: float, rds_value: float) -> float:
@@ -73,6 +80,15 @@ def mipi_score(rmae_value: float, ewmae_value: float, rds_value: float) -> float
     static video sequence); it is left out here, so this is not the challenge's full score.
     """
     return 1.0 - 1.8 * rmae_value - 0.6 * ewmae_value - 3.0 * rds_value
+
+
+def mipi_full_score(rmae_value: float, ewmae_value: float, rds_value: float, rtsd_value: float) -> float:
+    """MIPI 2022 score with RTSD: 1 - 1.8 RMAE - 0.6 EWMAE - 3 RDS - 4.6 RTSD (NaN if any part is NaN).
+
+    As the challenge's scoring code: RMAE, EWMAE and RDS are means over frames, RTSD the mean over its static
+    sequences.
+    """
+    return mipi_score(rmae_value, ewmae_value, rds_value) - MIPI_RTSD_WEIGHT * rtsd_value
 
 
 def _mipi(sums: Mapping[str, float], done: Mapping[str, float]) -> float:
@@ -121,6 +137,14 @@ DECLARED: tuple[MetricInfo, ...] = (
        "full score: 1 - 1.8 RMAE - 0.6 EWMAE - 3 RDS", (), _mipi, "MIPI score (no RTSD)", 1.0, "{:.4f}"),
     _m("density", "fraction", True, "fraction of valid GT pixels with a prediction", (), None, "density", 1.0,
        "{:.3f}"),
+    # Temporal columns: not per-frame sums (no finish); `leaderboard.temporal` computes them over the frames of
+    # each sequence when the ground truth holds sequences (`leaderboard.metrics.temporal` has the definitions).
+    _m("rtsd", "fraction", False, "MIPI relative temporal standard deviation (static sequences)", (), None, "RTSD",
+       1.0, "{:.4f}"),
+    _m("rtsd_warp", "fraction", False, "RTSD of consecutive frames after warping the previous prediction with the "
+       "poses", (), None, "RTSD-warp", 1.0, "{:.4f}"),
+    _m(MIPI_FULL_SCORE_COLUMN, "score", True, "MIPI 2022 score with RTSD: 1 - 1.8 RMAE - 0.6 EWMAE - 3 RDS - 4.6 "
+       "RTSD", (), None, "MIPI score", 1.0, "{:.4f}"),
 )  # fmt: skip
 
 #: name -> declaration, for every column a table can show.
