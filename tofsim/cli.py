@@ -40,21 +40,23 @@ def _user_errors() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _one_line_warnings() -> Iterator[None]:
-    """Print a `DepthScaleWarning` as one ``warning: ...`` line on stderr; other warnings as usual."""
+    """Print a `DepthScaleWarning` or `TrajectoryWarning` as one ``warning: ...`` line on stderr; others as usual."""
     import warnings
 
+    from tofsim.sequence import TrajectoryWarning
     from tofsim.sources.base import DepthScaleWarning
 
     show = warnings.showwarning
 
     def showwarning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-        if issubclass(category, DepthScaleWarning):
+        if issubclass(category, (DepthScaleWarning, TrajectoryWarning)):
             typer.echo(f"warning: {message}", err=True)
         else:
             show(message, category, *args, **kwargs)
 
     with warnings.catch_warnings():
         warnings.simplefilter("always", DepthScaleWarning)
+        warnings.simplefilter("always", TrajectoryWarning)
         warnings.showwarning = showwarning
         yield
 
@@ -184,6 +186,32 @@ def _echo_rgb_camera(cfg: Any, error_given: bool) -> None:
     )
 
 
+def _sequence_options(
+    d: dict[str, Any], sequence: int | None, motion: str | None, fps: float | None, frames_per_scene: int | None
+) -> None:
+    """Put ``--sequence N`` / ``--motion`` / ``--fps`` into the config dict `d` (in place).
+
+    Raises:
+        ConfigError: ``--motion`` or ``--fps`` without sequences, or ``--frames-per-scene`` other than N.
+    """
+    table = dict(d.get("sequence", {}))
+    if sequence is not None:
+        if frames_per_scene is not None and frames_per_scene != sequence:
+            raise ConfigError(
+                f"--sequence {sequence} renders {sequence} frames per room; drop --frames-per-scene {frames_per_scene}"
+            )
+        table["enabled"] = True
+        d["frames_per_scene"] = sequence
+    if motion is not None:
+        table["motion"] = motion
+    if fps is not None:
+        table["fps_hz"] = fps
+    if (motion is not None or fps is not None) and not table.get("enabled", False):
+        raise ConfigError("--motion and --fps set the motion of sequences; add --sequence N")
+    if table:
+        d["sequence"] = table
+
+
 @app.command()
 def generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created; an unfinished run there resumes).")],
@@ -232,6 +260,19 @@ def generate(
             help="1-sigma rotation error per axis of the ToF-to-RGB extrinsics the registration believes (deg).",
         ),
     ] = None,
+    sequence: Annotated[
+        int | None,
+        typer.Option(
+            "--sequence",
+            min=1,
+            help="Render each room as one sequence of N frames along a smooth camera trajectory (sets "
+            "--frames-per-scene N; poses and timestamps stored per frame).",
+        ),
+    ] = None,
+    motion: Annotated[
+        str | None, typer.Option("--motion", help="Sequence motion: handheld (default), robot or static.")
+    ] = None,
+    fps: Annotated[float | None, typer.Option("--fps", help="Sequence frame rate in Hz (default 30).")] = None,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
@@ -253,12 +294,16 @@ def generate(
             rgb["calibration_error_deg"] = rgb_calibration_error_deg
         if rgb:
             d["rgb_camera"] = {**d.get("rgb_camera", {}), **rgb}
+        _sequence_options(d, sequence, motion, fps, frames_per_scene)
         cfg = GenerateConfig.from_dict(d)
         cfg = _camera_options(cfg, width, height, fov_deg)
         _echo_rgb_camera(cfg, rgb_calibration_error_deg is not None)
-        _run_with_bar(
-            "generate", quiet, lambda bar: run_generate(cfg, out, workers=workers, scheduler=scheduler, progress=bar)
-        )
+
+        def run(bar: Any) -> Path:
+            return run_generate(cfg, out, workers=workers, scheduler=scheduler, progress=bar)
+
+        with _one_line_warnings():
+            _run_with_bar("generate", quiet, run)
 
 
 @app.command()

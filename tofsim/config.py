@@ -53,6 +53,7 @@ from tofsim.errors import ConfigError, InputFileError, RegistryError, TofsimErro
 from tofsim.provenance import json_sha256
 from tofsim.registry import Registry
 from tofsim.rgb_camera import RgbCameraConfig
+from tofsim.sequence import SequenceConfig
 from tofsim.strict import check_keys, check_types, from_dict, merged_value, to_plain
 
 __all__ = [
@@ -236,6 +237,9 @@ class GenerateConfig:
             into it (off by default). Its calibration error comes from ``sample_rng(seed, k, "rgb_calibration")``
             with k the scene (or sample) index. A disabled table is left out of `to_dict` (and so of the config
             hash), so a dataset made without it keeps its bytes.
+        sequence: a `tofsim.sequence.SequenceConfig`: with ``enabled``, each scene's
+            `frames_per_scene` frames follow one smooth trajectory (poses from ``sample_rng(seed, scene_index,
+            "camera")``, noise still per sample). Left out of `to_dict` when disabled, like `rgb_camera`.
     """
 
     seed: int = 0
@@ -249,9 +253,12 @@ class GenerateConfig:
     mesh_path: str | None = None
     split_fractions: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SPLIT_FRACTIONS))
     rgb_camera: RgbCameraConfig = field(default_factory=RgbCameraConfig)
+    sequence: SequenceConfig = field(default_factory=SequenceConfig)
 
     def __post_init__(self) -> None:
         _check_common(self, "generate")
+        if not isinstance(self.sequence, SequenceConfig):
+            raise ConfigError(f"generate.sequence: expected a table of keys, got {self.sequence!r}")
         if not isinstance(self.rgb_camera, RgbCameraConfig):
             raise ConfigError(f"generate.rgb_camera: expected a table of keys, got {self.rgb_camera!r}")
         self.rgb_camera.intrinsics(self.camera.intrinsics())  # validates the colour camera against the image
@@ -266,10 +273,14 @@ class GenerateConfig:
         return -(-self.n_frames // self.frames_per_scene)
 
     def to_dict(self) -> dict[str, Any]:
-        """The full resolved config as plain nested dicts (what the manifest stores); no ``rgb_camera`` when off."""
+        """The full resolved config as plain nested dicts (what the manifest stores); no ``rgb_camera`` or
+        ``sequence`` table when off.
+        """  # noqa: D205
         out = _fields_to_plain(self)
         if not self.rgb_camera.enabled:
             del out["rgb_camera"]
+        if not self.sequence.enabled:
+            del out["sequence"]
         return out
 
     @classmethod

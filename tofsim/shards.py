@@ -32,6 +32,8 @@ __all__ = [
     "ShardPlan",
     "SceneCache",
     "scene_index_of",
+    "sequence_poses",
+    "sequence_meta",
     "sensor_name",
     "sample_meta",
     "sample_from",
@@ -155,13 +157,20 @@ class SceneCache:
         return generate_room(self.config.room, rng=sample_rng(self.config.seed, scene_index, "scene"))
 
     def get(self, scene_index: int) -> tuple[Any, np.ndarray]:
-        """(renderer, (frames_per_scene, 4, 4) camera-to-world poses) of scene `scene_index`."""
+        """(renderer, (frames_per_scene, 4, 4) camera-to-world poses) of scene `scene_index`.
+
+        In sequence mode the poses are one trajectory (`sequence_poses`) and ``self.timestamps_s`` holds their times.
+        """
         if self._index != scene_index:
             from tofsim.render import Renderer
             from tofsim.scene.cameras import sample_camera_poses
 
             scene = self._scene(scene_index)
             self.renderer = Renderer(scene)
+            if self.config.sequence.enabled:
+                self.poses, self.timestamps_s = sequence_poses(self.config, scene, self.renderer, scene_index)
+                self._index = scene_index
+                return self.renderer, self.poses
             self.poses = np.asarray(
                 sample_camera_poses(
                     scene,
@@ -175,6 +184,42 @@ class SceneCache:
             )
             self._index = scene_index
         return self.renderer, self.poses
+
+
+def sequence_poses(cfg: GenerateConfig, scene: Any, renderer: Any, scene_index: int) -> tuple[np.ndarray, np.ndarray]:
+    """((frames_per_scene, 4, 4) poses, (frames_per_scene,) timestamps in s) of scene `scene_index`'s trajectory.
+
+    Drawn from ``sample_rng(seed, scene_index, "camera")``; dropped poses are reported as a `TrajectoryWarning`.
+    """
+    import warnings
+
+    from tofsim.scene.trajectories import sample_trajectory
+    from tofsim.sequence import TrajectoryWarning
+
+    traj = sample_trajectory(
+        scene,
+        cfg.camera.intrinsics(),
+        cfg.frames_per_scene,
+        rng=sample_rng(cfg.seed, scene_index, "camera"),
+        config=cfg.sequence,
+        renderer=renderer,
+        pose_kwargs=cfg.poses.kwargs(),
+    )
+    if traj.n_dropped:
+        warnings.warn(
+            f"scene {scene.scene_id!r}: trajectory re-sampled, {traj.n_dropped} proposed poses dropped (left the "
+            f"room, too close to or through furniture: {', '.join(f'{k} {v}' for k, v in traj.failures.items() if v)})",
+            TrajectoryWarning,
+            stacklevel=2,
+        )
+    return np.asarray(traj.poses, dtype=np.float64), traj.timestamps_s
+
+
+def sequence_meta(cfg: GenerateConfig, cache: SceneCache, scene_id: str, frame: int) -> dict[str, Any]:
+    """The meta keys of frame `frame` of a sequence (none outside sequence mode, so old datasets keep their bytes)."""
+    if not cfg.sequence.enabled:
+        return {}
+    return {"sequence_id": scene_id, "sequence_frame": int(frame), "timestamp_s": float(cache.timestamps_s[frame])}
 
 
 def rgb_camera_sample(
@@ -216,11 +261,12 @@ def generate_samples(plan: ShardPlan, indices: range) -> Iterator[Sample]:
     for i in indices:
         scene_index = scene_index_of(i, cfg.frames_per_scene)
         renderer, poses = cache.get(scene_index)
-        pose = poses[i - scene_index * cfg.frames_per_scene]
+        k = i - scene_index * cfg.frames_per_scene
+        pose = poses[k]
         frame = renderer.render(cache.intrinsics, pose)
         out = simulate(frame, cfg.sensor, rng=sample_rng(cfg.seed, i, "noise"))
         source = cfg.mesh_path if cfg.mesh_path is not None else None
-        meta = sample_meta(plan, i, source_file=source)
+        meta = sample_meta(plan, i, source_file=source, **sequence_meta(cfg, cache, plan.scene_ids[i], k))
         if cfg.rgb_camera.enabled:
             yield rgb_camera_sample(cfg, renderer, frame, out, i, scene_index, meta)
         else:
@@ -237,9 +283,10 @@ def convert_samples(plan: ShardPlan, indices: range) -> Iterator[Sample]:
         frame = plan.source.load(j)
         out = simulate(frame, cfg.sensor, rng=sample_rng(cfg.seed, i, "noise"))
         source_file = str(frame.meta.get("source_file", plan.source.name(j)))
-        yield sample_from(
-            frame, out, frame.pose, sample_meta(plan, i, source_file=source_file, source_name=plan.source.name(j))
-        )
+        seq = plan.source.sequence_of(j)
+        extra = {} if seq is None else {"sequence_id": seq[0], "sequence_frame": seq[1], "timestamp_s": seq[2]}
+        meta = sample_meta(plan, i, source_file=source_file, source_name=plan.source.name(j), **extra)
+        yield sample_from(frame, out, frame.pose, meta)
 
 
 def simulate_shard(plan: ShardPlan, shard_index: int, encoder: Executor | None) -> tuple[list[Sample], list[Any]]:

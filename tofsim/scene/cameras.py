@@ -328,40 +328,46 @@ class _PoseSearch:
 
     def run(self, n, max_candidates, make, min_view_distance_m, clearance_scale):
         """Up to `n` accepted (n, 4, 4) poses from candidates of `make(batch)`."""
-        from tofsim.scene.procedural import points_in_polygon
-
         poses: list[np.ndarray] = []
         tried, batch = 0, 64
         while len(poses) < n and tried < max_candidates:
             centres, yaw, pitch, roll, cast = make(batch)
-            t_all, hit_all, front = self._cast_all(centres) if cast is None else cast
             cand = np.tile(np.eye(4), (batch, 1, 1))
             cand[:, :3, :3] = _rotations(yaw, pitch, roll)
             cand[:, :3, 3] = centres
-            view_world = np.swapaxes(cand[:, :3, :3] @ self.view_cam.T, 1, 2)  # (B, K, 3)
-            n_view = self.view_cam.shape[0]
-            t_view = self.renderer.cast_rays(np.repeat(centres, n_view, axis=0), view_world.reshape(-1, 3))["t_hit"]
-            t_view = t_view.reshape(batch, n_view)
-            hits = hit_all.sum(1)
-            inside = (np.ones(batch, bool) if self.footprint is None
-                      else points_in_polygon(centres[:, :2], self.footprint))  # fmt: skip
-            checks = {
-                "outside": inside,
-                "clearance": self.renderer.distance_m(centres) >= self.min_clearance_m * clearance_scale,
-                "enclosed": hits >= self.min_enclosed * len(self.dirs),
-                "floor": hit_all[:, 0] & (centres[:, 2] > self.floor_z),
-                "front_face": front.sum(1) >= self.min_front * np.maximum(hits, 1),
-                "view_blocked": np.where(np.isfinite(t_view), t_view, np.inf).min(1) >= min_view_distance_m,
-                "view_empty": np.isfinite(t_view).sum(1) >= self.min_view_hit * n_view,
-            }
-            ok = np.ones(batch, bool)
-            for name, passed in checks.items():
-                self.failures[name] += int(np.count_nonzero(ok & ~passed))
-                ok &= passed
+            ok = self.check(cand, cast, min_view_distance_m, clearance_scale)
             poses.extend(cand[np.flatnonzero(ok)[: n - len(poses)]])
             tried += batch
         self.tried += tried
         return np.array(poses, dtype=np.float64).reshape(-1, 4, 4)
+
+    def check(self, cand, cast, min_view_distance_m, clearance_scale):
+        """(B,) bool: which (B, 4, 4) candidate poses pass every test (failures counted in ``self.failures``)."""
+        from tofsim.scene.procedural import points_in_polygon
+
+        batch, centres = len(cand), cand[:, :3, 3]
+        t_all, hit_all, front = self._cast_all(centres) if cast is None else cast
+        view_world = np.swapaxes(cand[:, :3, :3] @ self.view_cam.T, 1, 2)  # (B, K, 3)
+        n_view = self.view_cam.shape[0]
+        t_view = self.renderer.cast_rays(np.repeat(centres, n_view, axis=0), view_world.reshape(-1, 3))["t_hit"]
+        t_view = t_view.reshape(batch, n_view)
+        hits = hit_all.sum(1)
+        inside = (np.ones(batch, bool) if self.footprint is None
+                  else points_in_polygon(centres[:, :2], self.footprint))  # fmt: skip
+        checks = {
+            "outside": inside,
+            "clearance": self.renderer.distance_m(centres) >= self.min_clearance_m * clearance_scale,
+            "enclosed": hits >= self.min_enclosed * len(self.dirs),
+            "floor": hit_all[:, 0] & (centres[:, 2] > self.floor_z),
+            "front_face": front.sum(1) >= self.min_front * np.maximum(hits, 1),
+            "view_blocked": np.where(np.isfinite(t_view), t_view, np.inf).min(1) >= min_view_distance_m,
+            "view_empty": np.isfinite(t_view).sum(1) >= self.min_view_hit * n_view,
+        }
+        ok = np.ones(batch, bool)
+        for name, passed in checks.items():
+            self.failures[name] += int(np.count_nonzero(ok & ~passed))
+            ok &= passed
+        return ok
 
 
 def load_poses(path: str | Path, *, orthonormalize: bool = False) -> np.ndarray:

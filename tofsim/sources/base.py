@@ -67,6 +67,12 @@ class FrameSource:
         """(H, W) of frame `i`, read from the depth file's header where possible (no intrinsics needed)."""
         return self.load(i).shape
 
+    def sequence_of(self, i: int) -> tuple[str, int, float | None] | None:
+        """(sequence id, frame number, timestamp in s or None) of frame `i` for recorded sequences; None for
+        sources of independent frames. `tofsim.convert` stores them in the sample's meta.
+        """  # noqa: D205
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self)} frames)"
 

@@ -89,6 +89,8 @@ def _generic(folder: Path) -> tuple[list[tuple[str, str, Pose]], str]:
         d_t, c_t = _as_timestamps([p.stem for p in depths]), _as_timestamps([p.stem for p in colours])
         if d_t is None or c_t is None:
             raise InputFileError(f"{folder}: TUM layout (rgb.txt, depth.txt) but file names are not timestamps")
+        order = np.argsort(d_t, kind="stable")  # time order (file names sort the same way for TUM's fixed widths)
+        depths, d_t = [depths[k] for k in order], d_t[order]
         colour_of = associate_nearest(d_t, c_t, max_dt=TUM_MAX_DT_S)
         poses: list[Pose] = [None] * len(depths)
         if (folder / "groundtruth.txt").is_file():
@@ -106,6 +108,16 @@ def _generic(folder: Path) -> tuple[list[tuple[str, str, Pose]], str]:
         pose = folder / "pose" / f"{depth.stem}.txt"
         items.append((str(depth), str(colour), str(pose) if pose.is_file() else None))
     return items, "generic"
+
+
+def _frame_and_time(depth: Path, position: int, layout: str) -> tuple[int, float | None]:
+    """(frame number, timestamp in s or None) of a depth file: 7-Scenes ``frame-000123``; TUM stems are seconds."""
+    if layout == "7scenes":
+        digits = depth.name.split(".", 1)[0].rsplit("-", 1)[-1]
+        return (int(digits) if digits.isdigit() else position), None
+    if layout == "tum":
+        return position, float(depth.stem)
+    return position, None
 
 
 def _scan(folder: Path) -> tuple[list[tuple[str, str, Pose]], str] | None:
@@ -140,6 +152,7 @@ class RgbdFolderSource(FrameSource):
         if not root.is_dir():
             raise InputFileError(f"{root}: folder not found")
         self.root = root
+        self.sequences: list[tuple[str, int, float | None]] = []
         self.intrinsics = intrinsics
         folders = [root] + sorted(p for p in root.iterdir() if p.is_dir() and p.name not in ("depth", *COLOUR_DIRS))
         layouts = set()
@@ -157,6 +170,8 @@ class RgbdFolderSource(FrameSource):
                 )
             scene = _scene_of(folder)
             self.items += [(d, c, p, str(intr_file) if intr_file else None, scene) for d, c, p in items]
+            seq = f"{scene}/{folder.name}" if scene != folder.name else folder.name
+            self.sequences += [(seq, *_frame_and_time(Path(d), k, layout)) for k, (d, _, _) in enumerate(items)]
             if folder == root and items:
                 break  # frames directly in the given folder: do not also descend
         if not self.items:
@@ -210,3 +225,9 @@ class RgbdFolderSource(FrameSource):
     def scene_id(self, i: int) -> str:
         """The sequence folder's name (the parent's for 7-Scenes ``seq-NN`` folders)."""
         return self.items[self._check_index(i)][4]
+
+    def sequence_of(self, i: int) -> tuple[str, int, float | None]:
+        """(sequence id, frame number, timestamp in s or None) of frame `i`: the folder (``chess/seq-01`` for
+        7-Scenes), the 7-Scenes frame number (else the position in the folder), TUM's file-name timestamp.
+        """  # noqa: D205
+        return self.sequences[self._check_index(i)]

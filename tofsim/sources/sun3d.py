@@ -148,3 +148,8 @@ class Sun3dSource(FrameSource):
     def scene_id(self, i: int) -> str:
         """The sequence folder's name."""
         return self.items[self._check_index(i)][3]
+
+    def sequence_of(self, i: int) -> tuple[str, int, float | None]:
+        """(sequence folder name, frame number from the file name, None): SUN3D's timestamps have no stated unit."""
+        depth_file, _, _, scene, _ = self.items[self._check_index(i)]
+        return scene, int(SUN3D_NAME.match(Path(depth_file).name).group(1)), None
