@@ -130,3 +130,24 @@ def test_zone_statistics_round_trip_through_a_shard(tmp_path):
     mixed = [_sample(frames[0], 0, True), _sample(frames[1], 1, False)]
     with pytest.raises(ShapeError, match="every sample of a shard or in none"):
         write_shard(tmp_path / "c.h5", mixed, attrs={"seed": 0})
+
+
+def test_generate_writes_the_zone_statistics_of_a_zone_sensor(tmp_path):
+    from tofsim.config import GenerateConfig
+    from tofsim.pipeline import generate
+
+    values = {"preset": "zones-8x8", "sensor": {"zone_statistics": True}, "n_frames": 2, "frames_per_scene": 2,
+              "seed": 5, "camera": {"width_px": 80, "height_px": 60, "fx_px": 60.0, "fy_px": 60.0}}  # fmt: skip
+    generate(GenerateConfig.from_dict(values), tmp_path / "z")
+    ds = open_dataset(tmp_path / "z")
+    s = ds[0]
+    assert s.zones is not None and s.zones["zone_map"].shape == (60, 80)
+    assert s.zones["range_mean_m"].shape == (8, 8)
+    # the statistics describe the ground truth the sample carries: a zone's mean range lies within its extent
+    ok = s.zones["pixel_count"] > 0
+    assert ok.any()
+    assert (s.zones["range_min_m"][ok] <= s.zones["range_mean_m"][ok] + 1e-6).all()
+    assert (s.zones["range_mean_m"][ok] <= s.zones["range_max_m"][ok] + 1e-6).all()
+    plain = dict(values, sensor={})
+    generate(GenerateConfig.from_dict(plain), tmp_path / "p")
+    assert open_dataset(tmp_path / "p")[0].zones is None
