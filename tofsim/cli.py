@@ -212,6 +212,21 @@ def _sequence_options(
         d["sequence"] = table
 
 
+def _mesh_options(d: dict[str, Any], pose_options: dict[str, float | None]) -> None:
+    """Put ``--min-enclosed-fraction`` / ``--min-clearance-m`` into the ``poses`` table of the config dict `d`, and
+    with a pose file (``--poses`` or ``pose_file``) and no frame count given, take the count from the file (in place).
+    """  # noqa: D205
+    given = {k: v for k, v in pose_options.items() if v is not None}
+    if given:
+        d["poses"] = {**d.get("poses", {}), **given}
+    if d.get("pose_file") is not None and "n_frames" not in d:
+        from tofsim.scene.pose_file import read_pose_file
+
+        read = read_pose_file(d["pose_file"])
+        d["n_frames"] = len(read.poses)
+        typer.echo(f"camera poses from {d['pose_file']} ({read.kind}): {len(read.poses)} frames, one per pose")
+
+
 @app.command()
 def generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created; an unfinished run there resumes).")],
@@ -233,7 +248,41 @@ def generate(
     ] = None,
     shard_size: ShardSizeOpt = None,
     mesh: Annotated[
-        Path | None, typer.Option("--mesh", help="Render this mesh file instead of procedural rooms.")
+        Path | None,
+        typer.Option("--mesh", help="Render this mesh file (PLY/OBJ/OFF/STL/GLB/glTF) instead of procedural rooms."),
+    ] = None,
+    up_axis: Annotated[
+        str | None,
+        typer.Option(
+            "--up-axis",
+            help="The mesh file's axis that points up: z (default), y (glTF, Blender exports), -y (7-Scenes and "
+            "KinectFusion scans), -z, x, -x.",
+        ),
+    ] = None,
+    mesh_scale_per_m: Annotated[
+        float | None,
+        typer.Option("--mesh-scale-per-m", help="The mesh file's units per metre (default 1; 1000 for mm)."),
+    ] = None,
+    poses: Annotated[
+        Path | None,
+        typer.Option(
+            "--poses",
+            help="Camera-to-world poses for the mesh from a file: TUM (timestamp tx ty tz qx qy qz qw) or one 4x4 "
+            "row-major matrix of 16 numbers per line, in the mesh file's coordinates. Frame i uses pose i; the "
+            "file sets the frame count (--frames must match it).",
+        ),
+    ] = None,
+    min_enclosed_fraction: Annotated[
+        float | None,
+        typer.Option(
+            "--min-enclosed-fraction",
+            help="Sampled poses: fraction of rays in all directions that must hit the scene (default 0.75); lower it "
+            "for open meshes and partial scans.",
+        ),
+    ] = None,
+    min_clearance_m: Annotated[
+        float | None,
+        typer.Option("--min-clearance-m", help="Sampled poses: free radius around the camera (m, default 0.3)."),
     ] = None,
     width: Annotated[
         int | None, typer.Option("--width", min=1, help="Image width in pixels (overrides the config's camera).")
@@ -286,9 +335,11 @@ def generate(
             preset = "sds"
         overrides = {
             "n_frames": frames, "seed": seed, "frames_per_scene": frames_per_scene, "shard_size": shard_size,
-            "mesh_path": None if mesh is None else str(mesh),
+            "mesh_path": None if mesh is None else str(mesh), "mesh_up_axis": up_axis,
+            "mesh_scale_per_m": mesh_scale_per_m, "pose_file": None if poses is None else str(poses),
         }  # fmt: skip
         d = _config_dict(config, preset, overrides)
+        _mesh_options(d, {"min_enclosed_fraction": min_enclosed_fraction, "min_clearance_m": min_clearance_m})
         rgb = {} if rgb_baseline_m is None else {"enabled": True, "baseline_m": [rgb_baseline_m, 0.0, 0.0]}
         if rgb_calibration_error_deg is not None:
             rgb["calibration_error_deg"] = rgb_calibration_error_deg

@@ -70,6 +70,7 @@ __all__ = [
 ]
 
 DEFAULT_SPLIT_FRACTIONS: dict[str, float] = {"train": 0.8, "val": 0.1, "test": 0.1}
+_MESH_DEFAULTS: dict[str, Any] = {"mesh_up_axis": "z", "mesh_scale_per_m": 1.0, "pose_file": None}
 C = TypeVar("C", "GenerateConfig", "ConvertConfig")
 
 
@@ -231,7 +232,11 @@ class GenerateConfig:
         sensor: a `tofsim.sensor.SensorConfig`.
         room: a `tofsim.scene.procedural.RoomConfig` (ignored when `mesh_path` is set).
         poses: a `tofsim.scene.cameras.PoseConfig`: how camera poses are sampled in each scene.
-        mesh_path: a mesh file (PLY/OBJ/GLB/OFF) to use instead of procedural rooms; None for rooms.
+        mesh_path: a mesh file (PLY/OBJ/OFF/STL/GLB/glTF) to use instead of procedural rooms; None for rooms.
+        mesh_up_axis, mesh_scale_per_m: the mesh file's up axis ("z"; "y" for glTF and Blender, "-y" for 7-Scenes
+            scans: `tofsim.scene.mesh.UP_AXES`) and units per metre (1000 for mm). Out of `to_dict` at defaults.
+        pose_file: poses from a file (`tofsim.scene.pose_file`) instead of sampled ones: frame i uses pose i and
+            `n_frames` must equal their number. Needs `mesh_path`; not with `sequence`. Out of `to_dict` if None.
         split_fractions: fraction of scenes per split (``train``/``val``/``test``), summing to 1.
         rgb_camera: a `tofsim.rgb_camera.RgbCameraConfig`: colour from a separate camera with the spots registered
             into it (off by default). Its calibration error comes from ``sample_rng(seed, k, "rgb_calibration")``
@@ -251,6 +256,9 @@ class GenerateConfig:
     room: Any = field(default_factory=_default_room)
     poses: Any = field(default_factory=_default_poses)
     mesh_path: str | None = None
+    mesh_up_axis: str = "z"
+    mesh_scale_per_m: float = 1.0
+    pose_file: str | None = None
     split_fractions: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SPLIT_FRACTIONS))
     rgb_camera: RgbCameraConfig = field(default_factory=RgbCameraConfig)
     sequence: SequenceConfig = field(default_factory=SequenceConfig)
@@ -266,6 +274,23 @@ class GenerateConfig:
             raise ConfigError(f"generate.n_frames: must be >= 1, got {self.n_frames}")
         if self.frames_per_scene < 1:
             raise ConfigError(f"generate.frames_per_scene: must be >= 1, got {self.frames_per_scene}")
+        self._check_mesh()
+
+    def _check_mesh(self) -> None:
+        from tofsim.scene.mesh import UP_AXES
+
+        for failed, message in (
+            (self.mesh_up_axis not in UP_AXES, f"mesh_up_axis (--up-axis): the mesh file's axis that points up, one "
+             f"of {', '.join(UP_AXES)}; got {self.mesh_up_axis!r}"),
+            (not 0 < self.mesh_scale_per_m < math.inf, "mesh_scale_per_m (--mesh-scale-per-m): the mesh file's units "
+             f"per metre (1000 for mm) must be > 0, got {self.mesh_scale_per_m}"),
+            (self.pose_file is not None and self.mesh_path is None, "pose_file (--poses): camera poses from a file "
+             "need a mesh; add --mesh (mesh_path)"),
+            (self.pose_file is not None and self.sequence.enabled, "pose_file (--poses) and generate.sequence "
+             "(--sequence) both set the camera path; use one"),
+        ):  # fmt: skip
+            if failed:
+                raise ConfigError(f"generate.{message}")
 
     @property
     def n_scenes(self) -> int:
@@ -281,7 +306,7 @@ class GenerateConfig:
             del out["rgb_camera"]
         if not self.sequence.enabled:
             del out["sequence"]
-        return out
+        return {k: v for k, v in out.items() if k not in _MESH_DEFAULTS or v != _MESH_DEFAULTS[k]}  # same hash
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> GenerateConfig:

@@ -33,7 +33,15 @@ from tofsim.errors import ConfigError, TofsimError
 from tofsim.memory import keep_freed_memory
 from tofsim.provenance import versions
 from tofsim.resume import PROGRESS_DIR, complete_shards, progress_path, remove_stale_temporaries
-from tofsim.shards import ShardPlan, run_shard, scene_index_of, sensor_name, simulate_shard, write_plan_shard
+from tofsim.shards import (
+    ShardPlan,
+    check_config_mesh,
+    run_shard,
+    scene_index_of,
+    sensor_name,
+    simulate_shard,
+    write_plan_shard,
+)
 
 #: Split names, in the order `tofsim.dataset.manifest.split_by_scene` takes their fractions.
 SPLIT_NAMES = ("train", "val", "test")
@@ -245,9 +253,11 @@ def generate(
         The output folder.
 
     Raises:
-        ConfigError: bad workers value, a folder holding another config's data, an unreachable scheduler.
+        ConfigError: bad workers value, a folder holding another config's data, an unreachable scheduler, a
+            mesh in the wrong units, a pose file whose count is not `n_frames`, or a file pose that sees nothing
+            or sits inside geometry.
         OutputError: the output folder cannot be written.
-        InputFileError: the mesh file is missing, unreadable or empty.
+        InputFileError: the mesh file (or pose file) is missing, unreadable or empty.
 
     Example:
         >>> from tofsim.config import get_generate_preset  # doctest: +SKIP
@@ -255,10 +265,7 @@ def generate(
     """
     if not isinstance(config, GenerateConfig):
         raise ConfigError(f"config: expected a GenerateConfig, got {type(config).__name__}")
-    if config.mesh_path is not None:  # fail before writing anything if the mesh is bad
-        from tofsim.scene.mesh import load_mesh
-
-        load_mesh(config.mesh_path)
+    check_config_mesh(config)  # fail before writing anything if the mesh or the pose file is bad
     stem = Path(config.mesh_path).stem if config.mesh_path is not None else "room"
     scene_ids = tuple(f"{stem}-{scene_index_of(i, config.frames_per_scene):05d}" for i in range(config.n_frames))
     plan = ShardPlan(

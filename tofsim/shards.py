@@ -21,6 +21,7 @@ import numpy as np
 from tofsim.config import ConvertConfig, GenerateConfig
 from tofsim.dataset.schema import shard_filename
 from tofsim.dataset.writer import encode_chunks, write_shard
+from tofsim.errors import ConfigError
 from tofsim.frame import Sample
 from tofsim.memory import keep_freed_memory
 from tofsim.provenance import write_json
@@ -31,6 +32,9 @@ from tofsim.threads import set_thread_budget
 __all__ = [
     "ShardPlan",
     "SceneCache",
+    "config_mesh",
+    "config_file_poses",
+    "check_config_mesh",
     "scene_index_of",
     "sequence_poses",
     "sequence_meta",
@@ -148,13 +152,12 @@ class SceneCache:
         self.intrinsics = config.camera.intrinsics()
         self._index: int | None = None
         self._mesh_scene: Any = None
+        self.file_timestamps_s: np.ndarray | None = None  # per frame of the run, with a TUM pose file
 
     def _scene(self, scene_index: int) -> Any:
         if self.config.mesh_path is not None:
             if self._mesh_scene is None:
-                from tofsim.scene.mesh import load_mesh
-
-                self._mesh_scene = load_mesh(self.config.mesh_path)
+                self._mesh_scene = config_mesh(self.config)
             return self._mesh_scene
         from tofsim.scene.procedural import generate_room
 
@@ -171,6 +174,12 @@ class SceneCache:
 
             scene = self._scene(scene_index)
             self.renderer = Renderer(scene)
+            if self.config.pose_file is not None:
+                all_poses, self.file_timestamps_s = config_file_poses(self.config)
+                fps = self.config.frames_per_scene
+                self.poses = all_poses[scene_index * fps : (scene_index + 1) * fps]
+                self._index = scene_index
+                return self.renderer, self.poses
             if self.config.sequence.enabled:
                 self.poses, self.timestamps_s = sequence_poses(self.config, scene, self.renderer, scene_index)
                 self._index = scene_index
@@ -188,6 +197,55 @@ class SceneCache:
             )
             self._index = scene_index
         return self.renderer, self.poses
+
+
+def config_mesh(cfg: GenerateConfig) -> Any:
+    """The `Scene` of ``cfg.mesh_path``, loaded with the run's ``mesh_up_axis`` and ``mesh_scale_per_m``."""
+    from tofsim.scene.mesh import load_mesh
+
+    return load_mesh(cfg.mesh_path, up_axis=cfg.mesh_up_axis, scale_per_m=cfg.mesh_scale_per_m)
+
+
+def config_file_poses(cfg: GenerateConfig) -> tuple[np.ndarray, np.ndarray | None]:
+    """((n_frames, 4, 4) camera-to-world poses, (n_frames,) timestamps in s or None) of ``cfg.pose_file``.
+
+    The file's poses go through the mesh's up-axis rotation and scale, so they stay registered to the mesh.
+
+    Raises:
+        InputFileError: an unreadable pose file. ConfigError: its number of poses is not ``cfg.n_frames``.
+    """
+    from tofsim.scene.mesh import poses_to_world
+    from tofsim.scene.pose_file import read_pose_file
+
+    read = read_pose_file(cfg.pose_file)
+    if len(read.poses) != cfg.n_frames:
+        raise ConfigError(
+            f"{cfg.pose_file}: {len(read.poses)} poses, but n_frames is {cfg.n_frames}; with a pose file the frames "
+            f"follow the file: leave out --frames (n_frames) or set it to {len(read.poses)}"
+        )
+    return poses_to_world(read.poses, cfg.mesh_up_axis, cfg.mesh_scale_per_m), read.timestamps_s
+
+
+def check_config_mesh(cfg: GenerateConfig) -> None:
+    """Load the run's mesh and pose file and check every file pose (before anything is written).
+
+    Raises:
+        InputFileError: a missing, unreadable or empty mesh or pose file. ConfigError: a mesh in the wrong units,
+            a pose count other than ``n_frames``, or a file pose that sees nothing or sits inside geometry.
+    """
+    if cfg.mesh_path is None:
+        return
+    scene = config_mesh(cfg)
+    if cfg.pose_file is None:
+        return
+    from tofsim.render import Renderer
+    from tofsim.scene.pose_file import check_file_poses
+
+    poses, _ = config_file_poses(cfg)
+    check_file_poses(
+        scene, Renderer(scene), cfg.camera.intrinsics(), poses, min_view_hit_fraction=cfg.poses.min_view_hit_fraction,
+        min_view_distance_m=cfg.poses.close_up_min_view_distance_m, source=str(cfg.pose_file),
+    )  # fmt: skip
 
 
 def sequence_poses(cfg: GenerateConfig, scene: Any, renderer: Any, scene_index: int) -> tuple[np.ndarray, np.ndarray]:
@@ -270,7 +328,10 @@ def generate_samples(plan: ShardPlan, indices: range) -> Iterator[Sample]:
         frame = renderer.render(cache.intrinsics, pose)
         out = simulate(frame, cfg.sensor, rng=sample_rng(cfg.seed, i, "noise"))
         source = cfg.mesh_path if cfg.mesh_path is not None else None
-        meta = sample_meta(plan, i, source_file=source, **sequence_meta(cfg, cache, plan.scene_ids[i], k))
+        extra = sequence_meta(cfg, cache, plan.scene_ids[i], k)
+        if cache.file_timestamps_s is not None:  # frames along a TUM trajectory keep its times
+            extra["timestamp_s"] = float(cache.file_timestamps_s[i])
+        meta = sample_meta(plan, i, source_file=source, **extra)
         if cfg.rgb_camera.enabled:
             yield rgb_camera_sample(cfg, renderer, frame, out, i, scene_index, meta)
         else:

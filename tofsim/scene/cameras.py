@@ -224,23 +224,28 @@ def sample_camera_poses(
         min_view_distance_m, 1.0)  # fmt: skip
     if len(free) < int((~is_close).sum()):
         worst = max(search.failures, key=search.failures.get)
-        hint = {
-            "outside": "check the footprint in scene.meta",
-            "clearance": "lower min_clearance_m",
-            "enclosed": "lower min_enclosed_fraction for open scenes (a bare floor needs < 0.5)",
-            "floor": "check that the mesh is z-up (load_mesh(..., up_axis='y') for y-up files)",
-            "front_face": "lower min_front_face_fraction (or check the mesh's triangle winding)",
-            "view_blocked": "lower min_view_distance_m",
-            "view_empty": "lower min_view_hit_fraction",
-        }[worst]
         raise ConfigError(
             f"found only {len(free) + len(close)} of {n} camera poses in scene {scene.scene_id!r} after "
-            f"{search.tried} candidates; most were rejected by the {worst!r} test ({search.failures}): {hint}, "
-            f"or change height_range_m"
+            f"{search.tried} candidates; most were rejected by the {worst!r} test ({search.failures}): "
+            f"{_REJECTION_HINTS[worst]} (keys of the [poses] table of a config file), or change height_range_m"
         )
     out = np.zeros((n, 4, 4))
     out[is_close], out[~is_close] = close.reshape(-1, 4, 4), free.reshape(-1, 4, 4)
     return out
+
+
+#: What to change when most candidates fail a test (setting names as in `PoseConfig` and ``tofsim generate``).
+_REJECTION_HINTS = {
+    "outside": "check the footprint in scene.meta",
+    "clearance": "lower min_clearance_m (--min-clearance-m)",
+    "enclosed": "lower min_enclosed_fraction (--min-enclosed-fraction) for open scenes and partial scans, whose "
+    "rays escape through missing walls and ceilings (a bare floor needs < 0.5)",
+    "floor": "check that the mesh is z-up (--up-axis: y for glTF and Blender files, -y for 7-Scenes or "
+    "KinectFusion scans; load_mesh(..., up_axis=...)) and in metres (--mesh-scale-per-m)",
+    "front_face": "lower min_front_face_fraction (or check the mesh's triangle winding)",
+    "view_blocked": "lower min_view_distance_m",
+    "view_empty": "lower min_view_hit_fraction",
+}
 
 
 class _PoseSearch:
