@@ -189,7 +189,7 @@ def test_open_meshes(tmp_path):
     floor = o3d.geometry.TriangleMesh.create_box(40.0, 40.0, 0.01)
     o3d.io.write_triangle_mesh(str(tmp_path / "floor.ply"), floor)
     scene = load_mesh(tmp_path / "floor.ply")
-    with pytest.raises(ConfigError, match="rejected by the 'enclosed' test .*lower min_enclosed_fraction"):
+    with pytest.raises(ConfigError, match="stopped by the 'enclosed' test .*lower min_enclosed_fraction"):
         sample_camera_poses(scene, K_VGA, 2, rng=np.random.default_rng(0), max_candidates=256)
     poses = sample_camera_poses(scene, K_VGA, 2, rng=np.random.default_rng(0), min_enclosed_fraction=0.3)
     assert ((poses[:, 2, 3] >= 1.0) & (poses[:, 2, 3] <= 1.81)).all()

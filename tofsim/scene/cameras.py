@@ -223,12 +223,7 @@ def sample_camera_poses(
         foreground_fraction),
         min_view_distance_m, 1.0)  # fmt: skip
     if len(free) < int((~is_close).sum()):
-        worst = max(search.failures, key=search.failures.get)
-        raise ConfigError(
-            f"found only {len(free) + len(close)} of {n} camera poses in scene {scene.scene_id!r} after "
-            f"{search.tried} candidates; most were rejected by the {worst!r} test ({search.failures}): "
-            f"{_REJECTION_HINTS[worst]} (keys of the [poses] table of a config file), or change height_range_m"
-        )
+        raise ConfigError(_not_enough_poses(scene, search, len(free) + len(close), n))
     out = np.zeros((n, 4, 4))
     out[is_close], out[~is_close] = close.reshape(-1, 4, 4), free.reshape(-1, 4, 4)
     return out
@@ -246,6 +241,28 @@ _REJECTION_HINTS = {
     "view_blocked": "lower min_view_distance_m",
     "view_empty": "lower min_view_hit_fraction",
 }
+
+
+def _not_enough_poses(scene: Scene, search: _PoseSearch, found: int, n: int) -> str:
+    """The message when too few poses pass: the test that stops most candidates and the setting to change.
+
+    That test is the one most candidates fail *alone* (the setting that would let them through), else the one most
+    fail first.
+    """
+    alone = search.alone
+    worst = max(alone, key=alone.get) if max(alone.values()) > 0 else max(search.failures, key=search.failures.get)
+    hint = _REJECTION_HINTS[worst]
+    if worst == "enclosed" and search.enclosed:
+        hint += f" (the median candidate's rays hit something in {np.median(np.concatenate(search.enclosed)):.0%} "
+        hint += "of directions)"
+    hint += " ([poses] table of a config file), or change height_range_m"
+    if scene.meta.get("generator") == "tofsim.scene.mesh.load_mesh" and worst != "floor":
+        hint += f"; for a mesh also check --up-axis (now {scene.meta.get('up_axis')!r})"
+    return (
+        f"found only {found} of {n} camera poses in scene {scene.scene_id!r} after {search.tried} candidates; most "
+        f"were stopped by the {worst!r} test ({alone[worst]} failed it alone; first failed test: {search.failures}): "
+        f"{hint}"
+    )
 
 
 class _PoseSearch:
@@ -271,6 +288,8 @@ class _PoseSearch:
         self.view_cam = view / np.linalg.norm(view, axis=1, keepdims=True)
         self.failures = {"outside": 0, "clearance": 0, "enclosed": 0, "floor": 0, "front_face": 0,
                          "view_blocked": 0, "view_empty": 0}  # fmt: skip
+        self.alone = dict.fromkeys(self.failures, 0)  # candidates that fail only this test
+        self.enclosed: list[np.ndarray] = []  # fraction of clearance rays that hit, per candidate
         self.tried = 0
 
     def _cast_all(self, centres):
@@ -372,6 +391,10 @@ class _PoseSearch:
         for name, passed in checks.items():
             self.failures[name] += int(np.count_nonzero(ok & ~passed))
             ok &= passed
+        n_failed = sum((~passed).astype(int) for passed in checks.values())
+        for name, passed in checks.items():
+            self.alone[name] += int(np.count_nonzero(~passed & (n_failed == 1)))
+        self.enclosed.append(hits / len(self.dirs))
         return ok
 
 
