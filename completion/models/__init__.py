@@ -27,6 +27,7 @@ from completion.baselines import IpBasicConfig
 from completion.errors import ConfigError
 from completion.models.baselines import NoConfig, make_ipbasic, make_linear, make_nearest
 from completion.models.config import config_from_kwargs
+from completion.models.cspn import Cspn, CspnConfig
 from completion.models.nlspn import Nlspn, NlspnConfig, load_torchvision_resnet
 from completion.models.tofnet import TofNet, TofNetConfig
 
@@ -53,6 +54,15 @@ MODELS: dict[str, ModelEntry] = {
         {"encoder": "resnet18", "width": 16, "num_iters": 6},
         Nlspn,
         "NLSPN with a ResNet-18 encoder of width 16 and 6 propagation steps (trains on CPU)",
+    ),
+    "cspn": ModelEntry(
+        CspnConfig, {}, Cspn, "CSPN (ECCV 2018) propagation on NLSPN's ResNet-34 encoder-decoder, 24 steps"
+    ),
+    "cspn-small": ModelEntry(
+        CspnConfig,
+        {"encoder": "resnet18", "width": 16, "num_iters": 12},
+        Cspn,
+        "CSPN on nlspn-small's encoder-decoder (ResNet-18, width 16), 12 propagation steps (trains on CPU)",
     ),
     "nearest": ModelEntry(NoConfig, {}, make_nearest, "nearest-neighbour fill of the spots (no training)"),
     "linear": ModelEntry(NoConfig, {}, make_linear, "linear interpolation over a Delaunay triangulation"),

@@ -6,6 +6,8 @@ conv2..conv5, conv6 (stride 2, 1/16), a transposed-conv decoder dec5..dec2 with 
 initial depth (id_dec*), guidance for offsets/affinities (gd_dec*) and confidence (cf_dec*, sigmoid). Then
 `NonLocalPropagation` refines the initial depth. Conv-BN-LeakyReLU(0.2) blocks as in the official code.
 c = `width` (64 in NLSPN). Odd sizes work: decoder features are cropped to the encoder's size (official `_concat`).
+`NlspnEncoderDecoder` holds everything up to the guidance head; `completion.models.cspn` reuses it with CSPN's
+propagation, so the two models differ only in their propagation.
 """
 
 from __future__ import annotations
@@ -20,11 +22,23 @@ from completion.errors import ConfigError
 from completion.models.nlspn_propagation import NUM_NEIGHBOURS, NonLocalPropagation
 from completion.models.resnet import RESNET_LAYERS, ResNet
 
-__all__ = ["Nlspn", "NlspnConfig", "load_torchvision_resnet"]
+__all__ = ["Nlspn", "NlspnConfig", "NlspnEncoderDecoder", "check_encoder_width", "load_torchvision_resnet"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CONFIDENCE_AT = ("neighbour", "offset")
+
+
+def check_encoder_width(encoder: str, width: int) -> None:
+    """Check the encoder-decoder's settings (NLSPN's and CSPN's configs).
+
+    Raises:
+        ConfigError: an unknown encoder, or a width that is not a positive multiple of 4.
+    """
+    if encoder not in RESNET_LAYERS:
+        raise ConfigError(f"encoder must be one of {', '.join(RESNET_LAYERS)}, got {encoder!r}")
+    if width < 4 or width % 4:
+        raise ConfigError(f"width must be a positive multiple of 4, got {width}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -55,10 +69,7 @@ class NlspnConfig:
     normalize_rgb: bool = True
 
     def __post_init__(self) -> None:
-        if self.encoder not in RESNET_LAYERS:
-            raise ConfigError(f"encoder must be one of {', '.join(RESNET_LAYERS)}, got {self.encoder!r}")
-        if self.width < 4 or self.width % 4:
-            raise ConfigError(f"width must be a positive multiple of 4, got {self.width}")
+        check_encoder_width(self.encoder, self.width)
         if self.num_iters < 0:
             raise ConfigError(f"num_iters must be >= 0, got {self.num_iters}")
         if self.confidence_at not in CONFIDENCE_AT:
@@ -96,19 +107,24 @@ def _concat(fd: torch.Tensor, fe: torch.Tensor) -> torch.Tensor:
     return torch.cat([fd[..., : fe.shape[-2], : fe.shape[-1]], fe], dim=1)
 
 
-class Nlspn(nn.Module):
-    """NLSPN: `forward(batch) -> depth (B, 1, H, W)` metres, float32. Reads batch keys `rgb`, `sparse`."""
+class NlspnEncoderDecoder(nn.Module):
+    """NLSPN's encoder-decoder with its initial-depth and guidance heads, without a propagation (shared with CSPN).
 
-    name = "nlspn"
+    Builds the official attribute names (``conv1_rgb`` ... ``gd_dec0``) directly on the module, so the state-dict
+    keys of a subclass are the official ones. `encode_decode` runs it; a subclass adds its propagation.
 
-    def __init__(self, cfg: NlspnConfig) -> None:
+    Args:
+        encoder: "resnet34" or "resnet18"; width: c (a multiple of 4); guide_ch: channels of ``gd_dec0``;
+        normalize_rgb: ImageNet mean/std on the [0, 1] RGB inside the model.
+    """
+
+    def __init__(self, *, encoder: str, width: int, guide_ch: int, normalize_rgb: bool) -> None:
         super().__init__()
-        self.cfg = cfg
-        self.config = dataclasses.asdict(cfg)
-        c = cfg.width
+        c = width
+        self.normalize_rgb = normalize_rgb
         self.conv1_rgb = _conv(3, 3 * c // 4, bn=False)
         self.conv1_dep = _conv(1, c // 4, bn=False)
-        net = ResNet(RESNET_LAYERS[cfg.encoder], width=c)
+        net = ResNet(RESNET_LAYERS[encoder], width=c)
         self.conv2, self.conv3, self.conv4, self.conv5 = net.layer1, net.layer2, net.layer3, net.layer4
         del net
         self.conv6 = _conv(8 * c, 8 * c, stride=2)
@@ -119,25 +135,14 @@ class Nlspn(nn.Module):
         self.id_dec1 = _conv(2 * c, c)
         self.id_dec0 = _conv(2 * c, 1, bn=False, relu=True)
         self.gd_dec1 = _conv(2 * c, c)
-        self.gd_dec0 = _conv(2 * c, NUM_NEIGHBOURS, bn=False, relu=False)
-        if cfg.conf_prop:
-            self.cf_dec1 = _conv(2 * c, c // 2)
-            self.cf_dec0 = nn.Sequential(nn.Conv2d(c // 2 + c, 1, 3, 1, 1), nn.Sigmoid())
-        self.prop_layer = NonLocalPropagation(
-            NUM_NEIGHBOURS,
-            num_iters=cfg.num_iters,
-            affinity_gamma=cfg.affinity_gamma,
-            geometry=cfg.geometry,
-            preserve_input=cfg.preserve_input,
-            conf_prop=cfg.conf_prop,
-        )
+        self.gd_dec0 = _conv(2 * c, guide_ch, bn=False, relu=False)
         self.register_buffer("rgb_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("rgb_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
-    def forward_all(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor | list[torch.Tensor]]:
-        """Every output: `pred` (B,1,H,W) m, `pred_init`, `confidence` (or None), `guidance`, `pred_inter` (list)."""
+    def encode_decode(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """(pred_init (B,1,H,W) m, guidance (B,guide_ch,H,W), decoder feature fd2e2 (B,2c,H,W), stem fe1 (B,c,H,W))."""
         rgb, dep = batch["rgb"], batch["sparse"]
-        if self.cfg.normalize_rgb:
+        if self.normalize_rgb:
             rgb = (rgb - self.rgb_mean) / self.rgb_std
         fe1 = torch.cat([self.conv1_rgb(rgb), self.conv1_dep(dep)], dim=1)
         fe2 = self.conv2(fe1)
@@ -152,8 +157,36 @@ class Nlspn(nn.Module):
         fd2e2 = _concat(fd2, fe2)
         pred_init = self.id_dec0(_concat(self.id_dec1(fd2e2), fe1))
         guide = self.gd_dec0(_concat(self.gd_dec1(fd2e2), fe1))
+        return pred_init, guide, fd2e2, fe1
+
+
+class Nlspn(NlspnEncoderDecoder):
+    """NLSPN: `forward(batch) -> depth (B, 1, H, W)` metres, float32. Reads batch keys `rgb`, `sparse`."""
+
+    name = "nlspn"
+
+    def __init__(self, cfg: NlspnConfig) -> None:
+        super().__init__(encoder=cfg.encoder, width=cfg.width, guide_ch=NUM_NEIGHBOURS, normalize_rgb=cfg.normalize_rgb)
+        self.cfg = cfg
+        self.config = dataclasses.asdict(cfg)
+        c = cfg.width
+        if cfg.conf_prop:
+            self.cf_dec1 = _conv(2 * c, c // 2)
+            self.cf_dec0 = nn.Sequential(nn.Conv2d(c // 2 + c, 1, 3, 1, 1), nn.Sigmoid())
+        self.prop_layer = NonLocalPropagation(
+            NUM_NEIGHBOURS,
+            num_iters=cfg.num_iters,
+            affinity_gamma=cfg.affinity_gamma,
+            geometry=cfg.geometry,
+            preserve_input=cfg.preserve_input,
+            conf_prop=cfg.conf_prop,
+        )
+
+    def forward_all(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor | list[torch.Tensor]]:
+        """Every output: `pred` (B,1,H,W) m, `pred_init`, `confidence` (or None), `guidance`, `pred_inter` (list)."""
+        pred_init, guide, fd2e2, fe1 = self.encode_decode(batch)
         confidence = self.cf_dec0(_concat(self.cf_dec1(fd2e2), fe1)) if self.cfg.conf_prop else None
-        pred, inter = self.prop_layer(pred_init, guide, confidence, dep)
+        pred, inter = self.prop_layer(pred_init, guide, confidence, batch["sparse"])
         return {
             "pred": torch.clamp(pred, min=0.0),
             "pred_init": pred_init,

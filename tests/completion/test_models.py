@@ -37,18 +37,19 @@ def make_batch(b=2, h=60, w=84, seed=0):
     }
 
 
-SMALL_CFG = {"nlspn": {"num_iters": 2}}  # full encoder, fewer steps, to keep the test quick
+SMALL_CFG = {"nlspn": {"num_iters": 2}, "cspn": {"num_iters": 2}}  # full encoder, fewer steps, to keep it quick
+FULL_SIZE = ("nlspn", "cspn")  # ResNet-34 at width 64: slow to build and run
 
 
-# every model at 60x84 and 37x53 (odd); the full nlspn (slow to build and run) only at 60x84, batch 1
-SHAPE_CASES = [(n, s) for n in models.names() for s in [(60, 84), (37, 53)] if n != "nlspn" or s == (60, 84)]
+# every model at 60x84 and 37x53 (odd); the full-size nlspn and cspn only at 60x84, batch 1
+SHAPE_CASES = [(n, s) for n in models.names() for s in [(60, 84), (37, 53)] if n not in FULL_SIZE or s == (60, 84)]
 
 
 @pytest.mark.parametrize(("name", "size"), SHAPE_CASES)
 def test_every_model_shape_dtype_and_config_round_trip(name, size):
     torch.manual_seed(0)
     model = models.create(name, **SMALL_CFG.get(name, {})).eval()
-    b = 1 if name == "nlspn" else 2
+    b = 1 if name in FULL_SIZE else 2
     batch = make_batch(b, *size)
     with torch.no_grad():
         out = model(batch)
@@ -68,7 +69,7 @@ def test_unknown_model_name_lists_valid_names():
     with pytest.raises(ConfigError, match=r"unknown model 'tofnett' \(did you mean tofnet.*valid names: .*nlspn"):
         models.create("tofnett")
     with pytest.raises(ConfigError, match="valid names"):
-        models.default_config("cspn")
+        models.default_config("dyspn")
 
 
 def test_unknown_or_bad_config_key():
@@ -128,7 +129,7 @@ def test_tofnet_inputs_normalisation():
     torch.testing.assert_close(x[:, 2:], batch["rgb"])
 
 
-@pytest.mark.parametrize("name", ["tofnet", "nlspn-small"])
+@pytest.mark.parametrize("name", ["tofnet", "nlspn-small", "cspn-small"])
 def test_trainable_models_get_gradients(name):
     torch.manual_seed(0)
     model = models.create(name).train()
