@@ -34,8 +34,8 @@ class CspnConfig:
         encoder: "resnet34" or "resnet18" (as `NlspnConfig.encoder`).
         width: c, channels of layer1 (a multiple of 4; as `NlspnConfig.width`).
         num_iters: propagation steps T (24 in the released CSPN).
-        affinity: "abs" (|raw affinity| before the normalisation, the released code's '8sum_abs') or "signed"
-            (the paper's Eq. 1 as printed); see `completion.models.cspn_propagation`.
+        affinity: "abs" (|raw affinity| before the normalisation, the released code's default '8sum_abs') or
+            "signed" (Eq. 1 with signed raw affinities, its '8sum'); see `completion.models.cspn_propagation`.
         preserve_input: write the sparse depth into the initial depth and after every step (the paper's Eq. 3).
         normalize_rgb: ImageNet mean/std on the [0, 1] RGB (as NLSPN).
     """

@@ -3,29 +3,28 @@
 Each pixel p has the K = 8 neighbours q_k = p + g_k of a 3x3 kernel (g_k the kernel positions without the centre,
 row-major, as in `completion.models.nlspn_propagation`). From 8 raw affinity maps k^_k(p) (the guidance head):
 
-    k_k(p) = k^_k(p) / sum_j |k^_j(p)|,      k_ref(p) = 1 - sum_k k_k(p)                        (paper, Eq. 1)
-    H_{t+1}(p) = k_ref(p) H_t(p) + sum_k k_k(p) H_t(p + g_k)
+    k_k(p) = k^_k(p) / sum_j |k^_j(p)|,      k_ref(p) = 1 - sum_k k_k(p)
+    H_{t+1}(p) = k_ref(p) H_0(p) + sum_k k_k(p) H_t(p + g_k)                                   (paper, Eq. 1)
     H_{t+1}(p) <- D_s(p) where D_s(p) > 0                                                      (paper, Eq. 3)
 
-H_0 is the initial depth with the sparse depth D_s written in as well, so the spots seed the first step and every
-step ends with the spot pixels equal to D_s. A neighbour outside the image gets k^ = 0 before the normalisation:
-the released code reaches the same by zero-padding the affinity maps it reads at the neighbour's position, so the
-image border neither pulls towards 0 nor breaks a constant field. A pixel whose raw affinities are all zero
-(within `EPS`) keeps its value (k = 0, k_ref = 1).
+The centre term reads the initial depth H_0, not H_t (Eq. 1 and the released code's '8sum' normalisations; CSPN++
+and PENet keep this form). H_0 is the initial depth with the sparse depth D_s written in, so the spots seed the
+first step and every step ends with the spot pixels equal to D_s. A neighbour outside the image gets k^ = 0 before
+the normalisation: the released code reaches the same by zero-padding the affinity maps it reads at the
+neighbour's position, so the image border neither pulls towards 0 nor breaks a constant field. A pixel whose raw
+affinities are all zero (below `EPS`) keeps H_0 (k = 0, k_ref = 1).
 
-Affinity sign (`AFFINITIES`):
+Since sum_k |k_k| = 1, a step never amplifies: H_{t+1} - H'_{t+1} = sum_k k_k (H_t - H'_t)(p + g_k) for two runs
+from the same H_0. Affinity sign (`AFFINITIES`):
 - "abs" (default; the released code's ``norm_type='8sum_abs'``): k^ is replaced by |k^| first. The k_k are then
   positive and sum to 1, k_ref = 0, and every step is a convex average of the 8 neighbours (values stay within the
   range of H_0; tested).
-- "signed" (Eq. 1 as printed): k_k may be negative and k_ref lies in [0, 2]. A step is then not a contraction:
-  k_k = -1/8 everywhere gives k_ref = 2 and doubles a checkerboard in every step (tested), which is presumably
-  why the released code takes the absolute values.
+- "signed" (the released code's '8sum'): k_k may be negative, k_ref lies in [0, 2].
 
 Not reproduced from the released code (github.com/XinJCheng/CSPN ``models/cspn.py``): there the affinity map of
 channel k is read at the neighbour's position q_k instead of at p (a one-pixel shift per channel that a learned
-head absorbs), the centre term of its '8sum' variants multiplies H_0 instead of H_t (irrelevant with "abs", whose
-k_ref is 0), and the spot pixels are reset to the initial prediction rather than to D_s (a known bug of that code,
-fixed in later re-implementations). See docs/models.md.
+head absorbs), and the spot pixels are reset to the initial prediction rather than to D_s (its issues #29, #49).
+See docs/models.md.
 """
 
 from __future__ import annotations
@@ -48,7 +47,7 @@ __all__ = [
 ]
 
 AFFINITIES = ("abs", "signed")
-#: Below this sum of |raw affinities| a pixel keeps its value (no division by ~0).
+#: Below this sum of |raw affinities| a pixel keeps H_0 (no division by ~0).
 EPS = 1e-8
 
 
@@ -77,7 +76,7 @@ def normalize_affinity(aff_raw: torch.Tensor, affinity: str = "abs") -> tuple[to
 
     Args:
         aff_raw: (B, 8, H, W) raw affinities k^ (any real values).
-        affinity: "abs" (|k^| first, the released code) or "signed" (Eq. 1 as printed).
+        affinity: "abs" (|k^| first, the released code's default) or "signed" (its '8sum').
 
     Returns:
         aff_nb: (B, 8, H, W) k_k, sum_k |k_k| = 1 (0 where every raw affinity is 0);
@@ -109,7 +108,7 @@ def cspn_propagate(
         affinity: "abs" or "signed" (`AFFINITIES`).
 
     Returns:
-        (H_T (B, 1, H, W), [H_1, ..., H_T]).
+        (H_T (B, 1, H, W), [H_1, ..., H_T]); H_T = H_0 for `num_iters` 0.
     """
     aff_nb, aff_ref = normalize_affinity(aff_raw, affinity)
     mask = None if sparse is None else (sparse > 0).to(depth_init.dtype)
@@ -118,9 +117,10 @@ def cspn_propagate(
         return h if mask is None else (1.0 - mask) * h + mask * sparse
 
     feat = inject(depth_init)
+    centre = aff_ref * feat  # k_ref H_0, the same in every step
     steps = []
     for _ in range(num_iters):
-        feat = inject(aff_ref * feat + (aff_nb * neighbour_values(feat)).sum(dim=1, keepdim=True))
+        feat = inject(centre + (aff_nb * neighbour_values(feat)).sum(dim=1, keepdim=True))
         steps.append(feat)
     return feat, steps
 
