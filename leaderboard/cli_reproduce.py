@@ -117,14 +117,14 @@ def reproduce_command(
         str | None, typer.Option("--frames", help="Override the preset's generated frames (n_frames).")
     ] = None,
     epochs: Annotated[
-        str | None, typer.Option("--epochs", help="Override the training epochs of float32 tofnet and NLSPN.")
+        str | None, typer.Option("--epochs", help="Override the training epochs of float32 tofnet, NLSPN and CSPN.")
     ] = None,
     device: Annotated[
         str | None, typer.Option("--device", help="Override the training device: cpu, auto, cuda or cuda:N.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
-    """Generate data, train float32 tofnet, QAT (W8A8, W4A8, W4A4, W*), NLSPN and baselines; score and report."""
+    """Generate data, train float32 tofnet, QAT (W8A8, W4A8, W4A4, W*), NLSPN, CSPN and baselines; score, report."""
     from completion.errors import CompletionError
     from leaderboard.errors import LeaderboardError
     from leaderboard.reproduce import apply_overrides, get_preset, reproduce

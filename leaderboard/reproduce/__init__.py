@@ -1,7 +1,7 @@
 """`leaderboard reproduce`: the whole study (data, training, QAT, baselines, scores, figures, report) in one call.
 
 ``reproduce("quick", "out/quick")`` generates procedural data, trains float32 tofnet, fine-tunes it with QAT at
-W8A8 / W4A8 / W4A4 / W*, trains NLSPN, runs the classical baselines, predicts, scores and writes tables, error
+W8A8 / W4A8 / W4A4 / W*, trains NLSPN and CSPN, runs the classical baselines, predicts, scores and writes tables, error
 maps, the paper-layout comparison figure, the HTML report and ``results.md``; with the 7-Scenes frames present it
 also runs the methods on real frames and checks a TSDF mesh. Finished steps are skipped when re-run. See
 ``docs/reproduce.md``. Importing this package loads neither torch nor Open3D (the steps import them).
@@ -15,6 +15,7 @@ from leaderboard.reproduce.presets import (
     apply_overrides,
     get_preset,
     preset_names,
+    study_methods,
 )
 from leaderboard.reproduce.runner import OutputError
 
@@ -30,4 +31,5 @@ __all__ = [
     "reproduce",
     "select_steps",
     "step_names",
+    "study_methods",
 ]

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from leaderboard.reproduce.presets import METHODS, QUANT_PRESETS, SHIPPED_MODELS
+from leaderboard.reproduce.presets import QUANT_PRESETS, SHIPPED_MODELS, study_methods
 from leaderboard.reproduce.runner import StepSkipped, Study, read_marker
 from leaderboard.reproduce.steps import DISPLAY
 from tofsim.provenance import write_text_atomic
@@ -35,8 +35,8 @@ __all__ = [
     "write_methods_toml",
 ]
 
-#: Rows of the paper's comparison figure (besides Color and GT), in its order.
-PAPER_FIGURE_METHODS = ("float32", *QUANT_PRESETS, "nlspn")
+#: Rows of the paper's comparison figure (besides Color and GT), in its order; CSPN as in its supplementary images.
+PAPER_FIGURE_METHODS = ("float32", *QUANT_PRESETS, "nlspn", "cspn")
 #: Metadata columns added to ``metrics.csv`` for every method.
 META_COLUMNS = ("params", "bits", "weight_bytes", "weight_mb", "weight_ratio_vs_fp32", "act_bits", "act_peak_bytes",
                 "act_sum_bytes", "act_peak_mb", "latency_ms")  # fmt: skip
@@ -45,7 +45,7 @@ META_COLUMNS = ("params", "bits", "weight_bytes", "weight_mb", "weight_ratio_vs_
 def available_methods(study: Study, prefix: str = "predict") -> dict[str, dict[str, Any]]:
     """Method -> summary of its finished prediction step (``{prefix}-{method}``), in `METHODS` order."""
     out = {}
-    for m in METHODS:
+    for m in study_methods(study.preset):
         record = read_marker(study, f"{prefix}-{m}")
         if record is not None:
             out[m] = record["summary"]
@@ -89,7 +89,7 @@ def score_methods(study: Study, gt: Any, done: dict[str, dict[str, Any]], out_di
     shutil.rmtree(out_dir, ignore_errors=True)
     result = score(gt, specs, out_dir, progress=lambda d, t: study.emit("step-progress", done=d, total=t))
     write_methods_toml(out_dir / "methods.toml", specs)
-    missing = [m for m in METHODS if m not in done]
+    missing = [m for m in study_methods(study.preset) if m not in done]
     rows = [{k: r.get(k) for k in ("method", "rmse", "mae", "irmse", "rel", "d1", *META_COLUMNS)} for r in result.rows]
     return {"scores": str(out_dir), "methods": list(done), "missing": missing, "partial": bool(missing), "rows": rows}
 
@@ -129,7 +129,8 @@ def step_figures(study: Study) -> dict[str, Any]:
     ]
     order = list(done)
     paper_panels = [dataclasses.replace(fr, preds_m=tuple(fr.preds_m[order.index(m)] for m in shown)) for fr in panels]
-    figure = comparison_figure(paper_panels, [DISPLAY[m] for m in shown], fig_dir / "comparison.png", ncols=4)
+    ncols = math.ceil((2 + len(shown)) / 2)  # two rows: 4 panels each for the paper's six methods, 5 with CSPN
+    figure = comparison_figure(paper_panels, [DISPLAY[m] for m in shown], fig_dir / "comparison.png", ncols=ncols)
     figure_all = comparison_figure(panels, [DISPLAY[m] for m in order], fig_dir / "comparison_all_methods.png")
     written = [str(figure), str(figure_all)]
     for fr, i in zip(panels, positions, strict=True):
@@ -141,7 +142,7 @@ def step_figures(study: Study) -> dict[str, Any]:
         for m, pred in zip(order, fr.preds_m, strict=True):
             written.append(str(error_map_png(pred, fr.gt_m, fig_dir / "error_maps" / m / name)))
             written.append(str(depth_png(pred, fig_dir / "depth" / m / name, range_m=depth_range)))
-    missing = [m for m in METHODS if m not in done]
+    missing = [m for m in study_methods(study.preset) if m not in done]
     return {"figure": str(figure), "frames": [test[i] for i in positions], "methods": shown, "files": len(written),
             "missing": missing, "partial": bool(missing)}  # fmt: skip
 
@@ -214,8 +215,8 @@ def _training_note(p: Any) -> str:
         names = ", ".join(f"`{n}`" for n in SHIPPED_MODELS.values())
         return (f"No training: the shipped pretrained models ({names}; model cards in `completion/pretrained/`), "
                 "never trained on these frames.")  # fmt: skip
-    return (f"tofnet {p.tofnet_epochs} epoch(s), QAT {p.qat_epochs} epoch(s) per preset, `{p.nlspn_model}` "
-            f"{p.nlspn_epochs} epoch(s).")  # fmt: skip
+    return (f"tofnet {p.tofnet_epochs} epoch(s), QAT {p.qat_epochs} epoch(s) per preset, `{p.nlspn_model}` and "
+            f"`{p.cspn_model}` {p.nlspn_epochs} epoch(s) each.")  # fmt: skip
 
 
 def step_results(study: Study) -> dict[str, Any]:

@@ -5,7 +5,7 @@ Output folder ``DIR``::
     reproduce.json        the resolved preset, its hash and the overridden fields (a folder holds one study)
     steps/<step>.json     done-markers (written last, atomically); a re-run skips these steps
     dataset/              the generated tofsim dataset;   gt/depth, gt/sparse: its test split as .npy
-    runs/<method>/        float32 tofnet, QAT runs (w8a8, w4a8, w4a4, wstar; memory.json), nlspn
+    runs/<method>/        float32 tofnet, QAT runs (w8a8, w4a8, w4a4, wstar; memory.json), nlspn, cspn
     preds/<method>/       test-split predictions ({index:06d}.npy, latency.csv, predictions.json)
     scores/               leaderboard score output (metrics.csv with params / memory / latency / bits columns,
                           methods.toml to score again)
@@ -38,6 +38,7 @@ from leaderboard.reproduce.steps import (
     make_predict_step,
     make_qat_step,
     step_dataset,
+    step_train_cspn,
     step_train_float32,
     step_train_nlspn,
     train_step_of,
@@ -64,6 +65,7 @@ STEPS: tuple[Step, ...] = (
     Step("train-float32", step_train_float32, needs=("dataset",), groups=("train",)),
     *(Step(f"qat-{q}", make_qat_step(q), needs=("train-float32",), groups=("qat",)) for q in QUANT_PRESETS),
     Step("train-nlspn", step_train_nlspn, needs=("dataset",), groups=("train",)),
+    Step("train-cspn", step_train_cspn, needs=("dataset",), groups=("train",)),
     *(Step(f"predict-{m}", make_predict_step(m), needs=("dataset", *_run_of(m)), groups=("predict",)) for m in METHODS),
     Step("score", step_score, needs=_PREDICT),
     Step("figures", step_figures, needs=_PREDICT),

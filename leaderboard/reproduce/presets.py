@@ -5,15 +5,16 @@ model configs, which NLSPN variant, which test frames the figures show, and how 
 to run. `get_preset(name, **overrides)` returns one (overrides are validated like the fields), and the
 resolved preset is saved as ``DIR/reproduce.json`` beside the outputs (with its hash: a folder holds one study).
 
-| preset | images | frames (train/val/test) | tofnet epochs | QAT epochs | NLSPN, epochs | expected wall time |
+| preset | images | frames (train/val/test) | tofnet epochs | QAT epochs | NLSPN / CSPN, epochs | expected wall time |
 |---|---|---|---|---|---|---|
-| ``quick`` | 120 x 160 | 48 (36/6/6) | 4 | 1 (12 samples) | ``nlspn-small``, 2 | ~2 min, 2-core CPU |
-| ``standard`` | 240 x 320 (crops 120 x 160) | 400 (320/40/40) | 20 | 3 | ``nlspn-small``, 10 | ~32 min, idle 2 cores |
-| ``paper`` | 480 x 640 (crops 240 x 320) | 2000 (1600/200/200) | 40 | 10 | ``nlspn``, 20 | ~3-5 h, one GPU |
+| ``quick`` | 120 x 160 | 48 (36/6/6) | 4 | 1 (12 samples) | ``*-small``, 2 | ~2-3 min, 2-core CPU |
+| ``standard`` | 240 x 320 (crops 120 x 160) | 400 (320/40/40) | 20 | 3 | ``*-small``, 10 | ~37 min, idle 2 cores |
+| ``paper`` | 480 x 640 (crops 240 x 320) | 2000 (1600/200/200) | 40 | 10 | ``nlspn``, ``cspn``, 20 | ~3-5 h, one GPU |
 | ``shipped`` | 480 x 640 | 8 (all test, fresh seed) | shipped | shipped | ``nlspn-small-sds`` | ~80 s, 2-core CPU |
 
 ``shipped`` (the demo, ``make demo``) trains nothing: it scores the pretrained models shipped with the package
 (`SHIPPED_MODELS`, each checked against its model card) on freshly generated frames and on the real frames.
+No CSPN is shipped, so that study leaves CSPN out (`study_methods`).
 
 The camera keeps the 7-Scenes field of view at every size (f = 585 px at 640 px wide), so real Kinect frames
 subsampled to the same size look like the training data to the networks.
@@ -38,15 +39,22 @@ __all__ = [
     "preset_names",
     "apply_overrides",
     "OVERRIDE_OPTIONS",
+    "BASELINES",
     "METHODS",
     "QUANT_PRESETS",
     "SHIPPED_MODELS",
+    "TRAINED",
+    "study_methods",
 ]
 
 #: QAT methods (method name = `completion.quant` bit-width preset name).
 QUANT_PRESETS = ("w8a8", "w4a8", "w4a4", "wstar")
-#: Every method of the study, in table and figure order.
-METHODS = ("float32", *QUANT_PRESETS, "nlspn", "nearest", "linear", "ipbasic")
+#: Methods with a run folder: float32 tofnet, its QAT runs, NLSPN and CSPN (trained the same way as NLSPN).
+TRAINED = ("float32", *QUANT_PRESETS, "nlspn", "cspn")
+#: The training-free baselines, predicted by name.
+BASELINES = ("nearest", "linear", "ipbasic")
+#: Every method of the study, in table and figure order (a pretrained study runs `study_methods`).
+METHODS = (*TRAINED, *BASELINES)
 #: Focal length in pixels of a 640-pixel-wide image (7-Scenes / Kinect v1); other widths scale it.
 VGA_FOCAL_PX = 585.0
 #: The pretrained model (``completion/pretrained/<name>.pt``) each trained method uses when ``pretrained``.
@@ -79,6 +87,8 @@ class ReproducePreset:
             makes a QAT step several times as expensive as a float step on CPU, so ``quick`` uses a subset.
         wstar_ratio: the W* weight budget as a compression factor against the float32 weights (14 in the paper).
         nlspn_model, nlspn_epochs, nlspn_cfg: the NLSPN variant (``nlspn-small`` or ``nlspn``) and its training.
+        cspn_model, cspn_cfg: the CSPN variant (``cspn-small`` or ``cspn``, the encoder-decoder of the NLSPN
+            variant of the same size); it trains for ``nlspn_epochs`` with everything else as NLSPN.
         figure_frames: positions within the test split shown in the comparison figure and error maps.
         device: training device (``cpu``, ``auto``: CUDA when present); prediction always runs on CPU, whose
             per-sample latency the tables report.
@@ -109,6 +119,8 @@ class ReproducePreset:
     nlspn_model: str = "nlspn-small"
     nlspn_epochs: int = 2
     nlspn_cfg: dict[str, Any] = field(default_factory=dict)
+    cspn_model: str = "cspn-small"
+    cspn_cfg: dict[str, Any] = field(default_factory=dict)
     figure_frames: tuple[int, ...] = (0, 3)
     device: str = "cpu"
     realdata_frames: int = 10
@@ -139,6 +151,8 @@ class ReproducePreset:
             raise ConfigError(f"preset {self.name!r}: lr > 0, wstar_ratio >= 1 and mesh_voxel_m > 0 are required")
         if self.nlspn_model not in ("nlspn", "nlspn-small"):
             raise ConfigError(f"preset {self.name!r}: nlspn_model must be 'nlspn' or 'nlspn-small'")
+        if self.cspn_model not in ("cspn", "cspn-small"):
+            raise ConfigError(f"preset {self.name!r}: cspn_model must be 'cspn' or 'cspn-small'")
         if not isinstance(self.realdata_frames, int) or self.realdata_frames < 0:
             raise ConfigError(f"preset {self.name!r}: realdata_frames must be >= 0 (0 skips the real data)")
         if not isinstance(self.device, str) or not _valid_device(self.device):
@@ -152,6 +166,7 @@ class ReproducePreset:
             raise ConfigError(f"preset {self.name!r}: figure_frames needs at least one test frame")
         object.__setattr__(self, "tofnet_cfg", dict(self.tofnet_cfg))
         object.__setattr__(self, "nlspn_cfg", dict(self.nlspn_cfg))
+        object.__setattr__(self, "cspn_cfg", dict(self.cspn_cfg))
 
     @property
     def focal_px(self) -> float:
@@ -216,7 +231,8 @@ def _standard() -> ReproducePreset:
         realdata_frames=50,
         mesh_fuse_stride=1,
         mesh_voxel_m=0.01,
-        expected_time="about 32 min on an idle 2-core CPU (measured), longer on a busy one",
+        expected_time="about 37 min on an idle 2-core CPU (32 min measured before CSPN; its training estimated), "
+        "longer on a busy one",
     )
 
 
@@ -236,6 +252,7 @@ def _paper() -> ReproducePreset:
         qat_max_train_samples=None,
         nlspn_model="nlspn",
         nlspn_epochs=20,
+        cspn_model="cspn",
         figure_frames=(0, 50, 100, 150),
         device="auto",
         realdata_frames=100,
@@ -291,7 +308,7 @@ def apply_overrides(
     """The CLI overrides on top of a named preset: ``--frames``, ``--epochs``, ``--device`` (`OVERRIDE_OPTIONS`).
 
     ``--frames`` sets ``n_frames`` (generated frames; with ``shipped``, the test frames), ``--epochs`` the training
-    epochs of float32 tofnet and of NLSPN (QAT keeps the preset's ``qat_epochs``), ``--device`` the training
+    epochs of float32 tofnet and of NLSPN and CSPN (QAT keeps the preset's ``qat_epochs``), ``--device`` the training
     device. Each is validated like the preset's fields.
 
     Returns:
@@ -319,6 +336,17 @@ def apply_overrides(
             raise ConfigError(f"{option} {value}: {err}") from None
         changes.update(dict.fromkeys(OVERRIDE_OPTIONS[option], value))
     return (preset.replace(**changes) if changes else preset), changes
+
+
+def study_methods(preset: ReproducePreset) -> tuple[str, ...]:
+    """The methods a study runs, in `METHODS` order.
+
+    All of them, except that a pretrained preset (``shipped``) leaves out a trained method without a shipped
+    model (CSPN): its steps are skipped with that reason, and the study is not partial for lack of it.
+    """
+    if not preset.pretrained:
+        return METHODS
+    return tuple(m for m in METHODS if m in BASELINES or m in SHIPPED_MODELS)
 
 
 def preset_names() -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from completion.run_folder import MEMORY, RunFolder
-from leaderboard.reproduce.presets import QUANT_PRESETS, SHIPPED_MODELS
+from leaderboard.reproduce.presets import QUANT_PRESETS, SHIPPED_MODELS, TRAINED, study_methods
 from leaderboard.reproduce.runner import StepFn, StepSkipped, Study, read_marker
 
 __all__ = [
@@ -27,16 +27,16 @@ __all__ = [
     "step_dataset",
     "step_train_float32",
     "step_train_nlspn",
+    "step_train_cspn",
     "make_qat_step",
     "make_predict_step",
 ]
 
-#: Methods with a run folder (the rest are the training-free baselines, predicted by name).
-TRAINED = ("float32", *QUANT_PRESETS, "nlspn")
 #: Display names of the methods in figures and ``results.md`` (the paper's spelling).
 DISPLAY = {"float32": "float32", "w8a8": "W8A8", "w4a8": "W4A8", "w4a4": "W4A4", "wstar": "W*", "nlspn": "NLSPN",
-           "nearest": "nearest", "linear": "linear", "ipbasic": "IP-Basic"}  # fmt: skip
-_BITS = {"float32": "fp32", "w8a8": "W8A8", "w4a8": "W4A8", "w4a4": "W4A4", "wstar": "W*A8", "nlspn": "fp32"}
+           "cspn": "CSPN", "nearest": "nearest", "linear": "linear", "ipbasic": "IP-Basic"}  # fmt: skip
+_BITS = {"float32": "fp32", "w8a8": "W8A8", "w4a8": "W4A8", "w4a4": "W4A4", "wstar": "W*A8", "nlspn": "fp32",
+         "cspn": "fp32"}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -141,6 +141,19 @@ def step_train_nlspn(study: Study) -> dict[str, Any]:
     return _train(study, "nlspn", p.nlspn_model, p.nlspn_cfg, p.nlspn_epochs)
 
 
+def _not_in_study(study: Study, method: str) -> StepSkipped:
+    return StepSkipped(f"preset {study.preset.name!r} leaves out {method!r}: no shipped model of it (the quick, "
+                       "standard and paper presets train it)")  # fmt: skip
+
+
+def step_train_cspn(study: Study) -> dict[str, Any]:
+    """Train CSPN (the preset's variant) as NLSPN is trained: same data, epochs, batch, learning rate and loss."""
+    p = study.preset
+    if "cspn" not in study_methods(p):
+        raise _not_in_study(study, "cspn")
+    return _train(study, "cspn", p.cspn_model, p.cspn_cfg, p.nlspn_epochs)
+
+
 def _quantize_run() -> Callable[..., Path]:
     try:
         from completion.quant.api import quantize_run
@@ -240,6 +253,8 @@ def predict_method(study: Study, method: str, data: Path, out: Path, *, split: s
     from completion.checkpoint import load_model
     from completion.predict import predict, read_summary
 
+    if method not in study_methods(study.preset):
+        raise _not_in_study(study, method)
     src = method_source(study, method)
     if method in TRAINED and read_marker(study, train_step_of(method)) is None:
         raise StepSkipped(f"no finished run for {method!r}: step {train_step_of(method)!r} has not completed")

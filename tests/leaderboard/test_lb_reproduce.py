@@ -381,14 +381,14 @@ def test_quick_pipeline_writes_every_output_for_every_method(tiny_study):
         assert sorted(p.name for p in (out / "preds" / m).glob("*.npy")) == [f"{i:06d}.npy" for i in test]
         assert (out / "figures" / "error_maps" / m / f"{test[0]:06d}.png").is_file()
         assert float(rows[m]["latency_ms"]) > 0 and rows[m]["bits"] != ""
-    for m in ("float32", "w8a8", "w4a8", "w4a4", "wstar", "nlspn"):
+    for m in ("float32", "w8a8", "w4a8", "w4a4", "wstar", "nlspn", "cspn"):
         assert int(rows[m]["params"]) > 0 and int(rows[m]["weight_bytes"]) > 0 and int(rows[m]["act_peak_bytes"]) > 0
     assert (out / "runs" / "w8a8" / "memory.json").is_file()
     fp32, w8, w4 = (int(rows[m]["weight_bytes"]) for m in ("float32", "w8a8", "w4a8"))
     assert fp32 > w8 > w4  # stored weights shrink with the bits
     assert int(rows["nearest"]["params"]) == 0
     results = (out / "results.md").read_text()
-    assert "leaderboard reproduce --preset quick" in results and "| W* |" in results and "| NLSPN |" in results
+    assert "leaderboard reproduce --preset quick" in results and "| W* |" in results and "| CSPN |" in results
     if default_realdata_path().is_dir():
         with open(out / "realdata" / "scores" / "metrics.csv") as fh:
             assert sorted(r["method"] for r in csv.DictReader(fh)) == sorted(METHODS)

@@ -12,7 +12,7 @@ from completion import checkpoint
 from completion.errors import InputFileError
 from completion.model_cards import ModelCard, write_card
 from completion.models import create
-from leaderboard.reproduce import METHODS, get_preset, reproduce
+from leaderboard.reproduce import get_preset, reproduce, study_methods
 from leaderboard.reproduce.presets import SHIPPED_MODELS
 
 TINY = {"height_px": 60, "width_px": 80, "n_frames": 2, "frames_per_scene": 1, "figure_frames": (0, 1)}
@@ -34,13 +34,15 @@ def shipped_dir(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_shipped_preset_scores_every_method_without_training(shipped_dir, tmp_path):
-    out = reproduce(get_preset("shipped", **TINY), tmp_path / "demo", realdata=None)
+    preset = get_preset("shipped", **TINY)
+    out = reproduce(preset, tmp_path / "demo", realdata=None)
     record = json.loads((out / "steps" / "train-float32.json").read_text())["summary"]
     assert record["pretrained"] == "tofnet-sds" and len(record["sha256"]) == 64
     assert not (out / "runs").exists()  # nothing trained
     with (out / "scores" / "metrics.csv").open() as f:
         methods = {row["method"] for row in csv.DictReader(f)}
-    assert set(METHODS) <= methods
+    assert methods == set(study_methods(preset)) and "cspn" not in methods  # no shipped CSPN
+    assert not json.loads((out / "steps" / "score.json").read_text())["summary"]["partial"]
     assert "No training: the shipped pretrained models" in (out / "results.md").read_text()
     assert (out / "figures" / "comparison.png").is_file() and (out / "report" / "index.html").is_file()
 
