@@ -69,6 +69,7 @@ class OnnxRunner:
         Raises:
             ShapeError: when a fixed-size file (written before dynamic sizes) gets another input size.
         """
+        batch = _with_default_status(batch, self.input_keys)
         feed = {k: np.ascontiguousarray(batch[k], dtype=np.float32) for k in self.input_keys}
         h, w = next(iter(feed.values())).shape[-2:]
         if self.input_hw is not None and (h, w) != self.input_hw:
@@ -99,6 +100,14 @@ class OnnxModel(torch.nn.Module):
         """Depth (B, 1, H, W) float32 metres."""
         outs = []
         for b in range(next(iter(batch.values())).shape[0]):
-            feed = {k: batch[k][b : b + 1].detach().cpu().numpy() for k in self.runner.input_keys}
+            feed = {k: batch[k][b : b + 1].detach().cpu().numpy() for k in self.runner.input_keys if k in batch}
             outs.append(torch.from_numpy(self.runner(feed)))
         return torch.cat(outs).to(batch[self.runner.input_keys[0]].device)
+
+
+def _with_default_status(batch: Mapping[str, np.ndarray], keys: tuple[str, ...]) -> Mapping[str, np.ndarray]:
+    """`batch`, with zero ``spot_status`` maps (every spot valid) where the graph reads them and it has none."""
+    if "spot_status" not in keys or "spot_status" in batch:
+        return batch
+    prefill = np.asarray(batch["prefill"])
+    return {**batch, "spot_status": np.zeros((prefill.shape[0], 2, *prefill.shape[-2:]), dtype=np.float32)}

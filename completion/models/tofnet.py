@@ -96,7 +96,8 @@ def tofnet_inputs(
 
     Args:
         batch: needs `prefill` (B, 1, H, W) metres, `dist` (B, 1, H, W) pixels, `rgb` (B, 3, H, W) in [0, 1],
-            `nearest` (B, 1, H, W) metres when `nearest_channel`, `spot_status` (B, 2, H, W) when `status_channels`.
+            `nearest` (B, 1, H, W) metres when `nearest_channel`, `spot_status` (B, 2, H, W) when `status_channels`
+            (zeros when absent: every spot valid).
         max_depth_m: D_max.
         max_dist_px: E_max.
         nearest_channel: append (nearest - prefill) / R.
@@ -112,7 +113,10 @@ def tofnet_inputs(
     if nearest_channel:
         parts.append((batch["nearest"] - batch["prefill"]) / residual_scale_m)
     if status_channels:
-        parts.append(batch["spot_status"].to(batch["prefill"].dtype))
+        status = batch.get("spot_status")
+        if status is None:  # a hand-made batch without spot flags: as if every spot were valid
+            status = batch["prefill"].new_zeros((batch["prefill"].shape[0], 2, *batch["prefill"].shape[-2:]))
+        parts.append(status.to(batch["prefill"].dtype))
     return torch.cat(parts, dim=1)
 
 

@@ -216,3 +216,6 @@ def test_status_channel_model_exports_with_its_status_input(tmp_path):
     with torch.no_grad():
         want = qmodel(batch).numpy()
     np.testing.assert_allclose(_run_unfused(info["path"], batch), want, atol=1e-4)
+    zeros = batch | {"spot_status": torch.zeros(1, 2, H, W)}
+    without = {k: v for k, v in batch.items() if k != "spot_status"}
+    np.testing.assert_array_equal(_run(info["path"], without), _run(info["path"], zeros))  # absent = every spot valid
