@@ -49,6 +49,11 @@ def test_spot_status_maps_voronoi_by_brute_force(rng):
             for c, (_, codes) in enumerate(SPOT_STATUS_CHANNELS):
                 assert maps[c, y, x] in {float(s in codes) for s in near}
     assert SpotStatus.OUT_OF_RANGE in SPOT_STATUS_CHANNELS[0][1] and SpotStatus.DROPOUT in SPOT_STATUS_CHANNELS[1][1]
+    # NO_HIT (a window in a render, a hole of a real RGB-D sensor) is neither "far" nor "dropout"
+    assert all(SpotStatus.NO_HIT not in codes for _, codes in SPOT_STATUS_CHANNELS)
+    lone = spots[:1].copy()
+    lone["status"] = SpotStatus.NO_HIT
+    assert not spot_status_maps(lone, (h, w)).any()
 
 
 def test_spot_status_maps_without_a_table_or_spots_are_zero():
