@@ -22,6 +22,7 @@ __all__ = [
     "linear_fill",
     "make_prefill",
     "nearest_fill",
+    "nearest_spot_status",
     "spot_status_maps",
 ]
 
@@ -148,12 +149,40 @@ def make_prefill(sparse_m: np.ndarray, mask: np.ndarray | None = None, kind: str
     raise ConfigError(f"prefill must be one of {', '.join(PREFILL_KINDS)}, got {kind!r}")
 
 
+def nearest_spot_status(spots: np.ndarray | None, shape_hw: tuple[int, int]) -> np.ndarray | None:
+    """The status of each pixel's nearest on-image spot (of any status), or None without spots on the image.
+
+    Args:
+        spots: (N,) structured spot table with ``u``, ``v`` (pixels) and ``status`` (`tofsim.frame.SpotStatus`
+            codes), or None.
+        shape_hw: (H, W) of the image the spots are in (after any crop or flip).
+
+    Returns:
+        (H, W) uint8 status codes (Euclidean nearest spot, at the pixel the sensor model writes a spot to), or None
+        when there is no spot table or no spot on the image.
+    """
+    if spots is None or spots.dtype.names is None or not {"u", "v", "status"} <= set(spots.dtype.names):
+        return None
+    h, w = shape_hw
+    # the pixel the sensor model writes a spot to: floor(x + 0.5) (not np.rint, which rounds halves to even)
+    u = np.floor(np.asarray(spots["u"], dtype=np.float64) + 0.5)
+    v = np.floor(np.asarray(spots["v"], dtype=np.float64) + 0.5)
+    on = np.isfinite(u) & np.isfinite(v) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    if not on.any():
+        return None
+    status = np.asarray(spots["status"])[on]
+    label = np.zeros((h, w), dtype=np.int64)
+    label[v[on].astype(np.int64), u[on].astype(np.int64)] = np.arange(1, int(on.sum()) + 1)
+    iy, ix = ndimage.distance_transform_edt(label == 0, return_distances=False, return_indices=True)
+    return status[label[iy, ix] - 1]
+
+
 def spot_status_maps(spots: np.ndarray | None, shape_hw: tuple[int, int]) -> np.ndarray:
     """Voronoi maps of what the nearest spot (of any status) reported: the sensor's "no valid return" flags.
 
     Linear and nearest fills only see valid spots, so a pixel beside a spot that reported OUT_OF_RANGE is filled
     from valid spots farther away; on the `sds` sensor these pixels (about 2 % of them) carry half of the linear
-    fill's squared error. Every pixel takes the flags of its nearest on-image spot (Euclidean, in pixels).
+    fill's squared error. Every pixel takes the flags of its nearest on-image spot (`nearest_spot_status`).
 
     Args:
         spots: (N,) structured spot table with ``u``, ``v`` (pixels) and ``status`` (`tofsim.frame.SpotStatus`
@@ -166,19 +195,9 @@ def spot_status_maps(spots: np.ndarray | None, shape_hw: tuple[int, int]) -> np.
     """
     h, w = shape_hw
     out = np.zeros((len(SPOT_STATUS_CHANNELS), h, w), dtype=np.float32)
-    if spots is None or spots.dtype.names is None or not {"u", "v", "status"} <= set(spots.dtype.names):
+    nearest = nearest_spot_status(spots, shape_hw)
+    if nearest is None:
         return out
-    # the pixel the sensor model writes a spot to: floor(x + 0.5) (not np.rint, which rounds halves to even)
-    u = np.floor(np.asarray(spots["u"], dtype=np.float64) + 0.5)
-    v = np.floor(np.asarray(spots["v"], dtype=np.float64) + 0.5)
-    on = np.isfinite(u) & np.isfinite(v) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
-    if not on.any():
-        return out
-    status = np.asarray(spots["status"])[on]
-    label = np.zeros((h, w), dtype=np.int64)
-    label[v[on].astype(np.int64), u[on].astype(np.int64)] = np.arange(1, int(on.sum()) + 1)
-    iy, ix = ndimage.distance_transform_edt(label == 0, return_distances=False, return_indices=True)
-    nearest_status = status[label[iy, ix] - 1]
     for c, (_, codes) in enumerate(SPOT_STATUS_CHANNELS):
-        out[c] = np.isin(nearest_status, codes)
+        out[c] = np.isin(nearest, codes)
     return out

@@ -16,22 +16,11 @@ import sys
 
 import numpy as np
 import torch
-from scipy import ndimage
 
 from completion.checkpoint import load_model
 from completion.data import make_inputs, to_batch
+from completion.prefill import nearest_spot_status
 from tofsim.dataset.reader import open_dataset
-
-
-def nearest_spot_status(spots: np.ndarray, shape_hw: tuple[int, int]) -> np.ndarray:
-    """(H, W) uint8: the status of each pixel's nearest on-image spot."""
-    h, w = shape_hw
-    u, v = np.floor(spots["u"] + 0.5).astype(int), np.floor(spots["v"] + 0.5).astype(int)
-    on = (u >= 0) & (u < w) & (v >= 0) & (v < h)
-    label = np.zeros((h, w), np.int64)
-    label[v[on], u[on]] = np.arange(1, int(on.sum()) + 1)
-    iy, ix = ndimage.distance_transform_edt(label == 0, return_distances=False, return_indices=True)
-    return spots["status"][on][label[iy, ix] - 1]
 
 
 def main() -> None:
@@ -46,6 +35,8 @@ def main() -> None:
         gt = np.asarray(s.depth)
         valid = np.isfinite(gt) & (gt > 0)
         status = nearest_spot_status(s.spots, gt.shape)
+        if status is None:  # no spot on the image
+            continue
         with torch.no_grad():
             pred = model(to_batch(s, prefill=model.prefill))[0, 0].numpy()
         for name, p in {"linear": make_inputs(s)["prefill"][0], "model": pred}.items():

@@ -129,8 +129,8 @@ def sample_from(frame: Any, out: Any, pose: np.ndarray, meta: dict[str, Any]) ->
     """A `Sample` from a dense frame, the sensor's output for it, its (4, 4) camera-to-world pose and `meta`."""
     depth = np.where(frame.valid, frame.depth_m, 0.0).astype(np.float32)
     # a zone sensor with zone_statistics also reports what each zone saw (its measurements are the spot table)
-    zones = getattr(out, "zones", None)
-    zones = {k: v for k, v in zones.items() if k not in ("distance_m", "sigma_m", "status")} if zones else None
+    zones = getattr(out, "zones", None) or {}
+    stats = {k: v for k, v in zones.items() if k not in ("distance_m", "sigma_m", "status")}
     return Sample(
         rgb=np.ascontiguousarray(frame.rgb, dtype=np.uint8),
         depth=depth,
@@ -140,7 +140,7 @@ def sample_from(frame: Any, out: Any, pose: np.ndarray, meta: dict[str, Any]) ->
         K=frame.intrinsics.K,
         pose=np.asarray(pose, dtype=np.float64),
         meta=meta,
-        zones=zones if zones and "zone_map" in zones else None,
+        zones=stats if "zone_map" in stats else None,
     )
 
 
