@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from completion.errors import CompletionError, ConfigError
+from completion.prefill import SPOT_STATUS_CHANNELS
 from completion.quant.qat import QuantConv2d, set_export_mode
 from tofsim.provenance import atomic_path
 
@@ -101,7 +102,7 @@ def export_onnx(
     input_keys = tuple(input_keys or getattr(model, "input_keys", ONNX_INPUTS))
     model = copy.deepcopy(model).eval().cpu()
     set_export_mode(model, True)
-    channels = {"rgb": 3, "spot_status": 2}
+    channels = {"rgb": 3, "spot_status": len(SPOT_STATUS_CHANNELS)}
     g = torch.Generator().manual_seed(0)
     example = tuple(torch.rand(1, channels.get(k, 1), height_px, width_px, generator=g) + 0.5 for k in input_keys)
     buf = io.BytesIO()

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from completion.errors import CompletionError, InputFileError, ShapeError
+from completion.prefill import SPOT_STATUS_CHANNELS
 
 __all__ = ["OnnxRunner", "OnnxModel"]
 
@@ -110,4 +111,5 @@ def _with_default_status(batch: Mapping[str, np.ndarray], keys: tuple[str, ...])
     if "spot_status" not in keys or "spot_status" in batch:
         return batch
     prefill = np.asarray(batch["prefill"])
-    return {**batch, "spot_status": np.zeros((prefill.shape[0], 2, *prefill.shape[-2:]), dtype=np.float32)}
+    status = np.zeros((prefill.shape[0], len(SPOT_STATUS_CHANNELS), *prefill.shape[-2:]), dtype=np.float32)
+    return {**batch, "spot_status": status}

@@ -23,7 +23,7 @@ from torch import nn
 
 from completion.errors import ConfigError
 from completion.models.layers import MERGE_MODES, UPSAMPLE_MODES, ConvBNReLU, Merge, UpConv, pad_to_multiple
-from completion.prefill import PREFILL_KINDS
+from completion.prefill import PREFILL_KINDS, SPOT_STATUS_CHANNELS
 
 __all__ = ["TofNet", "TofNetConfig", "TofUNet", "tofnet_inputs"]
 
@@ -64,7 +64,7 @@ class TofNetConfig:
     @property
     def in_channels(self) -> int:
         """Input channels of the U-Net: 5, + 1 with the nearest channel, + 2 with the status channels."""
-        return 5 + int(self.nearest_channel) + 2 * int(self.status_channels)
+        return 5 + int(self.nearest_channel) + len(SPOT_STATUS_CHANNELS) * int(self.status_channels)
 
     def __post_init__(self) -> None:
         if self.base_width < 1 or self.num_scales < 1 or self.convs_per_scale < 1:
@@ -115,7 +115,8 @@ def tofnet_inputs(
     if status_channels:
         status = batch.get("spot_status")
         if status is None:  # a hand-made batch without spot flags: as if every spot were valid
-            status = batch["prefill"].new_zeros((batch["prefill"].shape[0], 2, *batch["prefill"].shape[-2:]))
+            prefill = batch["prefill"]
+            status = prefill.new_zeros((prefill.shape[0], len(SPOT_STATUS_CHANNELS), *prefill.shape[-2:]))
         parts.append(status.to(batch["prefill"].dtype))
     return torch.cat(parts, dim=1)
 
