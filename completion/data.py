@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from completion import augment_rgb
+from completion import augment_rgb, augment_spots
 from completion.errors import ConfigError, ShapeError
 from completion.prefill import PREFILL_KINDS, make_prefill, nearest_fill, spot_status_maps
 from tofsim.frame import SPOT_DTYPE, Sample
@@ -70,6 +70,8 @@ class AugmentConfig:
         pattern_prob: probability of overlaying colour patterns with no depth edge (`overlay_patterns`).
         rgb_drop_prob: probability of replacing the RGB by its mean grey (a depth-only fallback).
         rgb_shift_px: largest shift of the RGB against the depth, per axis (`augment_rgb.misregister_rgb`; 0 off).
+        spot_hole_prob: probability that a sample loses spots to sensor holes (`augment_spots.drop_spots`).
+        spot_hole_max_fraction: largest share of its measured spots such a sample loses.
     """
 
     hflip_prob: float = 0.5
@@ -81,11 +83,14 @@ class AugmentConfig:
     pattern_prob: float = 0.0
     rgb_drop_prob: float = 0.0
     rgb_shift_px: int = 0
+    spot_hole_prob: float = 0.0
+    spot_hole_max_fraction: float = 0.15
 
     def __post_init__(self) -> None:
         if not (isinstance(self.rgb_shift_px, int) and self.rgb_shift_px >= 0):
             raise ConfigError(f"rgb_shift_px must be an integer >= 0, got {self.rgb_shift_px!r}")
-        for name in ("hflip_prob", "camera_degrade", "pattern_prob", "rgb_drop_prob"):
+        for name in ("hflip_prob", "camera_degrade", "pattern_prob", "rgb_drop_prob", "spot_hole_prob",
+                     "spot_hole_max_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("brightness", "contrast", "saturation"):
@@ -252,6 +257,11 @@ def augment_sample(sample: Sample, cfg: AugmentConfig, *, rng: np.random.Generat
         K[0, 2] -= x0
         K[1, 2] -= y0
         spots = _shift_spots(spots, x0, y0)
+    if cfg.spot_hole_prob > 0 and spots is not None and rng.random() < cfg.spot_hole_prob:
+        sparse, mask, spots = augment_spots.drop_spots(
+            np.asarray(sparse), np.asarray(mask), spots, np.asarray(depth),
+            max_fraction=cfg.spot_hole_max_fraction, rng=rng,
+        )  # fmt: skip
     if cfg.brightness or cfg.contrast or cfg.saturation:
         rgb = _jitter_rgb(np.asarray(rgb), cfg, rng)
     rgb = _realistic_rgb(np.asarray(rgb), cfg, rng)

@@ -38,6 +38,8 @@ class TrainConfig:
         pattern_prob: probability of overlaying colour patterns that have no depth edge (posters, stripes, shading).
         rgb_drop_prob: probability of replacing a training image's RGB by its mean grey.
         rgb_shift_px: largest shift in pixels of the RGB against the depth, per axis (misregistration; 0 off).
+        spot_hole_prob: probability that a training sample loses spots to sensor holes (NO_HIT; 0 off).
+        spot_hole_max_fraction: largest share of its measured spots such a sample loses.
         init_from: start from these weights (a run folder, a ``.pt`` file or a pretrained name such as
             ``tofnet-sds``); the model and its config must match. None trains from a random initialisation.
         loss: the geometry-preserving loss config.
@@ -70,6 +72,8 @@ class TrainConfig:
     pattern_prob: float = 0.0
     rgb_drop_prob: float = 0.0
     rgb_shift_px: int = 0
+    spot_hole_prob: float = 0.0
+    spot_hole_max_fraction: float = 0.15
     init_from: str | None = None
     loss: LossConfig = field(default_factory=LossConfig)
     seed: int = 0
@@ -157,4 +161,6 @@ class TrainConfig:
             pattern_prob=self.pattern_prob,
             rgb_drop_prob=self.rgb_drop_prob,
             rgb_shift_px=self.rgb_shift_px,
+            spot_hole_prob=self.spot_hole_prob,
+            spot_hole_max_fraction=self.spot_hole_max_fraction,
         )
