@@ -89,8 +89,8 @@ class AugmentConfig:
     def __post_init__(self) -> None:
         if not (isinstance(self.rgb_shift_px, int) and self.rgb_shift_px >= 0):
             raise ConfigError(f"rgb_shift_px must be an integer >= 0, got {self.rgb_shift_px!r}")
-        for name in ("hflip_prob", "camera_degrade", "pattern_prob", "rgb_drop_prob", "spot_hole_prob",
-                     "spot_hole_max_fraction"):
+        probabilities = ("hflip_prob", "camera_degrade", "pattern_prob", "rgb_drop_prob")
+        for name in (*probabilities, "spot_hole_prob", "spot_hole_max_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("brightness", "contrast", "saturation"):
