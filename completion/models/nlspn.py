@@ -56,6 +56,9 @@ class NlspnConfig:
         confidence_at: where the confidence of a neighbour is read without legacy: "neighbour" (where its depth is
             read; default) or "offset" (p + o_k, the released code after its 2021 fix).
         normalize_rgb: ImageNet mean/std on the [0, 1] RGB (NLSPN's data loaders do this).
+        init_fill: the initial depth is the batch's ``prefill`` (the linear fill of the spots) plus a learned
+            correction that starts at zero, instead of a depth the decoder predicts from nothing (not in the
+            official model; lets a small NLSPN start where interpolation is and spend its training on the rest).
     """
 
     encoder: str = "resnet34"
@@ -67,6 +70,7 @@ class NlspnConfig:
     legacy: bool = False
     confidence_at: str = "neighbour"
     normalize_rgb: bool = True
+    init_fill: bool = False
 
     def __post_init__(self) -> None:
         check_encoder_width(self.encoder, self.width)
@@ -161,7 +165,10 @@ class NlspnEncoderDecoder(nn.Module):
 
 
 class Nlspn(NlspnEncoderDecoder):
-    """NLSPN: `forward(batch) -> depth (B, 1, H, W)` metres, float32. Reads batch keys `rgb`, `sparse`."""
+    """NLSPN: `forward(batch) -> depth (B, 1, H, W)` metres, float32.
+
+    Reads batch keys `rgb`, `sparse`, and `prefill` with ``init_fill``.
+    """
 
     name = "nlspn"
 
@@ -181,10 +188,16 @@ class Nlspn(NlspnEncoderDecoder):
             preserve_input=cfg.preserve_input,
             conf_prop=cfg.conf_prop,
         )
+        if cfg.init_fill:  # a signed correction of the fill (no ReLU), zero at the start: pred_init = prefill
+            self.id_dec0 = _conv(2 * c, 1, bn=False, relu=False)
+            nn.init.zeros_(self.id_dec0[0].weight)
+            nn.init.zeros_(self.id_dec0[0].bias)
 
     def forward_all(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor | list[torch.Tensor]]:
         """Every output: `pred` (B,1,H,W) m, `pred_init`, `confidence` (or None), `guidance`, `pred_inter` (list)."""
         pred_init, guide, fd2e2, fe1 = self.encode_decode(batch)
+        if self.cfg.init_fill:
+            pred_init = batch["prefill"] + pred_init
         confidence = self.cf_dec0(_concat(self.cf_dec1(fd2e2), fe1)) if self.cfg.conf_prop else None
         pred, inter = self.prop_layer(pred_init, guide, confidence, batch["sparse"])
         return {

@@ -153,3 +153,20 @@ def test_nlspn_forward_all_and_official_names():
     ]:
         assert key in keys
     assert float(model.prop_layer.aff_scale_const.detach()) == pytest.approx(0.5 * 8)
+
+
+def test_init_fill_starts_at_the_fill_and_learns_a_signed_correction():
+    # fresh propagation is the identity (test above) and the correction head starts at zero: the output is the fill
+    # with the spots written in; after a change of the head's bias, pred_init moves by exactly that (no ReLU)
+    model = models.create("nlspn-small", num_iters=3, init_fill=True).eval()
+    h, w = 29, 45
+    batch = {"rgb": torch.rand(1, 3, h, w), "sparse": torch.zeros(1, 1, h, w), "prefill": 1.0 + torch.rand(1, 1, h, w)}
+    batch["sparse"][0, 0, ::6, ::7] = 2.0
+    with torch.no_grad():
+        out = model.forward_all(batch)
+        torch.testing.assert_close(out["pred_init"], batch["prefill"])
+        torch.testing.assert_close(out["pred"], torch.where(batch["sparse"] > 0, batch["sparse"], batch["prefill"]))
+        model.id_dec0[0].bias.fill_(-0.25)
+        torch.testing.assert_close(model.forward_all(batch)["pred_init"], batch["prefill"] - 0.25)
+    official = models.create("nlspn-small")
+    assert isinstance(official.id_dec0[-1], torch.nn.LeakyReLU)  # the official head keeps its activation
