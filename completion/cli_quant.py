@@ -81,6 +81,9 @@ def quantize_command(
     max_val_samples: Annotated[
         int | None, typer.Option("--max-val-samples", help="validate on the first N validation samples only.")
     ] = None,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="CPU threads (default: the float run's cpu_threads).")
+    ] = None,
 ) -> None:
     """Quantize a float run: fold BatchNorm, calibrate, fine-tune with QAT, write a memory report.
 
@@ -92,7 +95,7 @@ def quantize_command(
 
     bar = _QatBar()
     given = {"data": None if data is None else str(data), "max_train_samples": max_train_samples,
-             "max_val_samples": max_val_samples}  # fmt: skip
+             "max_val_samples": max_val_samples, "cpu_threads": threads}  # fmt: skip
     overrides = {k: v for k, v in given.items() if v is not None} or None
     try:
         run = quantize_run(source, bits, out, budget_mb=budget_mb, epochs=epochs, train_overrides=overrides,

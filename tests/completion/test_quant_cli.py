@@ -32,9 +32,11 @@ def float_run(tmp_path):
 def test_quantize_memory_export_and_onnx_predict(float_run, tmp_path):
     run, data = float_run
     qrun = tmp_path / "w8a8"
-    result = runner.invoke(app, ["quantize", "--from", str(run), "--bits", "w8a8", "--out", str(qrun), "--epochs", "1"])
+    result = runner.invoke(app, ["quantize", "--from", str(run), "--bits", "w8a8", "--out", str(qrun), "--epochs", "1",
+                                 "--threads", "1"])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "total weights" in result.output and (qrun / "memory.json").is_file()
+    assert json.loads((qrun / "config.json").read_text())["train_config"]["cpu_threads"] == 1
 
     result = runner.invoke(
         app, ["memory", str(qrun), "--height", "32", "--width", "48", "--json", str(tmp_path / "m.json")]
