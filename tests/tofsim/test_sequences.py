@@ -15,7 +15,7 @@ from tofsim.errors import ConfigError
 from tofsim.pipeline import convert, generate
 from tofsim.rng import sample_rng
 from tofsim.scene.cameras import camera_pose
-from tofsim.scene.procedural import generate_room
+from tofsim.scene.procedural import RoomConfig, generate_room
 from tofsim.scene.trajectories import pose_angles_deg, sample_trajectory
 from tofsim.sequence import SequenceConfig, TrajectoryWarning
 from tofsim.shards import sequence_poses
@@ -85,7 +85,10 @@ def test_static_sequence_repeats_the_start_pose(room):
     assert traj.n_dropped == 0 and np.all(traj.poses == traj.poses[0])
 
 
-def test_dropped_poses_are_reported_and_impossible_trajectories_refused(room):
+def test_dropped_poses_are_reported_and_impossible_trajectories_refused():
+    # a small room (3-8 m, the default until the rooms grew): a 30-frame walk in it meets walls and furniture
+    room = generate_room(RoomConfig(width_range_m=(3.0, 8.0), depth_range_m=(3.0, 8.0), passage_probability=0.35),
+                         rng=sample_rng(0, 0, "scene"))  # fmt: skip
     cfg = GenerateConfig(camera=CAMERA, frames_per_scene=30, sequence=SequenceConfig(enabled=True, fps_hz=5.0))
     from tofsim.render import Renderer
 

@@ -66,8 +66,9 @@ class RoomConfig:
             ``(1, 3)`` is the realistic choice; it costs about a quarter of a frame's CPU time more.
     """
 
-    width_range_m: tuple[float, float] = (3.0, 8.0)
-    depth_range_m: tuple[float, float] = (3.0, 8.0)
+    # up to 10.5 m: real rooms open onto long views (docs/scenes-and-rendering.md, "How real do the rooms look")
+    width_range_m: tuple[float, float] = (3.5, 10.5)
+    depth_range_m: tuple[float, float] = (3.5, 10.5)
     height_range_m: tuple[float, float] = (2.4, 3.2)
     l_shape_probability: float = 0.35
     l_notch_fraction_range: tuple[float, float] = (0.3, 0.55)
@@ -75,7 +76,7 @@ class RoomConfig:
     door_probability: float = 0.55
     door_width_range_m: tuple[float, float] = (0.8, 1.0)
     door_height_range_m: tuple[float, float] = (2.0, 2.2)
-    passage_probability: float = 0.35
+    passage_probability: float = 0.45
     passage_width_range_m: tuple[float, float] = (1.2, 2.6)
     window_width_range_m: tuple[float, float] = (0.6, 1.6)
     window_height_range_m: tuple[float, float] = (0.8, 1.3)
