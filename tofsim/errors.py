@@ -28,3 +28,7 @@ class InputFileError(TofsimError, OSError):
 
 class OutputError(TofsimError, OSError):
     """An output location cannot be written."""
+
+
+class RasterFallbackWarning(UserWarning):
+    """A scene asked for the raster renderer is raycast instead (`tofsim.raster.raster_problem` says why)."""
