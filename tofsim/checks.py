@@ -11,7 +11,10 @@ import numpy as np
 
 from tofsim.errors import ShapeError
 
-__all__ = ["check_shape", "check_finite", "check_same_shape", "check_dtype"]
+__all__ = ["check_shape", "check_finite", "check_same_shape", "check_dtype", "check_pose", "ROTATION_TOLERANCE"]
+
+#: Largest allowed deviation of a pose's rotation block from orthonormal (max abs entry of R^T R - I).
+ROTATION_TOLERANCE = 1e-2
 
 
 def check_shape(x: np.ndarray, dims: Sequence[str | int], *, name: str) -> dict[str, int]:
@@ -67,3 +70,23 @@ def check_dtype(x: np.ndarray, dtypes: Sequence[type | str], *, name: str) -> No
     if np.asarray(x).dtype not in allowed:
         names = ", ".join(str(d) for d in allowed)
         raise ShapeError(f"{name}: expected dtype {names}, got {np.asarray(x).dtype}")
+
+
+def check_pose(pose: np.ndarray, *, name: str = "pose") -> np.ndarray:
+    """Validate a (4, 4) camera-to-world pose and return it as float64.
+
+    Raises:
+        ShapeError: wrong shape, NaN/inf entries, or a rotation block that is not orthonormal (within
+            `ROTATION_TOLERANCE`) with determinant +1.
+    """
+    pose = np.asarray(pose, dtype=np.float64)
+    check_shape(pose, (4, 4), name=name)
+    check_finite(pose, name=name)
+    rot = pose[:3, :3]
+    err = float(np.abs(rot.T @ rot - np.eye(3)).max())
+    if err > ROTATION_TOLERANCE or np.linalg.det(rot) <= 0:
+        raise ShapeError(
+            f"{name}: the rotation block must be a proper rotation (orthonormal, det +1); "
+            f"max |R^T R - I| = {err:.3g}, det = {np.linalg.det(rot):.3g}"
+        )
+    return pose

@@ -40,16 +40,19 @@ def _user_errors() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _one_line_warnings() -> Iterator[None]:
-    """Print a `DepthScaleWarning` or `TrajectoryWarning` as one ``warning: ...`` line on stderr; others as usual."""
+    """Print a `DepthScaleWarning`, `TrajectoryWarning` or `RasterFallbackWarning` as one ``warning: ...`` line on
+    stderr; others as usual.
+    """  # noqa: D205
     import warnings
 
+    from tofsim.errors import RasterFallbackWarning
     from tofsim.sequence import TrajectoryWarning
     from tofsim.sources.base import DepthScaleWarning
 
     show = warnings.showwarning
 
     def showwarning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-        if issubclass(category, (DepthScaleWarning, TrajectoryWarning)):
+        if issubclass(category, (DepthScaleWarning, TrajectoryWarning, RasterFallbackWarning)):
             typer.echo(f"warning: {message}", err=True)
         else:
             show(message, category, *args, **kwargs)
@@ -57,6 +60,7 @@ def _one_line_warnings() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("always", DepthScaleWarning)
         warnings.simplefilter("always", TrajectoryWarning)
+        warnings.simplefilter("always", RasterFallbackWarning)
         warnings.showwarning = showwarning
         yield
 
@@ -322,6 +326,10 @@ def generate(
         str | None, typer.Option("--motion", help="Sequence motion: handheld (default), robot or static.")
     ] = None,
     fps: Annotated[float | None, typer.Option("--fps", help="Sequence frame rate in Hz (default 30).")] = None,
+    renderer: Annotated[
+        str | None,
+        typer.Option("--renderer", help="Dense maps by raycast (default; Open3D) or raster (z-buffer, faster)."),
+    ] = None,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
@@ -337,6 +345,7 @@ def generate(
             "n_frames": frames, "seed": seed, "frames_per_scene": frames_per_scene, "shard_size": shard_size,
             "mesh_path": None if mesh is None else str(mesh), "mesh_up_axis": up_axis,
             "mesh_scale_per_m": mesh_scale_per_m, "pose_file": None if poses is None else str(poses),
+            "renderer": renderer,
         }  # fmt: skip
         d = _config_dict(config, preset, overrides)
         _mesh_options(d, {"min_enclosed_fraction": min_enclosed_fraction, "min_clearance_m": min_clearance_m})

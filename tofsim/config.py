@@ -70,7 +70,13 @@ __all__ = [
 ]
 
 DEFAULT_SPLIT_FRACTIONS: dict[str, float] = {"train": 0.8, "val": 0.1, "test": 0.1}
-_MESH_DEFAULTS: dict[str, Any] = {"mesh_up_axis": "z", "mesh_scale_per_m": 1.0, "pose_file": None}
+# Keys left out of `GenerateConfig.to_dict` at these values, so datasets made before they existed keep their hash.
+_MESH_DEFAULTS: dict[str, Any] = {
+    "mesh_up_axis": "z",
+    "mesh_scale_per_m": 1.0,
+    "pose_file": None,
+    "renderer": "raycast",
+}
 C = TypeVar("C", "GenerateConfig", "ConvertConfig")
 
 
@@ -262,6 +268,7 @@ class GenerateConfig:
     split_fractions: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SPLIT_FRACTIONS))
     rgb_camera: RgbCameraConfig = field(default_factory=RgbCameraConfig)
     sequence: SequenceConfig = field(default_factory=SequenceConfig)
+    renderer: str = "raycast"
 
     def __post_init__(self) -> None:
         _check_common(self, "generate")
@@ -286,6 +293,8 @@ class GenerateConfig:
              f"per metre (1000 for mm) must be > 0, got {self.mesh_scale_per_m}"),
             (self.pose_file is not None and self.mesh_path is None, "pose_file (--poses): camera poses from a file "
              "need a mesh; add --mesh (mesh_path)"),
+            (self.renderer not in ("raycast", "raster"), f"renderer (--renderer): raycast or raster, got "
+             f"{self.renderer!r}"),
             (self.pose_file is not None and self.sequence.enabled, "pose_file (--poses) and generate.sequence "
              "(--sequence) both set the camera path; use one"),
         ):  # fmt: skip

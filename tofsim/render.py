@@ -6,6 +6,10 @@ the ray parameter ``t_hit`` of a hit *is* its z-depth, and its range along the r
 
 Cost: one ``cast_rays`` call plus a few vectorised float32 passes (the per-intrinsics direction grid is
 cached). Open3D is imported inside `Renderer`, never at module import.
+
+`Renderer` takes ``dense="raster"`` to get the per-pixel first hits from a z-buffer (`tofsim.raster`) instead of
+casting every pixel's ray; everything after them (maps, patterns, lights) is the same code, and `Renderer.cast_rays`
+stays Open3D's for every renderer.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from typing import Any
 import numpy as np
 
 from tofsim.camera import Intrinsics, pixel_grid
-from tofsim.checks import check_finite, check_shape
+from tofsim.checks import ROTATION_TOLERANCE, check_finite, check_pose, check_shape
 from tofsim.errors import ShapeError
 from tofsim.frame import DenseFrame
 from tofsim.lighting import gather_light, light_table, sample_shadow_rays, shade_lit
+from tofsim.raster import Rasterizer, choose_dense
 from tofsim.render_kernels import in_halves, make_rays, shade_pixels
 from tofsim.scene.types import GLOSS_EXPONENT, Scene
 from tofsim.textures import pattern_tables, surface_colours
@@ -31,8 +36,6 @@ __all__ = ["Renderer", "render", "AMBIENT", "ROTATION_TOLERANCE"]
 
 #: Fraction of the material colour that an unlit surface keeps (the rest is Lambertian from a light at the camera).
 AMBIENT = 0.3
-#: Largest allowed deviation of a pose's rotation block from orthonormal (max abs entry of R^T R - I).
-ROTATION_TOLERANCE = 1e-2
 
 
 @dataclass(frozen=True)
@@ -93,26 +96,6 @@ def _matmul_single_thread(a: np.ndarray, b: np.ndarray, rows: int = 8192, out: n
     return out
 
 
-def check_pose(pose: np.ndarray, *, name: str = "pose") -> np.ndarray:
-    """Validate a (4, 4) camera-to-world pose and return it as float64.
-
-    Raises:
-        ShapeError: wrong shape, NaN/inf entries, or a rotation block that is not orthonormal (within
-            `ROTATION_TOLERANCE`) with determinant +1.
-    """
-    pose = np.asarray(pose, dtype=np.float64)
-    check_shape(pose, (4, 4), name=name)
-    check_finite(pose, name=name)
-    rot = pose[:3, :3]
-    err = float(np.abs(rot.T @ rot - np.eye(3)).max())
-    if err > ROTATION_TOLERANCE or np.linalg.det(rot) <= 0:
-        raise ShapeError(
-            f"{name}: the rotation block must be a proper rotation (orthonormal, det +1); "
-            f"max |R^T R - I| = {err:.3g}, det = {np.linalg.det(rot):.3g}"
-        )
-    return pose
-
-
 class Renderer:
     """Raycasting renderer for one `Scene`; builds the Open3D acceleration structure once.
 
@@ -120,6 +103,9 @@ class Renderer:
 
     Args:
         scene: the scene to render (needs at least one triangle).
+        dense: how `render` finds every pixel's first hit: "raycast" (Open3D) or "raster" (`tofsim.raster`,
+            which falls back to "raycast" with a `RasterFallbackWarning` for a scene it cannot take);
+            `dense` holds the one in use.
         ambient: fraction of the material colour an unlit surface keeps in the RGB image.
         lights: shade the RGB image by the scene's ``meta["lights"]`` with shadows (`tofsim.lighting`); without
             lights (or with False) a shadowless light at the camera shades it.
@@ -132,11 +118,13 @@ class Renderer:
         >>> frame = r.render(Intrinsics.from_fov(640, 480, 57.0), pose)
     """
 
-    def __init__(self, scene: Scene, *, ambient: float = AMBIENT, lights: bool = True) -> None:
+    def __init__(self, scene: Scene, *, ambient: float = AMBIENT, lights: bool = True, dense: str = "raycast") -> None:
         import open3d as o3d
 
         if scene.n_triangles == 0:
             raise ShapeError(f"scene {scene.scene_id!r} has no triangles; nothing to render")
+        self.dense = choose_dense(scene, dense)
+        self._raster = Rasterizer(scene) if self.dense == "raster" else None
         self.scene = scene
         self.ambient = float(ambient)
         self._o3d = o3d
@@ -312,7 +300,10 @@ class Renderer:
         rays = _scratch("rays", (n_px, 6), np.float32)
         rot_t, centre_f = rot.T.astype(np.float32), centre.astype(np.float32)
         in_halves(lambda a, b: make_rays(grid.dirs_cam[a:b], rot_t, centre_f, rays[a:b]), n_px)
-        t_hit, idx, normals_world = self._cast(rays)
+        if self._raster is None:
+            t_hit, idx, normals_world = self._cast(rays)
+        else:
+            (t_hit, idx), normals_world = self._raster.hits(intrinsics, pose), None
         depth_m = np.empty(n_px, np.float32)
         range_m = np.empty((h, w), np.float32)
         rgb = np.empty((h, w, 3), np.uint8)
@@ -353,6 +344,8 @@ class Renderer:
             hit = idx < self._n_tri
             np.copyto(depth_m, np.where(hit, t_hit, np.float32(0.0)))
             np.multiply(depth_m.reshape(h, w), grid.ray_norm, out=range_m)
+            if normals_world is None:  # rasterised: the winding normals of the triangle table
+                normals_world = np.take(self._normals_ext, idx, axis=0)
             normals_cam = _matmul_single_thread(normals_world, rot.astype(np.float32))
             d = grid.dirs_cam
             cos_dir = normals_cam[:, 0] * d[:, 0]  # n . d with d = (x, y, 1); negative when facing

@@ -173,7 +173,7 @@ class SceneCache:
             from tofsim.scene.cameras import sample_camera_poses
 
             scene = self._scene(scene_index)
-            self.renderer = Renderer(scene)
+            self.renderer = Renderer(scene, dense=self.config.renderer)
             if self.config.pose_file is not None:
                 all_poses, self.file_timestamps_s = config_file_poses(self.config)
                 fps = self.config.frames_per_scene
