@@ -11,7 +11,11 @@ Measures, in one run:
 
 Usage:
     python benchmarks/sim_throughput.py [--frames 96] [--dask-frames 64] [--dask-rounds 3] \\
-        [--json bench-out/sim_throughput.json]
+        [--renderer raycast|raster|both] [--rounds 1] [--json bench-out/sim_throughput.json]
+
+With ``--renderer both`` (the default) (a) and the per-stage figures run for the raycast and the raster
+renderer in one process, alternating, and report both and their ratios (``stages.raster_vs_raycast``); the
+headline figures and (c) are the raster renderer's (issue 20: >= 60 frames/s).
 
 Targets (issue 2): ratio_vs_raycast <= 1.5, frames_per_s >= 50, dask_speedup_2_vs_1 >= 1.8. Figures depend on
 the machine and on its load (the load average before and after is recorded). ``bare_cast_rays_frames_per_s`` is
@@ -26,26 +30,24 @@ import json
 import logging
 import os
 import platform
-import resource
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tofsim.config import get_generate_preset
-from tofsim.pipeline import _WORKER_ENV, generate
-from tofsim.rng import sample_rng
+from sim_stages import bare_raycaster, cpu_s, measure_stages, pixel_rays  # noqa: E402
+
+from tofsim.config import get_generate_preset  # noqa: E402
+from tofsim.pipeline import _WORKER_ENV, generate  # noqa: E402
+from tofsim.rng import sample_rng  # noqa: E402
 
 TARGETS = {"frames_per_s": 50.0, "ratio_vs_raycast": 1.5, "dask_speedup_2_vs_1": 1.8}
 
 
-def _cpu_s() -> float:
-    """CPU seconds (user + system) used so far by this process, all its threads included."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+_cpu_s = cpu_s
 
 
 def _loadavg() -> list[float] | None:
@@ -55,12 +57,12 @@ def _loadavg() -> list[float] | None:
         return None
 
 
-def measure_pipeline(n_frames: int, seed: int) -> dict:
+def measure_pipeline(n_frames: int, seed: int, renderer: str = "raycast") -> dict:
     """(a): the whole pipeline in-process, one room shared by all frames (its build counted once).
 
     A one-frame warm-up run first pays the one-off costs (importing Open3D, first-call set-up)."""
     cfg = get_generate_preset("sds").replace(
-        n_frames=n_frames, frames_per_scene=n_frames, shard_size=min(32, n_frames), seed=seed
+        n_frames=n_frames, frames_per_scene=n_frames, shard_size=min(32, n_frames), seed=seed, renderer=renderer
     )
     import open3d  # noqa: F401  - its import (~2 s) is a one-off cost, not a per-frame one
 
@@ -78,115 +80,6 @@ def measure_pipeline(n_frames: int, seed: int) -> dict:
     }
 
 
-def _bare_raycaster(scene):
-    """Open3D's own RaycastingScene of the scene's triangles, nothing of tofsim around it."""
-    import open3d as o3d
-
-    raycaster = o3d.t.geometry.RaycastingScene()
-    raycaster.add_triangles(
-        o3d.core.Tensor(np.asarray(scene.vertices, dtype=np.float32)),
-        o3d.core.Tensor(np.asarray(scene.triangles, dtype=np.uint32)),
-    )
-    return raycaster
-
-
-def _pixel_rays(intr, poses) -> list:
-    """Open3D ray tensors, one (H*W, 6) float32 set per pose: every pixel's ray, direction with camera z = 1."""
-    import open3d as o3d
-
-    v, u = np.mgrid[0 : intr.height_px, 0 : intr.width_px].astype(np.float32)
-    dirs_cam = np.stack([(u - intr.cx_px) / intr.fx_px, (v - intr.cy_px) / intr.fy_px, np.ones_like(u)], -1)
-    dirs_cam = dirs_cam.reshape(-1, 3)
-    ray_sets = []
-    for pose in poses:
-        rays = np.empty((dirs_cam.shape[0], 6), dtype=np.float32)
-        rays[:, :3] = pose[:3, 3]
-        rays[:, 3:] = dirs_cam @ pose[:3, :3].T.astype(np.float32)
-        ray_sets.append(o3d.core.Tensor.from_numpy(rays))
-    return ray_sets
-
-
-def measure_stages(cfg, n_frames: int) -> dict:
-    """Per-frame times of each stage on scene 0 (render, sensor, write) and of a bare cast_rays of its rays."""
-    from tofsim.dataset.writer import write_shard
-    from tofsim.render import Renderer
-    from tofsim.scene.cameras import sample_camera_poses
-    from tofsim.scene.procedural import generate_room
-    from tofsim.sensor import simulate
-    from tofsim.shards import ShardPlan, sample_from
-
-    intr = cfg.camera.intrinsics()
-    t0 = time.perf_counter()
-    scene = generate_room(cfg.room, rng=sample_rng(cfg.seed, 0, "scene"))
-    t_room = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    renderer = Renderer(scene)
-    t_bvh = time.perf_counter() - t0
-    poses = sample_camera_poses(scene, intr, n_frames, rng=sample_rng(cfg.seed, 0, "camera"))
-
-    # Bare Open3D: its own RaycastingScene of the same triangles, the same pixel rays (z = 1 directions).
-    raycaster = _bare_raycaster(scene)
-    ray_sets = _pixel_rays(intr, poses)
-    raycaster.cast_rays(ray_sets[0])  # warm-up
-    cpu = _cpu_s()
-    for rays in ray_sets:
-        raycaster.cast_rays(rays)["t_hit"].numpy()
-    cast_cpu_s = (_cpu_s() - cpu) / len(ray_sets)
-    cast, render, sense, write = [], [], [], []
-    cpu_render = cpu_sense = 0.0
-    samples = []
-    plan = ShardPlan(
-        kind="generate", config=cfg, config_hash="bench", out_dir="", n_samples=n_frames, shard_size=n_frames,
-        scene_ids=("room-00000",) * n_frames, splits=("train",) * n_frames, version="bench",
-    )  # fmt: skip
-    from tofsim.shards import sample_meta
-
-    for i, (pose, rays) in enumerate(zip(poses, ray_sets, strict=True)):
-        t0 = time.perf_counter()
-        ans = raycaster.cast_rays(rays)
-        ans["t_hit"].numpy()
-        cast.append(time.perf_counter() - t0)
-        t0, c0 = time.perf_counter(), _cpu_s()
-        frame = renderer.render(intr, pose)
-        render.append(time.perf_counter() - t0)
-        t0, c1 = time.perf_counter(), _cpu_s()
-        out = simulate(frame, cfg.sensor, rng=sample_rng(cfg.seed, i, "noise"))
-        sense.append(time.perf_counter() - t0)
-        c2 = _cpu_s()
-        cpu_render += c1 - c0
-        cpu_sense += c2 - c1
-        samples.append(sample_from(frame, out, pose, sample_meta(plan, i)))
-    with tempfile.TemporaryDirectory() as tmp:
-        t0, c0 = time.perf_counter(), _cpu_s()
-        write_shard(Path(tmp) / "shard-00000.h5", samples, attrs={"seed": cfg.seed})
-        write.append((time.perf_counter() - t0) / n_frames)
-        cpu_write = (_cpu_s() - c0) / n_frames
-        shard_bytes = (Path(tmp) / "shard-00000.h5").stat().st_size
-    med = statistics.median
-    return {
-        "frames": n_frames,
-        "triangles": int(scene.n_triangles),
-        "room_build_s": t_room,
-        "raycaster_build_s": t_bvh,
-        "bare_cast_rays_s_per_frame": med(cast),
-        "bare_cast_rays_cpu_s_per_frame": cast_cpu_s,
-        "render_s_per_frame": med(render),
-        "sensor_s_per_frame": med(sense),
-        "hdf5_write_s_per_frame": write[0],
-        "cpu_s_per_frame": {
-            "bare_cast_rays": cast_cpu_s,
-            "render": cpu_render / n_frames,
-            "sensor": cpu_sense / n_frames,
-            "hdf5_write": cpu_write,
-        },
-        "shard_bytes_per_frame": shard_bytes / n_frames,
-        "valid_spots_mean": float(
-            np.mean([int(np.count_nonzero(s.spots["status"] == 0)) for s in samples])  # SpotStatus.VALID
-        ),
-        "spots_per_frame": int(len(samples[0].spots)),
-    }
-
-
 def _warm_up_worker() -> None:
     """Pay a worker's one-off costs (imports, numba cache loads, Open3D's first BVH) before any timing."""
     import h5py  # noqa: F401
@@ -200,10 +93,11 @@ def _warm_up_worker() -> None:
     scene = generate_room(cfg.room, rng=sample_rng(cfg.seed, 0, "scene"))
     intr = cfg.camera.intrinsics()
     (pose,) = sample_camera_poses(scene, intr, 1, rng=sample_rng(cfg.seed, 0, "camera"))
+    Renderer(scene, dense="raster").render(intr, pose)  # loads the raster kernels too
     simulate(Renderer(scene).render(intr, pose), cfg.sensor, rng=sample_rng(cfg.seed, 0, "noise"))
 
 
-def measure_dask(n_frames: int, shard_size: int, seed: int, rounds: int) -> dict:
+def measure_dask(n_frames: int, shard_size: int, seed: int, rounds: int, renderer: str = "raycast") -> dict:
     """(c): the same job on a local cluster of 1 and of 2 single-threaded worker processes.
 
     Both clusters are started and warmed up first (start-up reported, not counted); the job then runs
@@ -213,9 +107,9 @@ def measure_dask(n_frames: int, shard_size: int, seed: int, rounds: int) -> dict
     from distributed import Client, LocalCluster
 
     cfg = get_generate_preset("sds").replace(
-        n_frames=n_frames, frames_per_scene=shard_size, shard_size=shard_size, seed=seed
+        n_frames=n_frames, frames_per_scene=shard_size, shard_size=shard_size, seed=seed, renderer=renderer
     )
-    result: dict = {"frames": n_frames, "shard_size": shard_size, "rounds": rounds}
+    result: dict = {"frames": n_frames, "shard_size": shard_size, "rounds": rounds, "renderer": renderer}
     hashes: dict[int, list[str]] = {}
     times: dict[int, list[float]] = {1: [], 2: []}
     with contextlib.ExitStack() as stack:
@@ -264,8 +158,8 @@ def _cast_worker(n_frames: int, seed: int, barrier, queue) -> None:
     intr = cfg.camera.intrinsics()
     scene = generate_room(cfg.room, rng=sample_rng(seed, 0, "scene"))
     poses = sample_camera_poses(scene, intr, 8, rng=sample_rng(seed, 0, "camera"))
-    raycaster = _bare_raycaster(scene)
-    rays = _pixel_rays(intr, poses)
+    raycaster = bare_raycaster(scene)
+    rays = pixel_rays(intr, poses)
     raycaster.cast_rays(rays[0], nthreads=1)
     barrier.wait()
     t0 = time.perf_counter()
@@ -304,8 +198,23 @@ def measure_process_scaling(n_frames: int, seed: int) -> dict:
 def _report(figures: dict, stages: dict, dask: dict | None, per_frame_s: float, ratio: float) -> None:
     ms = 1e3
     lines = [
-        f"(a) full sds frame 640x480 (render + spots + noise + HDF5): {figures['frames_per_s']:.1f} frames/s "
-        f"({per_frame_s * ms:.1f} ms/frame; target >= {TARGETS['frames_per_s']:.0f})",
+        f"(a) full sds frame 640x480 (render + spots + noise + HDF5), renderer {figures['renderer']}: "
+        f"{figures['frames_per_s']:.1f} frames/s ({per_frame_s * ms:.1f} ms/frame; target >= "
+        f"{TARGETS['frames_per_s']:.0f})",
+    ]
+    for name, run in stages["pipeline_by_renderer"].items():
+        render = stages["by_renderer"][name]
+        lines.append(
+            f"    {name}: {run['frames_per_s']:.1f} frames/s (runs "
+            f"{', '.join(f'{x:.1f}' for x in run['all_frames_per_s'])}), CPU {run['cpu_s_per_frame'] * ms:.1f} "
+            f"ms/frame; render {render['render_s_per_frame'] * ms:.1f} ms "
+            f"(CPU {render['render_cpu_s_per_frame'] * ms:.1f} ms)"
+        )
+    if "raster_vs_raycast" in stages:
+        lines.append(
+            "    raster vs raycast: " + ", ".join(f"{k} {v:.2f}x" for k, v in stages["raster_vs_raycast"].items())
+        )
+    lines += [
         f"    stages per frame: render {stages['render_s_per_frame'] * ms:.1f} ms, "
         f"sensor {stages['sensor_s_per_frame'] * ms:.1f} ms, HDF5 {stages['hdf5_write_s_per_frame'] * ms:.1f} ms; "
         f"{stages['spots_per_frame']} spots, {stages['valid_spots_mean']:.0f} valid",
@@ -315,12 +224,13 @@ def _report(figures: dict, stages: dict, dask: dict | None, per_frame_s: float, 
         f"{figures['pipeline']['cpu_s_per_frame'] * ms:.1f} vs {stages['bare_cast_rays_cpu_s_per_frame'] * ms:.1f} ms "
         f"= {stages['ratio_vs_raycast_cpu']:.2f}x",
         f"    ceiling: the bare cast_rays alone, on every core, gives {figures['bare_cast_rays_frames_per_s']:.1f} "
-        "frames/s",
+        f"frames/s; the bare rasterisation (first hits only) {1 / stages['bare_raster_hits_s_per_frame']:.1f}",
     ]
     if dask is not None:
         w1, w2 = dask["workers_1"], dask["workers_2"]
         lines += [
-            f"(c) Dask 2 workers vs 1 on {dask['frames']} frames: {dask['dask_speedup_2_vs_1']:.2f}x "
+            f"(c) Dask 2 workers vs 1 on {dask['frames']} frames ({dask['renderer']}): "
+            f"{dask['dask_speedup_2_vs_1']:.2f}x "
             f"(median of {dask['rounds']} alternating runs, 1: {w1['seconds']:.1f} s, 2: {w2['seconds']:.1f} s; "
             f"per round {', '.join(f'{r:.2f}' for r in dask['speedup_per_round'])}; "
             f"target >= {TARGETS['dask_speedup_2_vs_1']})",
@@ -349,21 +259,54 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-dask", action="store_true", help="skip (c)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures to this JSON file")
+    parser.add_argument(
+        "--renderer", choices=("raycast", "raster", "both"), default="both",
+        help="dense renderer of (a)-(c); both: (a) and the stages for each, alternating, headline figures and (c) "
+        "for raster",
+    )  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=1, help="alternating runs of (a) per renderer (median)")
     args = parser.parse_args(argv)
 
+    renderers = ("raycast", "raster") if args.renderer == "both" else (args.renderer,)
     load_before = _loadavg()
     t_start = time.perf_counter()
-    pipe = measure_pipeline(args.frames, args.seed)
-    stages = measure_stages(pipe.pop("config"), min(args.frames, 32))
+    runs: dict[str, list[dict]] = {name: [] for name in renderers}
+    for _ in range(args.rounds):
+        for name in renderers:
+            runs[name].append(measure_pipeline(args.frames, args.seed, name))
+    by_renderer = {name: min(r, key=lambda x: abs(x["frames_per_s"] - statistics.median(y["frames_per_s"] for y in r)))
+                   for name, r in runs.items()}  # fmt: skip
+    pipe = by_renderer[renderers[-1]]
+    cfg = pipe.pop("config")
+    stages = measure_stages(cfg, min(args.frames, 32), renderers)
+    for name in renderers:
+        by_renderer[name].pop("config", None)
+        by_renderer[name]["all_frames_per_s"] = [r["frames_per_s"] for r in runs[name]]
+    stages["pipeline_by_renderer"] = by_renderer
+    if len(renderers) == 2:
+        slow, fast = (by_renderer[n] for n in renderers)
+        stages["raster_vs_raycast"] = {
+            "pipeline_speedup": fast["frames_per_s"] / slow["frames_per_s"],
+            "pipeline_cpu_speedup": slow["cpu_s_per_frame"] / fast["cpu_s_per_frame"],
+            "render_speedup": stages["by_renderer"]["raycast"]["render_s_per_frame"] / stages["render_s_per_frame"],
+            "render_cpu_speedup": stages["by_renderer"]["raycast"]["render_cpu_s_per_frame"]
+            / stages["by_renderer"]["raster"]["render_cpu_s_per_frame"],
+            "bare_hits_speedup": stages["bare_cast_rays_s_per_frame"] / stages["bare_raster_hits_s_per_frame"],
+            "bare_hits_cpu_speedup": stages["bare_cast_rays_cpu_s_per_frame"]
+            / stages["bare_raster_hits_cpu_s_per_frame"],
+        }
     per_frame_s = 1.0 / pipe["frames_per_s"]
     ratio = per_frame_s / stages["bare_cast_rays_s_per_frame"]
     # Load-robust twins: CPU seconds per frame (all threads) of the pipeline and of the bare raycast.
     stages["ratio_vs_raycast_cpu"] = pipe["cpu_s_per_frame"] / stages["bare_cast_rays_cpu_s_per_frame"]
-    dask = None if args.skip_dask else measure_dask(args.dask_frames, args.dask_shard_size, args.seed, args.dask_rounds)
+    dask = None
+    if not args.skip_dask:
+        dask = measure_dask(args.dask_frames, args.dask_shard_size, args.seed, args.dask_rounds, renderers[-1])
     if dask is not None:
         dask["bare_cast_process_scaling"] = measure_process_scaling(args.dask_frames, args.seed)
     figures = {
         "frames_per_s": pipe["frames_per_s"],
+        "renderer": renderers[-1],
         "ratio_vs_raycast": ratio,
         "dask_speedup_2_vs_1": None if dask is None else dask["dask_speedup_2_vs_1"],
         # No pipeline that renders every pixel with cast_rays can beat this on the machine.
