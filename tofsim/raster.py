@@ -12,6 +12,7 @@ one-line warning): more than `MAX_TRIANGLES` triangles, or coordinates too large
 
 from __future__ import annotations
 
+import threading
 import warnings
 
 import numpy as np
@@ -34,6 +35,19 @@ DENSE_RENDERERS = ("raycast", "raster")
 MAX_TRIANGLES = 10_000_000
 #: Largest |coordinate| in metres that the float64 edge functions take without losing millimetres.
 MAX_COORD_M = 1e5
+
+
+# Per-thread scratch (camera vertices, boxes, the float64 z-buffer): fresh multi-MB arrays every frame cost
+# page faults (as in `tofsim.render`). Never handed to callers.
+_SCRATCH = threading.local()
+
+
+def _scratch(name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    buf = getattr(_SCRATCH, name, None)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = np.empty(shape, dtype=dtype)
+        setattr(_SCRATCH, name, buf)
+    return buf
 
 
 def raster_problem(scene: Scene) -> str | None:
@@ -94,9 +108,9 @@ class Rasterizer:
         rot = np.ascontiguousarray(pose[:3, :3], dtype=np.float64)
         centre = np.ascontiguousarray(pose[:3, 3], dtype=np.float64)
         k = np.array([intrinsics.fx_px, intrinsics.fy_px, intrinsics.cx_px, intrinsics.cy_px], np.float64)
-        cam = np.empty((len(self._vertices), 3), np.float64)
-        box = np.empty((n_tri, 4), np.int32)
-        zbuf = np.empty(h * w, np.float64)
+        cam = _scratch("cam", (len(self._vertices), 3), np.float64)
+        box = _scratch("box", (n_tri, 4), np.int32)
+        zbuf = _scratch("zbuf", (h * w,), np.float64)
         tri = np.empty(h * w, np.uint32)
         two = thread_budget() >= 2 and h >= 2
         camera_vertices(self._vertices, rot, centre, cam)

@@ -90,6 +90,16 @@ def triangle_boxes(
 
 
 @numba.njit(cache=True, nogil=True)
+def _span(a: float, b: float, lo: float, hi: float) -> tuple[float, float]:
+    """[lo, hi] cut to where ``a u + b >= 0``, widened by one pixel (the exact test is per pixel)."""
+    if a > 0.0:
+        return max(lo, -b / a - 1.0), hi
+    if a < 0.0:
+        return lo, min(hi, -b / a + 1.0)
+    return (lo, hi) if b >= 0.0 else (lo, -1.0)
+
+
+@numba.njit(cache=True, nogil=True)
 def raster_rows(
     cam: np.ndarray,
     tris: np.ndarray,
@@ -123,45 +133,36 @@ def raster_rows(
         v0 += (parity - v0) % step  # the first of this thread's rows in the box
         if v0 > v1 or box[t, 0] > box[t, 1]:
             continue
-        p0, p1, p2 = cam[tris[t, 0]], cam[tris[t, 1]], cam[tris[t, 2]]
-        # c_k = p_i x p_j for the edge opposite corner k; e_k(d) = c_k . d
-        c = np.empty((3, 3))
-        for kk in range(3):
-            a, b = (p1, p2) if kk == 0 else ((p2, p0) if kk == 1 else (p0, p1))
-            c[kk, 0] = a[1] * b[2] - a[2] * b[1]
-            c[kk, 1] = a[2] * b[0] - a[0] * b[2]
-            c[kk, 2] = a[0] * b[1] - a[1] * b[0]
-        det = p0[0] * c[0, 0] + p0[1] * c[0, 1] + p0[2] * c[0, 2]
+        i0, i1, i2 = tris[t, 0], tris[t, 1], tris[t, 2]
+        x0, y0, z0 = cam[i0, 0], cam[i0, 1], cam[i0, 2]
+        x1, y1, z1 = cam[i1, 0], cam[i1, 1], cam[i1, 2]
+        x2, y2, z2 = cam[i2, 0], cam[i2, 1], cam[i2, 2]
+        # c_k = p_i x p_j for the edge opposite corner k (scalars: no per-triangle allocation); e_k(d) = c_k . d
+        c00, c01, c02 = y1 * z2 - z1 * y2, z1 * x2 - x1 * z2, x1 * y2 - y1 * x2
+        c10, c11, c12 = y2 * z0 - z2 * y0, z2 * x0 - x2 * z0, x2 * y0 - y2 * x0
+        c20, c21, c22 = y0 * z1 - z0 * y1, z0 * x1 - x0 * z1, x0 * y1 - y0 * x1
+        det = x0 * c00 + y0 * c01 + z0 * c02
         if det == 0.0 or not math.isfinite(det):
             continue
         sgn = 1.0 if det > 0.0 else -1.0
         # e_k = A_k u + B_k v + C_k (times sign(D), so covered means all >= 0)
-        ea = np.empty(3)
-        eb = np.empty(3)
-        ec = np.empty(3)
-        for kk in range(3):
-            ea[kk] = sgn * c[kk, 0] / fx
-            eb[kk] = sgn * c[kk, 1] / fy
-            ec[kk] = sgn * (c[kk, 2] - c[kk, 0] * cx / fx - c[kk, 1] * cy / fy)
+        a0, b0, k0 = sgn * c00 / fx, sgn * c01 / fy, sgn * (c02 - c00 * cx / fx - c01 * cy / fy)
+        a1, b1, k1 = sgn * c10 / fx, sgn * c11 / fy, sgn * (c12 - c10 * cx / fx - c11 * cy / fy)
+        a2, b2, k2 = sgn * c20 / fx, sgn * c21 / fy, sgn * (c22 - c20 * cx / fx - c21 * cy / fy)
         abs_det = abs(det)
         u_lo, u_hi = box[t, 0], box[t, 1]
         for v in range(v0, v1 + 1, step):
             lo, hi = float(u_lo), float(u_hi)
-            for kk in range(3):  # the interval of u where e_k >= 0
-                b = eb[kk] * v + ec[kk]
-                if ea[kk] > 0.0:
-                    lo = max(lo, -b / ea[kk] - 1.0)
-                elif ea[kk] < 0.0:
-                    hi = min(hi, -b / ea[kk] + 1.0)
-                elif b < 0.0:
-                    hi = -1.0
+            lo, hi = _span(a0, b0 * v + k0, lo, hi)  # the interval of u where e_k >= 0
+            lo, hi = _span(a1, b1 * v + k1, lo, hi)
+            lo, hi = _span(a2, b2 * v + k2, lo, hi)
             if lo > hi:
                 continue
-            row = v * width
+            row, r0, r1, r2 = v * width, b0 * v + k0, b1 * v + k1, b2 * v + k2
             for u in range(int(math.ceil(lo)), int(math.floor(hi)) + 1):
-                e0 = ea[0] * u + eb[0] * v + ec[0]
-                e1 = ea[1] * u + eb[1] * v + ec[1]
-                e2 = ea[2] * u + eb[2] * v + ec[2]
+                e0 = a0 * u + r0
+                e1 = a1 * u + r1
+                e2 = a2 * u + r2
                 if e0 < 0.0 or e1 < 0.0 or e2 < 0.0:
                     continue
                 w = e0 + e1 + e2
