@@ -83,7 +83,7 @@ def measure_stages(cfg, n_frames: int, renderers: tuple[str, ...]) -> dict:
     rasterizer.hits(intr, poses[0])
     for name in renderers:
         made[name][0].render(intr, poses[0])
-    wall: dict[str, list[float]] = {k: [] for k in ("cast", "raster", "sensor", *renderers)}
+    wall: dict[str, list[float]] = {k: [] for k in ("cast", "bare_raster", "sensor", *renderers)}
     cpu: dict[str, float] = dict.fromkeys(wall, 0.0)
     samples = []
     plan = ShardPlan(
@@ -99,7 +99,7 @@ def measure_stages(cfg, n_frames: int, renderers: tuple[str, ...]) -> dict:
 
     for i, (pose, rays) in enumerate(zip(poses, ray_sets, strict=True)):
         record("cast", lambda rays=rays: raycaster.cast_rays(rays)["t_hit"].numpy())
-        record("raster", lambda pose=pose: rasterizer.hits(intr, pose))
+        record("bare_raster", lambda pose=pose: rasterizer.hits(intr, pose))
         order = renderers if i % 2 == 0 else renderers[::-1]
         frames = {name: record(name, lambda name=name, pose=pose: made[name][0].render(intr, pose)) for name in order}
         frame = frames[renderers[-1]]
@@ -129,14 +129,14 @@ def measure_stages(cfg, n_frames: int, renderers: tuple[str, ...]) -> dict:
         "raycaster_build_s": made[renderers[0]][1],
         "bare_cast_rays_s_per_frame": med(wall["cast"]),
         "bare_cast_rays_cpu_s_per_frame": cpu["cast"] / n_frames,
-        "bare_raster_hits_s_per_frame": med(wall["raster"]),
-        "bare_raster_hits_cpu_s_per_frame": cpu["raster"] / n_frames,
+        "bare_raster_hits_s_per_frame": med(wall["bare_raster"]),
+        "bare_raster_hits_cpu_s_per_frame": cpu["bare_raster"] / n_frames,
         "render_s_per_frame": med(wall[last]),
         "sensor_s_per_frame": med(wall["sensor"]),
         "hdf5_write_s_per_frame": write_s / n_frames,
         "cpu_s_per_frame": {
             "bare_cast_rays": cpu["cast"] / n_frames,
-            "bare_raster_hits": cpu["raster"] / n_frames,
+            "bare_raster_hits": cpu["bare_raster"] / n_frames,
             "render": cpu[last] / n_frames,
             "sensor": cpu["sensor"] / n_frames,
             "hdf5_write": write_cpu / n_frames,
