@@ -144,9 +144,15 @@ def load_model(run_or_name: str | Path, map_location: str | torch.device = "cpu"
     Raises:
         InputFileError: a run folder without checkpoint, an unreadable checkpoint, or a pretrained name whose
             file is not installed or whose sha256 differs from its model card.
-        CompletionError: a registered model that needs trained weights, or a name that is nothing of the above.
+        CompletionError: a registered model that needs trained weights, an ``.onnx`` file (onnxruntime's, not
+            torch's), or a name that is nothing of the above.
     """
     path = Path(run_or_name)
+    if path.suffix == ".onnx":
+        raise CompletionError(
+            f"{path} is an ONNX file for onnxruntime; this needs a torch model (run folder, .pt checkpoint or "
+            "pretrained name): run the file with `completion predict --runtime onnx`"
+        )
     if path.is_dir():
         checkpoint = RunFolder.at(path).checkpoint()
         if checkpoint is None:

@@ -152,8 +152,8 @@ def predict_cmd(
         str,
         typer.Option(
             "--runtime",
-            help="auto (quantized models: onnxruntime int8, the fastest), torch, torch-int8, or onnx (an .onnx "
-            "file, or RUN/model.onnx).",
+            help="auto (quantized models: torch-int8, the fastest, else onnxruntime int8), torch, torch-int8, or "
+            "onnx (an .onnx file, or RUN/model.onnx).",
         ),
     ] = "auto",
 ) -> None:
@@ -174,7 +174,7 @@ def predict_cmd(
 
         loaded = load_for_runtime(model, runtime, device=device)
         if loaded.note:
-            typer.echo(f"note: {loaded.note}", err=True)
+            typer.echo(f"warning: {loaded.note}", err=True)
         # torch models go by name, so predictions.json records their checkpoint
         target = model if loaded.runtime == "torch" else loaded.model
         folder = predict(target, data, out, png_scale_per_m=png_scale_per_m, device=device, split=split,

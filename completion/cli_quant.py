@@ -32,9 +32,16 @@ def onnx_model_path(model: str) -> Path:
         return path
     if path.is_dir() and RunFolder.at(path).onnx.is_file():
         return RunFolder.at(path).onnx
+    from completion.checkpoint import PRETRAINED
+
+    export = f"`completion export {model} --out {path / 'model.onnx' if path.is_dir() else 'model.onnx'}`"
+    if path.is_dir() or path.suffix in (".pt", ".pth") or str(model) in PRETRAINED:
+        raise CompletionError(
+            f"{model} is a torch model (for --runtime torch, torch-int8 or auto); --runtime onnx runs ONNX files "
+            f"for onnxruntime: use --runtime auto, or export one with {export}"
+        )
     raise CompletionError(
-        f"--runtime onnx needs an .onnx file or a run folder with model.onnx; export one with "
-        f"`completion export {model} --out {path / 'model.onnx' if path.is_dir() else 'model.onnx'}`"
+        f"--runtime onnx needs an .onnx file or a run folder with model.onnx; export one with {export}"
     )
 
 

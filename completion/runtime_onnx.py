@@ -28,7 +28,7 @@ class OnnxRunner:
     DequantizeLinear(INT2) -> Conv into an invalid integer convolution.
 
     Raises:
-        InputFileError: missing or unreadable file.
+        InputFileError: missing or unreadable file, or a torch checkpoint (named as such).
         CompletionError: when onnxruntime is not installed.
     """
 
@@ -41,6 +41,13 @@ class OnnxRunner:
         self.path = Path(path)
         if not self.path.is_file():
             raise InputFileError(f"{self.path}: ONNX model not found")
+        with open(self.path, "rb") as f:
+            torch_zip = f.read(2) == b"PK"  # torch.save writes a zip archive; an ONNX file is a protobuf
+        if torch_zip or self.path.suffix in (".pt", ".pth"):
+            raise InputFileError(
+                f"{self.path} is a torch checkpoint (for the torch and torch-int8 runtimes), not an ONNX file for "
+                "onnxruntime: run it with --runtime auto or torch-int8, or export it with `completion export`"
+            )
         try:
             model = onnx.load(str(self.path))
         except Exception as e:  # onnx raises several unrelated types for a bad file
