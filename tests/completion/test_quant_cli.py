@@ -30,6 +30,8 @@ def float_run(tmp_path):
 
 
 def test_quantize_memory_export_and_onnx_predict(float_run, tmp_path):
+    from completion.runtimes import auto_int8_runtime
+
     run, data = float_run
     qrun = tmp_path / "w8a8"
     result = runner.invoke(app, ["quantize", "--from", str(run), "--bits", "w8a8", "--out", str(qrun), "--epochs", "1",
@@ -58,7 +60,8 @@ def test_quantize_memory_export_and_onnx_predict(float_run, tmp_path):
         result = runner.invoke(app, args + (["--runtime", runtime] if runtime else []))
         assert result.exit_code == 0, result.output
         preds[runtime] = [np.load(out / f"{i:06d}.npy") for i in range(6)]
-    assert "(onnx-int8," in result.output  # auto runs a quantized model on onnxruntime's integer kernels
+    # auto runs a quantized model on its fastest integer path here: torch-int8 where fbgemm runs, else onnxruntime
+    assert f"({auto_int8_runtime()[0]}," in result.output
     for runtime in ("onnx", "torch-int8", None):
         for a, b in zip(preds["torch"], preds[runtime], strict=True):
             assert np.abs(a - b).max() < 5e-3  # the fake-quant model, to a few quantization steps of the output
@@ -74,6 +77,7 @@ def test_onnx_runtime_without_export_is_a_clear_error(float_run, tmp_path):
     result = runner.invoke(app, ["predict", "--model", str(run), "--data", str(data), "--out", str(tmp_path / "p"),
                                  "--runtime", "onnx"])  # fmt: skip
     assert result.exit_code == 2
+    assert "is a torch model (for --runtime torch, torch-int8 or auto); --runtime onnx runs ONNX files" in result.output
     assert "completion export" in result.output
 
 
