@@ -5,8 +5,9 @@ Engines, all on the CPU with --threads intra-op threads:
 - ``torch_fp32``: the float model in torch (`torch.inference_mode`);
 - ``ort_fp32``: the float model exported to ONNX, on onnxruntime;
 - ``ort_int8``: the quantized model exported with INT8 weights, on onnxruntime (QLinearConv; what
-  ``completion predict`` runs by default for a quantized model);
-- ``torch_int8``: the quantized model on torch's quantized engine (`completion.quant.int8_torch`).
+  ``completion predict --runtime auto`` runs where torch has no fbgemm engine);
+- ``torch_int8``: the quantized model on torch's quantized engine (`completion.quant.int8_torch`; what ``auto``
+  runs where it has one: ``auto_runtime`` in the JSON, with ``auto_int8_speedup_vs_fp32``).
 
 Measured:
 
@@ -244,6 +245,63 @@ def fidelity(data: Path, quantized: str, fns: dict[str, Any], split: str | None)
     }  # fmt: skip
 
 
+def int8_engines(quant_model: torch.nn.Module, folder: Path, threads: int) -> dict[str, Any]:
+    """``ort_int8`` and ``torch_int8`` callables(batch) for one quantized model (its INT8 ONNX file in `folder`)."""
+    from completion.export import export_onnx
+    from completion.quant.int8_torch import convert_int8
+    from completion.runtime_onnx import OnnxRunner
+
+    folder.mkdir(parents=True, exist_ok=True)
+    size = 8 * int(getattr(getattr(quant_model, "core", None), "stride", 1))
+    path = folder / "int8.onnx"
+    export_onnx(quant_model, path, height_px=size, width_px=size, weight_storage="int8")
+    runner = OnnxRunner(path, threads=threads)
+    return {"ort_int8": lambda b: runner({k: b[k].numpy() for k in runner.input_keys}),
+            "torch_int8": convert_int8(quant_model)}  # fmt: skip
+
+
+def auto_figures(times: dict[str, list[list[float]]], keys: dict[str, str], auto: str) -> dict[str, Any]:
+    """Issue 19's figures for one size from `time_latency` times.
+
+    Args:
+        times: engine key -> per-round blocks of seconds; the float engines are ``torch_fp32`` and ``ort_fp32``.
+        keys: ``torch-int8`` and ``onnx-int8`` -> the engine key of that runtime in `times`.
+        auto: the runtime ``completion predict --runtime auto`` takes on this machine (`auto_int8_runtime`).
+
+    Returns:
+        median ms of both float and both int8 engines, the faster float engine (the reference), the auto path and
+        ``int8_speedup_vs_fp32`` for it (median over rounds of the round's faster float / the auto engine), with
+        the same ratio for each int8 engine and against each float engine alone.
+    """
+    med = {k: 1000 * statistics.median(t for block in v for t in block) for k, v in times.items()}
+    floats = ["torch_fp32", "ort_fp32"]
+    auto_key = keys.get(auto)
+    out = {
+        "fp32_torch_ms": med["torch_fp32"], "fp32_onnxruntime_ms": med["ort_fp32"],
+        "fp32_reference": "torch" if med["torch_fp32"] <= med["ort_fp32"] else "onnxruntime",
+        "int8_torch_ms": med[keys["torch-int8"]], "int8_onnxruntime_ms": med[keys["onnx-int8"]],
+        "auto_runtime": auto,
+        "int8_speedup_vs_fp32": _per_round(times, floats, auto_key) if auto_key else None,
+        "int8_speedup_vs_fp32_torch": _per_round(times, ["torch_fp32"], auto_key) if auto_key else None,
+        "int8_speedup_vs_fp32_onnxruntime": _per_round(times, ["ort_fp32"], auto_key) if auto_key else None,
+        "int8_speedup_vs_fp32_torch_int8": _per_round(times, floats, keys["torch-int8"]),
+        "int8_speedup_vs_fp32_onnxruntime_int8": _per_round(times, floats, keys["onnx-int8"]),
+    }  # fmt: skip
+    out["fp32_reference_ms"] = min(med["torch_fp32"], med["ort_fp32"])
+    return out
+
+
+def shipped_fidelity(data: Path, names: list[str], split: str, threads: int, folder: Path) -> dict[str, Any]:
+    """`fidelity` of each shipped (or any loadable) quantized model on `split` of the tofsim data set `data`."""
+    from completion.checkpoint import load_model
+
+    out = {}
+    for name in names:
+        fns = int8_engines(load_model(name).eval(), folder / name.replace("/", "_"), threads)
+        out[name] = fidelity(data, name, fns, split)
+    return out
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Every measurement of the module docstring, as one JSON-able dict."""
     from completion.checkpoint import load_model
@@ -257,6 +315,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {"latency": measure_latency(fns, sizes, args.rounds)}
     first = figures["latency"][args.sizes[0]]
     figures["int8_speedup_vs_fp32"] = first["int8_speedup_vs_fp32"]
+    from completion.runtimes import auto_int8_runtime
+
+    figures["auto_runtime"] = auto_int8_runtime()[0]  # what `completion predict --runtime auto` takes here
+    auto_key = {"torch-int8": "torch_int8_speedup_vs_fp32", "onnx-int8": "int8_speedup_vs_fp32"}.get(
+        figures["auto_runtime"]
+    )
+    figures["auto_int8_speedup_vs_fp32"] = first[auto_key] if auto_key else None
     if not args.skip_memory:
         models = {"float": args.float_model, "quantized": args.quantized_model}
         figures["memory"] = {"hw": list(sizes[0]), **measure_peak_rss(models, paths, sizes[0], args.threads)}

@@ -18,16 +18,18 @@ In one run (all on the CPU, torch and onnxruntime limited to --threads threads):
      batch for the float model and each QAT model, interleaved step by step so that a changing load on a shared
      CPU hits all of them alike; the ratio to float is the median over --step-runs rounds of the per-round ratio;
    - CPU latency at 480x640 and 240x320 (--latency-extra-sizes), batch 1: float32 torch (`torch.inference_mode`),
-     float32 onnxruntime and the quantized model exported with INT8 weight storage on onnxruntime (one
-     dynamic-size export per model), in blocks per engine, round by round; medians over --latency-runs rounds of
-     one untimed and three timed calls per engine;
-5. print a table, compare with the targets of issue 4, and write everything as JSON (--json PATH).
+     float32 onnxruntime, each preset exported with INT8 weights on onnxruntime (one dynamic-size export per
+     model) and on torch's int8 engine (`convert_int8`), in blocks per engine, round by round; medians over
+     --latency-runs rounds of one untimed and three timed calls per engine;
+   - issue 19 (`quantization_int8.py`): peak RSS of one inference process per engine, and the int8 engines against
+     the fake-quant model for --fidelity-models (the shipped ones) on the generated test split;
+5. print a table, compare with the targets of issues 4 and 19, and write everything as JSON (--json PATH).
 
 `qat_step_ratio` is the largest QAT/float step-time ratio over the presets; `int8_speedup_vs_fp32` is the latency
-of the faster float32 engine (torch or onnxruntime, per round) / int8 onnxruntime latency of the W8A8 model at
-480x640 (the median of the per-round ratios); `int8_speedup_vs_fp32_torch` and `_onnxruntime` are the same against
-one float engine, and `int8_speedup_by_size` holds all three for every size. `benchmarks/int8_runtime.py` measures
-the same engines plus torch-int8, peak memory and fidelity for the shipped models alone, in a few minutes.
+of the faster float32 engine (torch or onnxruntime, per round) / the latency of the W8A8 model on the runtime
+``completion predict --runtime auto`` takes here (`int8_auto_runtime`: torch-int8 where fbgemm runs, else
+onnxruntime int8) at 480x640, the median of the per-round ratios; `_torch` and `_onnxruntime` are the same against
+one float engine; `int8_speedup_by_size` holds, per size, both float and both int8 times and every ratio.
 
     .venv/bin/python benchmarks/quantization.py --out /tmp/qbench --json bench-quantization.json
 
@@ -57,6 +59,7 @@ from completion.run_folder import RunFolder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from int8_runtime import cpu_simd_flags, latency_batch, loadavg, time_latency  # noqa: E402
+from quantization_int8 import int8_lines, int8_section  # noqa: E402
 from quantization_runs import epoch_logger, finetune_float, log, make_dataset, shipped_float, train_float  # noqa: E402
 
 PRESETS = ["w8a8", "w4a8", "w4a4", "wstar"]
@@ -64,6 +67,8 @@ RMSE_TARGETS_PCT = {"w8a8": 1.0, "w4a8": 3.0, "w4a4": 8.0, "wstar": 10.0}
 WSTAR_MIN_RATIO = 14.0
 INT8_MIN_SPEEDUP = 2.0
 QAT_MAX_STEP_RATIO = 1.3
+FIDELITY_MAX_RMSE_CHANGE_PCT = 0.5
+SHIPPED_QUANTIZED = ["tofnet-sds-w8a8", "tofnet-sds-w4a8", "tofnet-sds-w4a4", "tofnet-sds-wstar"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -97,6 +102,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--latency-extra-sizes", nargs="*", default=["240x320"], help="more latency sizes, HxW")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip-latency", action="store_true", help="skip the ONNX export and latency part")
+    p.add_argument("--skip-memory", action="store_true", help="skip the peak-RSS processes (needs latency)")
+    p.add_argument("--fidelity-models", nargs="*", default=SHIPPED_QUANTIZED,
+                   help="quantized models whose int8 engines are compared with their fake-quant model on the test "
+                        "split (default: the shipped ones; none to skip)")  # fmt: skip
     args = p.parse_args(argv)
     shipped = args.float_model != "train"
     args.height = args.height or (480 if shipped else 240)
@@ -184,6 +193,7 @@ def measure_latency(args: argparse.Namespace, models: dict[str, torch.nn.Module]
     onnxruntime); the figure is the median over rounds.
     """
     from completion.export import export_onnx
+    from completion.quant.int8_torch import convert_int8
     from completion.runtime_onnx import OnnxRunner
 
     onnx_dir = args.out / "onnx"
@@ -201,7 +211,9 @@ def measure_latency(args: argparse.Namespace, models: dict[str, torch.nn.Module]
             packed = export_onnx(model, onnx_dir / f"{name}-packed.onnx", height_px=trace, width_px=trace)
             files[name].update(onnx_packed_bytes=packed["bytes"], onnx_packed_opset=packed["opset"])
         runners[name] = OnnxRunner(info["path"], threads=args.threads)
+        files[name]["onnx_int8_path"] = info["path"]
         log(f"exported {name} ({info['bytes']:,} B)")
+    torch_int8 = {name: convert_int8(m) for name, m in models.items() if name != "fp32"}
     sizes = [(args.latency_height, args.latency_width)]
     sizes += [tuple(int(v) for v in s.split("x")) for s in args.latency_extra_sizes]
     float_model = models["fp32"].eval()
@@ -223,28 +235,31 @@ def measure_latency(args: argparse.Namespace, models: dict[str, torch.nn.Module]
 
         fns = {"torch_fp32": torch_fp32}
         fns.update({f"ort_{name}": (lambda r=r, feed=feed: r(feed)) for name, r in runners.items()})
+        fns.update({f"torch_int8_{name}": (lambda m=m, b=batch: m(b)) for name, m in torch_int8.items()})
         log(f"timing latency at {h}x{w}: {', '.join(fns)} x {args.latency_runs} rounds")
-        by_size[f"{h}x{w}"] = _latency_figures(time_latency(fns, args.latency_runs), list(runners))
+        by_size[f"{h}x{w}"] = _latency_figures(
+            time_latency(fns, args.latency_runs), [k for k in fns if k != "torch_fp32"]
+        )
     first = by_size[f"{sizes[0][0]}x{sizes[0][1]}"]
     return {"hw": list(sizes[0]), **first, "by_size": by_size, "files": files}
 
 
-def _latency_figures(times: dict[str, list[list[float]]], names: list[str]) -> dict[str, Any]:
-    """Medians and per-round speed-ups (median over rounds) of every onnxruntime model against the float engines."""
+def _latency_figures(times: dict[str, list[list[float]]], keys: list[str]) -> dict[str, Any]:
+    """Medians and per-round speed-ups (median over rounds) of every engine in `keys` against the float engines."""
 
-    def speedup(refs: list[str], name: str) -> float:
+    def speedup(refs: list[str], key: str) -> float:
         return statistics.median(
-            min(statistics.median(times[r][i]) for r in refs) / statistics.median(times[f"ort_{name}"][i])
-            for i in range(len(times[f"ort_{name}"]))
+            min(statistics.median(times[r][i]) for r in refs) / statistics.median(times[key][i])
+            for i in range(len(times[key]))
         )
 
     flat = {k: [t for block in v for t in block] for k, v in times.items()}
     return {
         "median_s": {k: statistics.median(v) for k, v in flat.items()},
         "min_s": {k: min(v) for k, v in flat.items()},
-        "speedup_vs_fp32": {n: speedup(["torch_fp32", "ort_fp32"], n) for n in names},
-        "speedup_vs_torch_fp32": {n: speedup(["torch_fp32"], n) for n in names},
-        "speedup_vs_onnxruntime_fp32": {n: speedup(["ort_fp32"], n) for n in names},
+        "speedup_vs_fp32": {k: speedup(["torch_fp32", "ort_fp32"], k) for k in keys},
+        "speedup_vs_torch_fp32": {k: speedup(["torch_fp32"], k) for k in keys},
+        "speedup_vs_onnxruntime_fp32": {k: speedup(["ort_fp32"], k) for k in keys},
         "times_s": times,
     }
 
@@ -329,8 +344,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: C901, PLR091
         results[name]["train_step_min_ratio_vs_fp32"] = min(steps[name]) / min(steps["fp32"])
     qat_step_ratio = max(results[p]["train_step_ratio_vs_fp32"] for p in args.presets)
 
-    latency = None
-    int8_speedup = int8_speedup_ort = int8_speedup_torch = by_size = None
+    latency = int8 = None
+    int8_speedup = int8_speedup_ort = int8_speedup_torch = None
     if not args.skip_latency:
         latency = measure_latency(args, models)
         for name in models:
@@ -338,14 +353,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: C901, PLR091
             results[name].update(latency["files"][name])
         results["fp32"]["latency_ms_torch"] = 1000 * latency["median_s"]["torch_fp32"]
         ref = "w8a8" if "w8a8" in models else args.presets[0]
-        int8_speedup = latency["speedup_vs_fp32"][ref]
-        int8_speedup_torch = latency["speedup_vs_torch_fp32"][ref]
-        int8_speedup_ort = latency["speedup_vs_onnxruntime_fp32"][ref]
-        by_size = {size: {"int8_speedup_vs_fp32": v["speedup_vs_fp32"][ref],
-                          "int8_speedup_vs_fp32_torch": v["speedup_vs_torch_fp32"][ref],
-                          "int8_speedup_vs_fp32_onnxruntime": v["speedup_vs_onnxruntime_fp32"][ref],
-                          "median_ms": {k: 1000 * t for k, t in v["median_s"].items()}}
-                   for size, v in latency["by_size"].items()}  # fmt: skip
+        int8 = int8_section(args, latency, ref, {"fp32": float_dir, ref: args.out / f"qat-{ref}"}, data_dir)
+        first = int8["by_size"][f"{hw[0]}x{hw[1]}"]
+        int8_speedup = first["int8_speedup_vs_fp32"]
+        int8_speedup_torch, int8_speedup_ort = (
+            first["int8_speedup_vs_fp32_torch"],
+            first["int8_speedup_vs_fp32_onnxruntime"],
+        )
 
     targets: dict[str, Any] = {}
     for p in args.presets:
@@ -359,6 +373,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: C901, PLR091
     if int8_speedup is not None:
         targets[f"int8_speedup>={INT8_MIN_SPEEDUP:g}"] = {"value": int8_speedup, "limit": INT8_MIN_SPEEDUP,
                                                           "pass": int8_speedup >= INT8_MIN_SPEEDUP}  # fmt: skip
+    if int8 is not None and int8.get("peak_rss", {}).get("auto_lower_than_fp32") is not None:
+        targets["int8_peak_rss<fp32"] = {"value": int8["peak_rss"]["auto_lower_than_fp32"], "limit": True,
+                                         "pass": int8["peak_rss"]["auto_lower_than_fp32"]}  # fmt: skip
+    if int8 is not None and int8.get("fidelity"):
+        worst = max(abs(v) for fid in int8["fidelity"].values() for v in fid["rmse_change_pct_vs_fake_quant"].values())
+        lim = FIDELITY_MAX_RMSE_CHANGE_PCT
+        targets[f"int8_vs_fake_quant_rmse_change_pct<={lim:g}"] = {"value": worst, "limit": lim,
+                                                                   "pass": worst <= lim}  # fmt: skip
     targets[f"qat_step_ratio<={QAT_MAX_STEP_RATIO:g}"] = {"value": qat_step_ratio, "limit": QAT_MAX_STEP_RATIO,
                                                           "pass": qat_step_ratio <= QAT_MAX_STEP_RATIO}  # fmt: skip
 
@@ -367,8 +389,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: C901, PLR091
         "int8_speedup_vs_fp32": int8_speedup,
         "int8_speedup_vs_fp32_torch": int8_speedup_torch,
         "int8_speedup_vs_fp32_onnxruntime": int8_speedup_ort,
-        "int8_speedup_by_size": by_size,
-        "int8_speedup_model": "w8a8" if "w8a8" in models else (args.presets[0] if not args.skip_latency else None),
+        "int8_speedup_by_size": None if int8 is None else int8["by_size"],
+        "int8_speedup_model": None if int8 is None else int8["model"],
+        "int8_auto_runtime": None if int8 is None else int8["auto_runtime"],
+        "int8": int8,
         "qat_step_ratio": qat_step_ratio,
         "fp32_finetuned_rmse_m": control_rmse_m,
         "prefill_rmse_m": prefill_rmse_m(dataset),
@@ -393,6 +417,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: C901, PLR091
         "machine": {
             "cpu_count": os.cpu_count(),
             "cpu_simd_flags": cpu_simd_flags(),
+            "torch_quantized_engines": list(torch.backends.quantized.supported_engines),
+            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "platform": platform.platform(),
             "python": platform.python_version(),
             "torch": torch.__version__,
@@ -448,12 +474,9 @@ def format_table(f: dict[str, Any], names: list[str]) -> str:
         lines.append(
             f"latency {lat['hw'][0]}x{lat['hw'][1]}, batch 1: "
             f"float32 torch {1000 * lat['median_s']['torch_fp32']:.1f} ms, "
-            f"float32 onnxruntime {1000 * lat['median_s']['ort_fp32']:.1f} ms; int8 ({f['int8_speedup_model']}) "
-            f"speedup vs the faster float32: {f['int8_speedup_vs_fp32']:.2f}x (vs torch "
-            f"{f['int8_speedup_vs_fp32_torch']:.2f}x, vs onnxruntime {f['int8_speedup_vs_fp32_onnxruntime']:.2f}x)"
+            f"float32 onnxruntime {1000 * lat['median_s']['ort_fp32']:.1f} ms"
         )
-        for size, v in f["int8_speedup_by_size"].items():
-            lines.append(f"  {size}: int8 speedup vs the faster float32 {v['int8_speedup_vs_fp32']:.2f}x")
+        lines += int8_lines(f["int8"])
     lines.append(
         f"control: float32 fine-tuned like QAT (no quantizers): RMSE {1000 * f['fp32_finetuned_rmse_m']:.1f} mm "
         "(column 'vs ft %': change vs this control); linear fill of the spots (the networks' starting "

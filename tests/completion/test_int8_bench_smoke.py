@@ -44,6 +44,8 @@ def test_int8_runtime_benchmark_tiny_run(tmp_path):
             lat["int8_speedup_vs_torch_fp32"], lat["int8_speedup_vs_onnxruntime_fp32"]
         )
     assert f["int8_speedup_vs_fp32"] == f["latency"]["32x48"]["int8_speedup_vs_fp32"]
+    auto = {"torch-int8": "torch_int8_speedup_vs_fp32", "onnx-int8": "int8_speedup_vs_fp32"}[f["auto_runtime"]]
+    assert f["auto_int8_speedup_vs_fp32"] == f["latency"]["32x48"][auto]
     for engine in ("torch_fp32", "ort_fp32", "ort_int8", "torch_int8"):
         mem = f["memory"][engine]
         assert mem["peak_rss_bytes"] > mem["baseline_rss_bytes"] > 0
