@@ -13,7 +13,6 @@ ship() {  # run name summary recipe parent command...
     --data-json "$W/data.json" ${parent:+--parent "$parent"} "${cmds[@]}"
 }
 DATA="tofsim generate --preset sds --frames ${SHIP_FRAMES:-8000} --frames-per-scene 4 --seed 100 --out DATA"
-INIT="git show c55028b:completion/pretrained/MODEL.pt > INIT  # the first shipped MODEL, the warm start"
 INIT2="git show d55ac58:completion/pretrained/tofnet-sds.pt > INIT  # the second shipped tofnet-sds, the warm start"
 TRAIN="completion train --config $R/tofnet-sds.toml --data DATA --out RUN --init-from INIT"
 ship tofnet-sds tofnet-sds \
@@ -25,6 +24,9 @@ for bits in w8a8 w4a8 w4a4 wstar; do
     "completion quantize --from RUN --bits $bits --out QRUN --epochs 1 --max-train-samples 480 --max-val-samples 16"
 done
 [ "${SHIP_NLSPN:-1}" != 0 ] || { echo "nlspn-small-sds: kept as shipped (SHIP_NLSPN=0)"; exit 0; }
-ship nlspn-small-sds nlspn-small-sds "nlspn-small trained on the same sds rooms (comparable budget)" \
-  recipes/nlspn-small-sds.toml "" "$DATA" "${INIT//MODEL/nlspn-small-sds}" \
-  "completion train --config $R/nlspn-small-sds.toml --data DATA --out RUN --init-from INIT"
+W="${SHIP4_DIR:-work/ship4}"  # nlspn-small-sds trains on the v4 rooms (scripts/train_shipped.sh, step 3)
+DATA4="tofsim generate --preset sds --config $R/data-sds-v4.toml --frames 6000 --frames-per-scene 4 --seed 104 --out DATA"
+ship nlspn-small-sds nlspn-small-sds \
+  "nlspn-small (initial depth = linear fill + learned correction, init_fill) trained from scratch on sds rooms" \
+  recipes/nlspn-small-sds.toml "" "$DATA4" \
+  "completion train --config $R/nlspn-small-sds.toml --data DATA --out RUN"

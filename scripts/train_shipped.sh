@@ -22,22 +22,31 @@ fi
 
 resume() { [ -f "$1/last.pt" ] && echo --resume || true; }
 
-# Warm starts. tofnet-sds: the second shipped tofnet (commit d55ac58), itself fine-tuned on these frames from the
-# first (commit c55028b, 3,200 frames of the previous rooms) with d55ac58's recipe. nlspn-small-sds: the first
-# shipped one (commit c55028b); the shipped nlspn is d55ac58's run of its recipe from it.
+# Warm start of tofnet-sds: the second shipped tofnet (commit d55ac58), itself fine-tuned on these frames from the
+# first (commit c55028b, 3,200 frames of the previous rooms) with d55ac58's recipe. nlspn-small-sds starts from
+# scratch (step 3).
 mkdir -p "$W/init"
 [ -f "$W/init/tofnet-sds-v2.pt" ] || git show "d55ac58:completion/pretrained/tofnet-sds.pt" > "$W/init/tofnet-sds-v2.pt"
-[ -f "$W/init/nlspn-small-sds-v1.pt" ] || git show "c55028b:completion/pretrained/nlspn-small-sds.pt" \
-  > "$W/init/nlspn-small-sds-v1.pt"
 
 # 2. float32 tofnet (CPU: bfloat16 forward; see the recipe)
 $BIN/completion train --config completion/pretrained/recipes/tofnet-sds.toml --data "$W/data" \
   --out "$W/tofnet-sds" --init-from "$W/init/tofnet-sds-v2.pt" $(resume "$W/tofnet-sds")
 
-# 3. NLSPN-small on the same data (its own recipe, a comparable budget); SHIP_NLSPN=0 keeps the shipped one
+# 3. NLSPN-small (its own recipe, from scratch with init_fill) on the v4 rooms in $W4 (default work/ship4: 6,000
+#    frames of recipes/data-sds-v4.toml, seed 104); SHIP_NLSPN=0 keeps the shipped one
+W4="${SHIP4_DIR:-work/ship4}"
 if [ "${SHIP_NLSPN:-1}" != 0 ]; then
-  $BIN/completion train --config completion/pretrained/recipes/nlspn-small-sds.toml --data "$W/data" \
-    --out "$W/nlspn-small-sds" --init-from "$W/init/nlspn-small-sds-v1.pt" $(resume "$W/nlspn-small-sds")
+  if [ ! -f "$W4/data/manifest.json" ]; then
+    $BIN/tofsim generate --preset sds --config completion/pretrained/recipes/data-sds-v4.toml --frames 6000 \
+      --frames-per-scene 4 --seed 104 --workers 2 --out "$W4/data"
+    cat > "$W4/data.json" <<JSON
+{"command": "tofsim generate --preset sds --config completion/pretrained/recipes/data-sds-v4.toml --frames 6000 --frames-per-scene 4 --seed 104 --out DATA",
+ "preset": "sds", "config": "completion/pretrained/recipes/data-sds-v4.toml", "seed": 104, "frames": 6000,
+ "frames_per_scene": 4, "splits": "by room, train/val/test 0.8/0.1/0.1", "scene_code": "tofsim at commit $(git rev-parse --short HEAD)"}
+JSON
+  fi
+  $BIN/completion train --config completion/pretrained/recipes/nlspn-small-sds.toml --data "$W4/data" \
+    --out "$W4/nlspn-small-sds" $(resume "$W4/nlspn-small-sds")
 fi
 
 # 4. Quantized versions of the float model: calibration + one QAT epoch on a subset of the training rooms

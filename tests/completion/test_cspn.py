@@ -235,5 +235,5 @@ def test_recipe_is_nlspn_small_sds_with_cspn_small_from_scratch():
     recipes = Path(__file__).resolve().parents[2] / "completion" / "pretrained" / "recipes"
     cspn = TrainConfig.from_toml(recipes / "cspn-small-sds.toml")
     nlspn = TrainConfig.from_toml(recipes / "nlspn-small-sds.toml")
-    assert (cspn.model, cspn.epochs, nlspn.epochs) == ("cspn-small", 3, 1)
-    assert cspn.to_dict() | {"model": "nlspn-small", "epochs": 1} == nlspn.to_dict()
+    assert (cspn.model, cspn.epochs, nlspn.epochs, cspn.init_from) == ("cspn-small", 4, 4, None)
+    assert cspn.to_dict() | {"model": "nlspn-small", "model_cfg": {"init_fill": True}} == nlspn.to_dict()
