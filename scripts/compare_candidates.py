@@ -55,7 +55,7 @@ def compare(models: dict[str, str], sets: dict[str, str]) -> dict[str, dict[str,
             rows["nearest"].append(_score(inputs["nearest"][0], gt))
             for name, net in nets.items():
                 with torch.inference_mode():
-                    pred = net(to_batch(sample, prefill=net.prefill))[0, 0].float().numpy()
+                    pred = net(to_batch(sample, prefill=getattr(net, "prefill", "linear")))[0, 0].float().numpy()
                 rows[name].append(_score(pred, gt))
         out[set_name] = {k: np.mean(np.array(v), axis=0).round(2).tolist() for k, v in rows.items()}
         lin = out[set_name]["linear"][0]
