@@ -13,6 +13,7 @@ import numpy as np
 
 from tofsim.camera import Intrinsics
 from tofsim.checks import check_dtype, check_finite, check_shape
+from tofsim.errors import ShapeError
 
 __all__ = ["DenseFrame", "Sample", "SpotStatus", "SPOT_DTYPE", "empty_spots"]
 
@@ -62,6 +63,10 @@ class DenseFrame:
         albedo: (H, W) float32 NIR reflectance in [0, 1] (a proxy from RGB for real frames).
         normals_cam: (H, W, 3) float32 unit surface normals in the camera frame (pointing towards the
             camera), or None when the source has none (then estimated from depth where needed).
+        glass_depth_m: (H, W) float32 z-depth in metres of a glass pane in front of the visible surface (the
+            ground truth sees through glass, `tofsim.glass`), 0 where none; None for frames without glass.
+        glass_normals_cam: (H, W, 3) float32 unit normals of those panes facing the camera (0 where none); given
+            with `glass_depth_m`.
         meta: free-form provenance (scene id, source file, ...).
     """
 
@@ -72,6 +77,8 @@ class DenseFrame:
     pose: np.ndarray
     albedo: np.ndarray
     normals_cam: np.ndarray | None = None
+    glass_depth_m: np.ndarray | None = None
+    glass_normals_cam: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -85,6 +92,11 @@ class DenseFrame:
         check_finite(self.pose, name="pose")
         if self.normals_cam is not None:
             check_shape(self.normals_cam, (*hw, 3), name="normals_cam")
+        if self.glass_depth_m is not None:
+            check_shape(self.glass_depth_m, hw, name="glass_depth_m")
+            if self.glass_normals_cam is None:
+                raise ShapeError("glass_normals_cam: give the panes' normals with glass_depth_m")
+            check_shape(self.glass_normals_cam, (*hw, 3), name="glass_normals_cam")
 
     @property
     def shape(self) -> tuple[int, int]:

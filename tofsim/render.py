@@ -4,8 +4,8 @@ Rays are built here from `tofsim.camera` (pixel centres at integer coordinates, 
 ``create_rays_pinhole``, which puts pixel centres at half-integers. Each camera-frame direction has z = 1, so
 the ray parameter ``t_hit`` of a hit *is* its z-depth, and its range along the ray is ``t_hit * ray_norm``.
 
-Cost: one ``cast_rays`` call plus a few vectorised float32 passes (the per-intrinsics direction grid is
-cached). Open3D is imported inside `Renderer`, never at module import.
+Cost: one ``cast_rays`` call plus a few vectorised float32 passes (the direction grid is cached per intrinsics).
+Open3D is imported inside `Renderer`, never at module import. Glass panes are a layer of their own (`tofsim.glass`).
 
 `Renderer` takes ``dense="raster"`` to get the per-pixel first hits from a z-buffer (`tofsim.raster`) instead of
 casting every pixel's ray; everything after them (maps, patterns, lights) is the same code, and `Renderer.cast_rays`
@@ -25,6 +25,7 @@ from tofsim.camera import Intrinsics, pixel_grid
 from tofsim.checks import ROTATION_TOLERANCE, check_finite, check_pose, check_shape
 from tofsim.errors import ShapeError
 from tofsim.frame import DenseFrame
+from tofsim.glass import GlassLayer, see_through, split_glass
 from tofsim.lighting import gather_light, light_table, sample_shadow_rays, shade_lit
 from tofsim.raster import Rasterizer, choose_dense
 from tofsim.render_kernels import in_halves, make_rays, shade_pixels
@@ -121,6 +122,8 @@ class Renderer:
     def __init__(self, scene: Scene, *, ambient: float = AMBIENT, lights: bool = True, dense: str = "raycast") -> None:
         import open3d as o3d
 
+        scene, glass = split_glass(scene)
+        self._glass = GlassLayer(glass) if glass is not None else None
         if scene.n_triangles == 0:
             raise ShapeError(f"scene {scene.scene_id!r} has no triangles; nothing to render")
         self.dense = choose_dense(scene, dense)
@@ -369,9 +372,11 @@ class Renderer:
             rgb_f *= shade[:, None]
             np.copyto(rgb.reshape(-1, 3), rgb_f, casting="unsafe")
             np.minimum(albedo.reshape(-1) + gloss, np.float32(1.0), out=albedo.reshape(-1))
+        glass = None if self._glass is None else self._glass.layer(rays, depth_m, rot)
         if self._lights is not None:
             hit = idx < self._n_tri
             self._shade_by_lights(rays, t_hit, hit, normals_cam.reshape(-1, 3), rot, rgb.reshape(-1, 3), w)
+        see_through(rgb.reshape(-1, 3), glass)
         frame_meta = {"scene_id": self.scene.scene_id, "source": "render"}
         if meta:
             frame_meta.update(meta)
@@ -383,6 +388,8 @@ class Renderer:
             pose=pose,
             albedo=albedo,
             normals_cam=normals_cam.reshape(h, w, 3),
+            glass_depth_m=None if glass is None else glass[0].reshape(h, w),
+            glass_normals_cam=None if glass is None else glass[1].reshape(h, w, 3),
             meta=frame_meta,
         )
 

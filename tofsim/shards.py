@@ -131,6 +131,9 @@ def sample_from(frame: Any, out: Any, pose: np.ndarray, meta: dict[str, Any]) ->
     # a zone sensor with zone_statistics also reports what each zone saw (its measurements are the spot table)
     zones = getattr(out, "zones", None) or {}
     stats = {k: v for k, v in zones.items() if k not in ("distance_m", "sigma_m", "status")}
+    saturated = getattr(out, "saturated", None)  # DROPOUT spots that saturated (sensors with saturation_e)
+    if saturated is not None:
+        meta = {**meta, "saturated_spots": int(np.count_nonzero(saturated))}
     return Sample(
         rgb=np.ascontiguousarray(frame.rgb, dtype=np.uint8),
         depth=depth,

@@ -92,6 +92,9 @@ class Material:
         gloss: NIR specular reflectance at normal incidence in [0, 1]: the ToF sees ``albedo + gloss *
             cos(incidence) ** GLOSS_EXPONENT`` (its light is at the camera), so a glossy surface returns strongly
             when seen head-on and only its diffuse albedo at an angle (default 0: matte).
+        glass: a transparent pane (window, glass door): the dense ground truth and the RGB see through it, and
+            the ToF sensor gets a weak specular return from it plus the return of the surface behind
+            (`tofsim.glass`, ``docs/sensor-model.md`` "Glass").
     """
 
     name: str
@@ -102,8 +105,11 @@ class Material:
     texture_contrast: float = 0.15
     pattern: Pattern = Pattern()
     gloss: float = 0.0
+    glass: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.glass, bool):
+            raise ShapeError(f"material {self.name!r}: glass must be True or False, got {self.glass!r}")
         if not 0.0 <= self.albedo <= 1.0:
             raise ShapeError(f"material {self.name!r}: albedo must be in [0, 1], got {self.albedo}")
         if len(self.color_rgb) != 3 or any(not 0 <= int(c) <= 255 for c in self.color_rgb):

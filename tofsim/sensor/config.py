@@ -60,9 +60,15 @@ class SensorConfig:
             patterns).
         zone_statistics: zone patterns only: also report, per zone, the mean, std, min and max of the true range
             over the zone's pixels and a zone-index-per-pixel map (`tofsim.sensor.zones`); off by default.
+        saturation_e: full-well / ADC limit in e- (None = never saturates): an iToF spot whose collected charge
+            (signal + ambient) or a dToF spot whose peak reaches it is reported DROPOUT, and counted as saturated.
+        glass_reflectance: specular return of a glass pane at normal incidence, as the albedo of a Lambertian
+            surface that returns as much (`tofsim.sensor.glass`).
+        glass_lobe_exponent: the pane's return falls as ``cos(incidence) ** glass_lobe_exponent``.
+        glass_transmittance: one-way transmittance of a pane (light behind it returns ``T**2`` of its signal).
 
-    The three options above are left out of `to_dict` while they keep their defaults, so the resolved config (and
-    its hash) of every sensor without them is what it was before they existed.
+    The options from `multipath` on are left out of `to_dict` while they keep their defaults, so the resolved
+    config (and its hash) of every sensor without them is what it was before they existed.
     """
 
     name: str = "custom"
@@ -88,6 +94,10 @@ class SensorConfig:
     multipath: bool = False
     multipath_receiver_deg: float = 0.0
     zone_statistics: bool = False
+    saturation_e: float | None = None
+    glass_reflectance: float = 0.3
+    glass_lobe_exponent: float = 100.0
+    glass_transmittance: float = 0.9
 
     def __post_init__(self) -> None:
         from tofsim.spots import PATTERNS  # local: spots is light, but keep config import-cheap
@@ -115,10 +125,13 @@ class SensorConfig:
             raise ConfigError(
                 f"multipath is modelled for mode 'itof' only, got mode {self.mode!r}; set multipath=false"
             )
-        positive = ("power", "max_range_m", "modulation_frequency_hz", "pulse_sigma_m", "peak_separation_m")
+        positive = (
+            "power", "max_range_m", "modulation_frequency_hz", "pulse_sigma_m", "peak_separation_m",
+            "glass_lobe_exponent",
+        ) + (("saturation_e",) if self.saturation_e is not None else ())  # fmt: skip
         non_negative = (
             "divergence_deg", "ambient", "read_noise_e", "detection_threshold", "mixed_threshold_m",
-            "range_quantization_m", "min_return_albedo", "multipath_receiver_deg",
+            "range_quantization_m", "min_return_albedo", "multipath_receiver_deg", "glass_reflectance",
         )  # fmt: skip
         for key in positive + non_negative:
             value = getattr(self, key)
@@ -126,6 +139,8 @@ class SensorConfig:
             if not ok or value < 0 or (key in positive and value == 0):
                 kind = "> 0" if key in positive else ">= 0"
                 raise ConfigError(f"{key} must be a finite number {kind}, got {value!r}")
+        if not (0 <= self.glass_transmittance <= 1):
+            raise ConfigError(f"glass_transmittance must be in [0, 1], got {self.glass_transmittance!r}")
         if not (0 < self.demodulation_contrast <= 1):
             raise ConfigError(f"demodulation_contrast must be in (0, 1], got {self.demodulation_contrast!r}")
         for key in ("divergence_deg", "multipath_receiver_deg"):
@@ -170,5 +185,8 @@ class SensorConfig:
 
 
 #: Options added after datasets existed; `to_dict` leaves them out while they keep these defaults.
-_OPTIONAL_KEYS = ("multipath", "multipath_receiver_deg", "zone_statistics")
+_OPTIONAL_KEYS = (
+    "multipath", "multipath_receiver_deg", "zone_statistics", "saturation_e", "glass_reflectance",
+    "glass_lobe_exponent", "glass_transmittance",
+)  # fmt: skip
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(SensorConfig) if f.name in _OPTIONAL_KEYS}

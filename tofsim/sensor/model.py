@@ -19,7 +19,7 @@ import numpy as np
 from tofsim.camera import Intrinsics, ray_norm
 from tofsim.errors import ConfigError
 from tofsim.frame import DenseFrame, SpotStatus, empty_spots
-from tofsim.sensor import geometry, mixing, multipath, signal
+from tofsim.sensor import geometry, glass, mixing, multipath, signal
 from tofsim.sensor.config import SensorConfig
 from tofsim.sensor.zones import zone_maps, zone_statistics
 from tofsim.spots import SpotPattern, create_pattern
@@ -35,6 +35,8 @@ class SensorOutput:
         spots: (N,) structured array of `tofsim.frame.SPOT_DTYPE`, one record per pattern spot (fixed N).
         sparse_m: (H, W) float32 measured z-depth at the rounded pixel of each VALID or MIXED spot, 0 elsewhere.
         mask: (H, W) bool, ``sparse_m > 0``.
+        saturated: None without ``config.saturation_e``; else (N,) bool, the spots reported DROPOUT because their
+            return saturated the pixel.
         zones: None, or for zone sensors a dict of (rows, cols) arrays ``distance_m`` (float32 range),
             ``sigma_m`` (float32) and ``status`` (uint8 `SpotStatus`); with ``zone_statistics`` also the true-range
             statistics of `tofsim.sensor.zones.zone_statistics` and ``zone_map``, (H, W) int16 zone index of each
@@ -45,6 +47,7 @@ class SensorOutput:
     sparse_m: np.ndarray
     mask: np.ndarray
     zones: dict[str, np.ndarray] | None = None
+    saturated: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,14 @@ def _run(
     range_k, s_k, albedo_k = range_k.reshape(n, r), s_k.reshape(n, r), albedo_k.reshape(n, r)
     vis, in_window, shadow = vis.reshape(n, r), in_window.reshape(n, r), sub.shadowed.reshape(n, r)
     range_k = np.where(vis, range_k, 0.0)
+    reached = vis.any(axis=1), in_window.any(axis=1)  # some sub-ray meets a surface (in the dtof window)
+    panes = glass.pane_returns(frame, cfg, b, prep.subdirs, np.repeat(s_start, r), (n, r),
+                               iterations=2 if has_baseline else 1)  # fmt: skip
+    if panes is not None:  # glass: the pane's own returns join the footprint, the light behind it is attenuated
+        s_k = np.where(panes.through, s_k * cfg.glass_transmittance**2, s_k)
+        range_k, s_k = np.concatenate([range_k, panes.range_m], axis=1), np.concatenate([s_k, panes.signal_e], axis=1)
+        pane_hit = panes.signal_e.any(axis=1)
+        reached = reached[0] | pane_hit, reached[1] | pane_hit
     n_vis = vis.sum(axis=1)
     mean_albedo = np.where(n_vis > 0, np.sum(np.where(vis, albedo_k, 0.0), axis=1) / np.maximum(n_vis, 1), 0.0)
     amb = signal.ambient_e(cfg.ambient, mean_albedo)
@@ -231,19 +242,19 @@ def _run(
     if need.any():
         rows = np.flatnonzero(need)
         sub_u, sub_v, _ = _project(p.reshape(n, r, 3)[rows].reshape(-1, 3), intr)
-        wts = np.where(vis[rows], np.maximum(s_k[rows], 1e-30), 0.0)
+        wts = np.where(vis[rows], np.maximum(s_k[rows, :r], 1e-30), 0.0)
         wsum = wts.sum(axis=1)
         u[rows] = np.sum(wts * np.nan_to_num(sub_u.reshape(-1, r)), axis=1) / wsum
         v[rows] = np.sum(wts * np.nan_to_num(sub_v.reshape(-1, r)), axis=1) / wsum
 
     # 5. status
-    any_vis = vis.any(axis=1)
+    any_vis, any_window = reached
     status = np.full(n, SpotStatus.NO_HIT, dtype=np.uint8)
     status[~any_vis & shadow.any(axis=1)] = SpotStatus.DROPOUT
     status[any_vis] = SpotStatus.DROPOUT
     if cfg.mode == "dtof":
-        status[any_vis & ~in_window.any(axis=1)] = SpotStatus.OUT_OF_RANGE
-    good = any_vis & in_window.any(axis=1) & detected
+        status[any_vis & ~any_window] = SpotStatus.OUT_OF_RANGE
+    good = any_vis & any_window & detected
     status[good] = SpotStatus.VALID
     mixed = mixing.range_spread_m(range_k, s_k > 0) > cfg.mixed_threshold_m
     if cfg.mode == "dtof":  # a histogram separates a slanted surface (one wide peak) from a split footprint
@@ -254,9 +265,16 @@ def _run(
         with np.errstate(divide="ignore", invalid="ignore"):
             weakest_e = cfg.demodulation_contrast * cfg.power * cfg.min_return_albedo / (meas * meas)
         status[good & (amplitude < weakest_e)] = SpotStatus.OUT_OF_RANGE
+    saturated = None
+    if cfg.saturation_e is not None:  # full well: iToF collects signal + ambient, dToF piles up on its peak
+        charge_e = total_e + amb if cfg.mode == "itof" else peak_s
+        saturated = good & (charge_e >= cfg.saturation_e)
+        status[saturated] = SpotStatus.DROPOUT
     ui, vi = np.floor(u + 0.5), np.floor(v + 0.5)
     inside = (ui >= 0) & (ui < w) & (vi >= 0) & (vi < h)
     status[~inside] = SpotStatus.OUT_OF_RANGE
+    if saturated is not None:
+        saturated &= inside
 
     # 6. tables and maps
     ok = (status == SpotStatus.VALID) | (status == SpotStatus.MIXED)
@@ -278,7 +296,7 @@ def _run(
     zones = zone_maps(spots, prep.pattern.grid_shape) if prep.pattern.zone_size_deg is not None else None
     if zones is not None and cfg.zone_statistics:
         zones |= zone_statistics(frame, prep.pattern, b)
-    return SensorOutput(spots=spots, sparse_m=sparse, mask=sparse > 0, zones=zones)
+    return SensorOutput(spots=spots, sparse_m=sparse, mask=sparse > 0, zones=zones, saturated=saturated)
 
 
 def _project(points: np.ndarray, intr: Intrinsics):

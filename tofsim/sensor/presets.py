@@ -20,13 +20,15 @@ SENSOR_PRESETS: Registry[SensorConfig] = Registry("sensor preset")
 def sds() -> SensorConfig:
     """SDS-style spot iToF: 1,039 spots (31 rows, 1.7 x 1.4 deg), 20 MHz (7.49 m wrap), 1 cm baseline.
 
-    Wrapped echoes too weak for their reported range are rejected (``min_return_albedo``).
+    Wrapped echoes too weak for their reported range are rejected (``min_return_albedo``). The pixel saturates at
+    3e5 e- (``saturation_e``): a white surface facing the sensor closer than 0.41 m, an albedo-0.5 one closer than
+    0.29 m.
     """
     return SensorConfig(
         name="sds", pattern="sds", mode="itof", baseline_m=(0.01, 0.0, 0.0), divergence_deg=0.5, rays_per_spot=12,
         power=5.0e4, ambient=500.0, read_noise_e=10.0, detection_threshold=6.0, max_range_m=7.0,
         modulation_frequency_hz=20.0e6, demodulation_contrast=0.8, mixed_threshold_m=0.1,
-        range_quantization_m=0.001, min_return_albedo=0.015,
+        range_quantization_m=0.001, min_return_albedo=0.015, saturation_e=3.0e5,
     )  # fmt: skip
 
 

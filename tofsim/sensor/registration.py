@@ -118,4 +118,4 @@ def register_spots(
     reg["sigma_m"] = np.where(ok, spots["sigma_m"], 0.0)
     reg["status"] = status
     sparse = sparse_map(u[ok], v[ok], reg["z_m"][ok], rgb.shape)
-    return SensorOutput(spots=reg, sparse_m=sparse, mask=sparse > 0, zones=out.zones)
+    return SensorOutput(spots=reg, sparse_m=sparse, mask=sparse > 0, zones=out.zones, saturated=out.saturated)
