@@ -15,8 +15,15 @@ from tofsim.scene.builder import Frame, MeshBuilder, grid_edges, rot_z
 from tofsim.scene.clutter import _mat, fill_shelf
 from tofsim.scene.furniture import CATALOGUE, piece_size
 from tofsim.scene.materials import furniture_material
+from tofsim.scene.types import Material
 
-__all__ = ["annex", "decorate_wall", "door_leaf"]
+__all__ = ["WINDOW_GLASS", "WINDOW_RECESS_M", "annex", "decorate_wall", "door_leaf", "window_pane"]
+
+#: The material of window panes (`tofsim.glass`: transparent to the ground truth and RGB, a weak ToF return).
+WINDOW_GLASS = Material(name="window-glass", albedo=0.0, color_rgb=(200, 215, 225), glass=True)
+
+#: How far a pane sits outside the wall plane (the window's recess), metres.
+WINDOW_RECESS_M = 0.05
 
 
 def _free_spans(length: float, ops, margin: float = 0.1) -> list[tuple[float, float]]:
@@ -105,6 +112,16 @@ def decorate_wall(mb: MeshBuilder, wall, height: float, rng, mats: dict[str, int
             u = float(rng.uniform(u0, u1))
             mb.local_boxes(frame(u, 0.3), [[0, 0.006, 0]], [[0.08, 0.012, 0.08]], mats["trim"])
     return targets
+
+
+def window_pane(mb: MeshBuilder, wall, opening, mat_i: int, recess_m: float = WINDOW_RECESS_M) -> None:
+    """A glass pane filling a window opening, `recess_m` outside the wall plane (no random draws)."""
+    p0, p1, length, _ = wall
+    along = (p1 - p0) / length
+    outward = np.array([along[1], -along[0], 0.0])  # the room is on the left of a CCW footprint
+    (u0, u1), (v0, v1) = opening["u_m"], opening["v_m"]
+    origin = np.array([*(p0 + u0 * along), v0]) + recess_m * outward
+    mb.grid(origin, np.append(along, 0.0), [0.0, 0.0, 1.0], [0.0, u1 - u0], [0.0, v1 - v0], mat_i)
 
 
 def door_leaf(mb: MeshBuilder, wall, opening, rng, mat_i: int, handle_i: int) -> float:

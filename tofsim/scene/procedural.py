@@ -22,7 +22,7 @@ import numpy as np
 from tofsim.errors import ConfigError
 from tofsim.scene.builder import Frame, MeshBuilder, grid_edges
 from tofsim.scene.clutter import scatter
-from tofsim.scene.fixtures import annex, decorate_wall, door_leaf
+from tofsim.scene.fixtures import WINDOW_GLASS, annex, decorate_wall, door_leaf, window_pane
 from tofsim.scene.furniture import CATALOGUE, WALL_PROBABILITY, piece_size
 from tofsim.scene.lights import place_lights
 from tofsim.scene.materials import PALETTES, furniture_material, make_material
@@ -62,8 +62,10 @@ class RoomConfig:
         bright_albedo_range: NIR albedo of bright surfaces (white paint, laminate).
         min_dark_pieces: at least this many furniture pieces get a dark material.
         light_count_range: inclusive range of the number of lights (ceiling lamps, daylight through a window)
-            that shade the RGB image with shadows; ``(0, 0)`` (the default) keeps the shadowless headlight.
-            ``(1, 3)`` is the realistic choice; it costs about a quarter of a frame's CPU time more.
+            that shade the RGB image with shadows (default ``(1, 3)``); ``(0, 0)`` keeps the shadowless headlight,
+            which saves about a quarter of a frame's CPU time.
+        window_glass: windows hold a glass pane (`tofsim.scene.fixtures.window_pane`; the ToF sees a weak
+            reflection of it, the ground truth and RGB see through it); False leaves open holes.
     """
 
     # up to 10.5 m: real rooms open onto long views (docs/scenes-and-rendering.md, "How real do the rooms look")
@@ -93,7 +95,8 @@ class RoomConfig:
     dark_albedo_range: tuple[float, float] = (0.03, 0.1)
     bright_albedo_range: tuple[float, float] = (0.6, 0.9)
     min_dark_pieces: int = 1
-    light_count_range: tuple[int, int] = (0, 0)
+    light_count_range: tuple[int, int] = (1, 3)
+    window_glass: bool = True
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -332,6 +335,8 @@ def generate_room(config: RoomConfig | None = None, *, rng: np.random.Generator)
         targets += decorate_wall(mb, wall, height, rng, mats)
         for o in wall[3]:
             if o["kind"] == "window":
+                if cfg.window_glass:  # no draws from rng: the room is the same with or without panes
+                    window_pane(mb, wall, o, mb.shared_material("window-glass", lambda: WINDOW_GLASS))
                 continue
             if o["kind"] == "door" and rng.random() < cfg.door_leaf_probability:
                 angle = door_leaf(mb, wall, o, rng, door_mat, mats["radiator"])
