@@ -29,7 +29,7 @@ from tofsim.sensor.config import SensorConfig
 
 __all__ = ["PaneReturns", "LOBE_CUTOFF", "pane_returns"]
 
-#: Specular lobe values ``cos**m`` below this are cut to 0 (about 15 deg off normal for m = 100).
+#: Specular lobe values ``cos**m`` below this are cut to 0 (21 deg off normal for m = 100).
 LOBE_CUTOFF = 1e-3
 
 
