@@ -35,8 +35,9 @@ def plane(z_m, *, w=640, h=480, **kw) -> DenseFrame:
 
 
 def exact(preset="sds", **changes) -> SensorConfig:
-    """A preset without noise, quantization, footprint or baseline (unless asked)."""
-    base = dict(add_noise=False, range_quantization_m=0.0, divergence_deg=0.0, baseline_m=(0.0, 0.0, 0.0))
+    """A preset without noise, quantization, footprint, baseline or saturation (unless asked)."""
+    base = dict(add_noise=False, range_quantization_m=0.0, divergence_deg=0.0, baseline_m=(0.0, 0.0, 0.0),
+                saturation_e=None)  # fmt: skip
     return dataclasses.replace(get_sensor_preset(preset), **{**base, **changes})
 
 
