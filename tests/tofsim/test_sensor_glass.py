@@ -151,12 +151,12 @@ def test_new_options_keep_old_config_hashes_and_are_checked():
         Material(name="x", albedo=0.5, color_rgb=(0, 0, 0), glass=1)
 
 
-def test_default_rooms_have_glass_and_lights_and_are_deterministic():
-    assert RoomConfig().light_count_range == (1, 3) and RoomConfig().window_glass
+def test_rooms_with_glass_and_lights_are_deterministic():
+    assert RoomConfig().light_count_range == (1, 3) and not RoomConfig().window_glass  # glass is opt-in (speed)
     intr = Intrinsics.from_fov(80, 60, 57.0)
     runs = []
     for _ in range(2):
-        room = generate_room(RoomConfig(), rng=sample_rng(3, 0, "scene"))
+        room = generate_room(RoomConfig(window_glass=True), rng=sample_rng(3, 0, "scene"))
         assert any(m.glass for m in room.materials) and room.meta["lights"]
         pose = np.eye(4)
         pose[:3, 3] = np.mean(np.asarray(room.meta["footprint_m"]), axis=0).tolist() + [1.4]

@@ -65,7 +65,8 @@ class RoomConfig:
             that shade the RGB image with shadows (default ``(1, 3)``); ``(0, 0)`` keeps the shadowless headlight,
             which saves about a quarter of a frame's CPU time.
         window_glass: windows hold a glass pane (`tofsim.scene.fixtures.window_pane`; the ToF sees a weak
-            reflection of it, the ground truth and RGB see through it); False leaves open holes.
+            reflection of it, the ground truth and RGB see through it); False (the default, for speed: the
+            second cast over the panes costs ~40 % of a frame's CPU) leaves open holes.
     """
 
     # up to 10.5 m: real rooms open onto long views (docs/scenes-and-rendering.md, "How real do the rooms look")
@@ -96,7 +97,7 @@ class RoomConfig:
     bright_albedo_range: tuple[float, float] = (0.6, 0.9)
     min_dark_pieces: int = 1
     light_count_range: tuple[int, int] = (1, 3)
-    window_glass: bool = True
+    window_glass: bool = False  # opt-in: the pane's second cast costs ~40 % of a frame (docs/benchmarks.md)
 
     def __post_init__(self) -> None:
         for f in fields(self):
