@@ -28,7 +28,7 @@ computed after augmentation, from the augmented sparse map. Randomness comes fro
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,10 +38,13 @@ import torch
 from completion import augment_rgb, augment_spots
 from completion.errors import ConfigError, ShapeError
 from completion.prefill import PREFILL_KINDS, make_prefill, nearest_fill, spot_status_maps
+from tofsim.dataset.schema import SAMPLE_FIELDS
+from tofsim.errors import ShapeError as TofsimShapeError
 from tofsim.frame import SPOT_DTYPE, Sample
 
 __all__ = [
     "AugmentConfig",
+    "as_sample",
     "CompletionDataset",
     "INPUT_KEYS",
     "augment_sample",
@@ -104,11 +107,53 @@ class AugmentConfig:
             object.__setattr__(self, "crop_hw_px", crop)
 
 
-def validate_sample(sample: Any, *, name: str = "sample") -> tuple[int, int]:
-    """Check a sample against the contract and return its (H, W).
+#: Fields `make_inputs` needs; ``depth_m`` (the target) may be None (no ground truth), ``spots`` too.
+_INPUT_FIELDS = ("rgb", "sparse_m", "spot_mask", "K")
+
+
+def as_sample(sample: Sample | Mapping[str, Any], *, name: str = "sample") -> Sample:
+    """The one adapter from a mapping to a `tofsim.frame.Sample` (a `Sample` is returned as is).
+
+    A mapping (e.g. inputs read from a folder, without ground truth) names the fields as `Sample` does
+    (``depth_m``, ``sparse_m``, ``spot_mask``, ...) or by their on-disk names (``depth``, ``sparse``, ``mask``,
+    `tofsim.dataset.schema.SAMPLE_FIELDS`). Missing fields become None; depth and sparse maps are cast to
+    float32, the mask to bool and K to float64, so the `Sample` checks see the contract's dtypes.
 
     Args:
-        sample: a `tofsim.frame.Sample` or a mapping with keys rgb, depth, sparse, mask, K.
+        sample: a `Sample`, or a mapping with at least rgb, sparse(_m), (spot_)mask and K.
+        name: how to call it in messages (e.g. ``"sample 3"``).
+
+    Returns:
+        A validated `Sample`.
+
+    Raises:
+        ShapeError: `sample` is neither a `Sample` nor a mapping, or a field has the wrong shape or dtype.
+    """
+    if isinstance(sample, Sample):
+        return sample
+    if not isinstance(sample, Mapping):
+        want = ", ".join(_INPUT_FIELDS)
+        raise ShapeError(f"{name}: expected a tofsim Sample or a mapping with {want}, got {type(sample).__name__}")
+    casts = {"depth_m": np.float32, "sparse_m": np.float32, "spot_mask": bool, "K": np.float64}
+    fields: dict[str, Any] = {}
+    for field in ("rgb", "depth_m", "sparse_m", "spot_mask", "spots", "K", "pose"):
+        key = field if field in sample else SAMPLE_FIELDS.get(field, field)
+        value = sample.get(key)
+        fields[field] = value if value is None or field not in casts else np.asarray(value, dtype=casts[field])
+    try:
+        return Sample(**fields, meta=dict(sample.get("meta") or {}))
+    except TofsimShapeError as err:
+        raise ShapeError(f"{name}: {err}") from None
+
+
+def validate_sample(sample: Sample | Mapping[str, Any], *, name: str = "sample") -> tuple[int, int]:
+    """Check that a sample has what training and prediction need and return its (H, W).
+
+    Shapes, dtypes and finite intrinsics are checked where the `Sample` is made; this adds that rgb,
+    depth_m, sparse_m, spot_mask and K are present.
+
+    Args:
+        sample: a `tofsim.frame.Sample`, or a mapping (`as_sample`).
         name: how to call it in messages (e.g. ``"sample 3"``).
 
     Returns:
@@ -117,28 +162,22 @@ def validate_sample(sample: Any, *, name: str = "sample") -> tuple[int, int]:
     Raises:
         ShapeError: a missing field, a wrong shape or dtype, or non-finite intrinsics.
     """
-    try:
-        rgb, depth, sparse, mask, K = (sample[k] for k in ("rgb", "depth", "sparse", "mask", "K"))  # noqa: N806
-    except (KeyError, AttributeError, TypeError) as err:
-        raise ShapeError(f"{name}: expected a tofsim Sample with rgb, depth, sparse, mask and K ({err})") from None
-    rgb = np.asarray(rgb)
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise ShapeError(f"{name}.rgb: expected (H, W, 3) uint8, got {rgb.shape} {rgb.dtype}")
-    hw = rgb.shape[:2]
-    for key, arr in (("depth", depth), ("sparse", sparse), ("mask", mask)):
-        if np.shape(arr) != hw:
-            raise ShapeError(f"{name}.{key}: expected shape {hw} (the rgb image's H, W), got {np.shape(arr)}")
-    K = np.asarray(K)  # noqa: N806
-    if K.shape != (3, 3) or not np.all(np.isfinite(K)):
-        raise ShapeError(f"{name}.K: expected a finite (3, 3) matrix, got shape {K.shape}")
-    return hw
+    s = as_sample(sample, name=name)
+    _require(s, ("depth_m", *_INPUT_FIELDS), name)
+    return s.rgb.shape[:2]
 
 
-def make_inputs(sample: Any, *, prefill: str = "linear") -> dict[str, np.ndarray]:
+def _require(sample: Sample, fields: Sequence[str], name: str) -> None:
+    missing = [f for f in fields if getattr(sample, f) is None]
+    if missing:
+        raise ShapeError(f"{name}: expected a tofsim Sample with {', '.join(fields)}; missing: {', '.join(missing)}")
+
+
+def make_inputs(sample: Sample | Mapping[str, Any], *, prefill: str = "linear") -> dict[str, np.ndarray]:
     """Turn one sample into channel-first float32 network inputs (no batch axis).
 
     Args:
-        sample: a `tofsim.frame.Sample` (or mapping with the same keys). ``depth`` may be None or absent (no
+        sample: a `tofsim.frame.Sample`, or a mapping (`as_sample`). ``depth_m`` may be None or absent (no
             ground truth, e.g. a folder of RGB + sparse inputs); it then becomes zeros.
         prefill: which fill becomes ``prefill``: "linear" (Delaunay, nearest outside the hull) or "nearest"
             (`completion.prefill.PREFILL_KINDS`); a model's ``prefill`` attribute says which it was trained on.
@@ -152,33 +191,24 @@ def make_inputs(sample: Any, *, prefill: str = "linear") -> dict[str, np.ndarray
     Raises:
         ShapeError: if the sample breaks the contract (see `validate_sample`).
     """
-    try:
-        has_depth = sample["depth"] is not None
-    except (KeyError, AttributeError, TypeError):
-        has_depth = False
-    try:
-        spots = sample["spots"]
-    except (KeyError, AttributeError, TypeError):
-        spots = None
-    if not has_depth:
-        sample = {k: sample[k] for k in ("rgb", "sparse", "mask", "K")} | {"depth": np.zeros(np.shape(sample["mask"]))}
-    validate_sample(sample)
-    sparse_m = np.asarray(sample["sparse"], dtype=np.float32)
-    mask = np.asarray(sample["mask"], dtype=bool) & np.isfinite(sparse_m) & (sparse_m > 0)
+    s = as_sample(sample)
+    _require(s, _INPUT_FIELDS, "sample")
+    sparse_m = np.asarray(s.sparse_m, dtype=np.float32)
+    mask = s.spot_mask & np.isfinite(sparse_m) & (sparse_m > 0)
     sparse_m = np.where(mask, sparse_m, 0.0).astype(np.float32)
     nearest_m, dist_px = nearest_fill(sparse_m, mask)
     fill_m = nearest_m if prefill == "nearest" else make_prefill(sparse_m, mask, prefill)
-    depth_m = np.asarray(sample["depth"], dtype=np.float32)
+    depth_m = np.zeros(sparse_m.shape, np.float32) if s.depth_m is None else s.depth_m
     depth_m = np.where(np.isfinite(depth_m) & (depth_m > 0), depth_m, 0.0).astype(np.float32)
     return {
-        "rgb": np.ascontiguousarray(np.asarray(sample["rgb"]).transpose(2, 0, 1), dtype=np.float32) / np.float32(255),
+        "rgb": np.ascontiguousarray(s.rgb.transpose(2, 0, 1), dtype=np.float32) / np.float32(255),
         "sparse": sparse_m[None],
         "mask": mask.astype(np.float32)[None],
         "prefill": fill_m[None],
         "dist": dist_px[None],
         "nearest": nearest_m[None],
-        "spot_status": spot_status_maps(spots, sparse_m.shape),
-        "K": np.asarray(sample["K"], dtype=np.float32),
+        "spot_status": spot_status_maps(s.spots, sparse_m.shape),
+        "K": np.asarray(s.K, dtype=np.float32),
         "depth": depth_m[None],
     }
 
@@ -230,14 +260,14 @@ def augment_sample(sample: Sample, cfg: AugmentConfig, *, rng: np.random.Generat
         rng: the generator for this sample (e.g. from ``(seed, epoch, index)``).
 
     Returns:
-        A new `Sample` whose rgb, depth, sparse, mask, spots and K describe the augmented image:
+        A new `Sample` whose rgb, depth_m, sparse_m, spot_mask, spots and K describe the augmented image:
         back-projecting its depth through its K gives the original 3-D points (x mirrored by a flip).
 
     Raises:
         ConfigError: if the crop is larger than the image.
     """
-    h, w = np.shape(sample.depth)
-    rgb, depth, sparse, mask = sample.rgb, sample.depth, sample.sparse, sample.mask
+    h, w = np.shape(sample.depth_m)
+    rgb, depth, sparse, mask = sample.rgb, sample.depth_m, sample.sparse_m, sample.spot_mask
     K = np.array(sample.K, dtype=np.float64)  # noqa: N806
     spots = sample.spots
     if cfg.rgb_shift_px > 0:  # before flip and crop: the shift brings in real content from outside the crop
@@ -268,9 +298,9 @@ def augment_sample(sample: Sample, cfg: AugmentConfig, *, rng: np.random.Generat
     return dataclasses.replace(
         sample,
         rgb=np.ascontiguousarray(rgb),
-        depth=np.ascontiguousarray(depth),
-        sparse=np.ascontiguousarray(sparse),
-        mask=np.ascontiguousarray(mask),
+        depth_m=np.ascontiguousarray(depth),
+        sparse_m=np.ascontiguousarray(sparse),
+        spot_mask=np.ascontiguousarray(mask),
         spots=spots,
         K=K,
         meta=dict(sample.meta) | {"augmented": True},
@@ -323,7 +353,7 @@ class CompletionDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         index = self.indices[i]
-        sample = self.samples[index]
+        sample = as_sample(self.samples[index], name=f"sample {index}")
         validate_sample(sample, name=f"sample {index}")
         if self.augment is not None:
             rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, index]))
@@ -403,7 +433,7 @@ def toy_samples(
         spots["u"], spots["v"], spots["z_m"] = xs, ys, sparse[ys, xs]
         out.append(
             Sample(
-                rgb=rgb, depth=depth, sparse=sparse, mask=mask, spots=spots, K=K.copy(), pose=np.eye(4),
+                rgb=rgb, depth_m=depth, sparse_m=sparse, spot_mask=mask, spots=spots, K=K.copy(), pose=np.eye(4),
                 meta={"scene": f"toy-plane-{i}", "split": "train", "source": "completion.data.toy_samples"},
             )
         )  # fmt: skip

@@ -33,7 +33,7 @@ from PIL import Image
 from torch import nn
 
 from completion.checkpoint import load_model
-from completion.data import make_inputs, to_batch, validate_sample
+from completion.data import as_sample, make_inputs, to_batch, validate_sample
 from completion.errors import CompletionError, InputFileError, ShapeError
 from tofsim.depth_png import decode_png16, read_png16, write_png16
 from tofsim.errors import TofsimError
@@ -85,7 +85,7 @@ class InputFolder:
             raise InputFileError(f"{self.path}: cannot read {name}.png: {err}") from None
         sparse = decode_png16(read_png16(self.path / "sparse" / f"{name}.png"), scale_per_m=self.sparse_scale_per_m)
         return Sample(
-            rgb=rgb, depth=np.zeros(sparse.shape, np.float32), sparse=sparse, mask=sparse > 0,
+            rgb=rgb, depth_m=np.zeros(sparse.shape, np.float32), sparse_m=sparse, spot_mask=sparse > 0,
             spots=empty_spots(0), K=self.K.copy(), pose=np.eye(4), meta={"name": name, "source": str(self.path)},
         )  # fmt: skip
 
@@ -224,7 +224,7 @@ def _predict_into(
     writer = csv.writer(table, lineterminator="\n")
     writer.writerow(["index", "name", "height_px", "width_px", "latency_s"])
     for done, index in enumerate(indices, start=1):
-        sample = ds[index]
+        sample = as_sample(ds[index], name=f"sample {index}")
         h, w = validate_sample(sample, name=f"sample {index}")
         inputs = make_inputs(sample, prefill=getattr(model, "prefill", "linear"))
         if done == 1:  # one untimed warm-up pass: first-call allocations are not per-sample latency
@@ -242,7 +242,7 @@ def _predict_into(
         np.save(folder / f"{index:06d}.npy", depth_m)
         if png_scale_per_m is not None:
             write_png16(folder / f"{index:06d}.png", depth_m, scale_per_m=png_scale_per_m)
-        meta = sample["meta"] if "meta" in sample.keys() else {}
+        meta = sample.meta
         name = str(next((meta[k] for k in ("name", "scene_id", "scene") if k in meta), index))
         rows.append({"index": int(index), "name": name, "latency_s": latency_s})
         writer.writerow([index, name, h, w, f"{latency_s:.6f}"])

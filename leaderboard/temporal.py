@@ -96,7 +96,7 @@ def find_sequences(gt: Any) -> Sequences | None:
     metas, Ks, poses = [], [], []  # noqa: N806
     for i in range(len(gt)):
         s = read(i, fields=("K", "pose", "meta")) if read is not None else ds[i]
-        meta = getattr(s, "meta", None) or {}
+        meta = s.meta or {}
         if i == 0 and "sequence_id" not in meta:
             return None
         metas.append(meta)

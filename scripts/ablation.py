@@ -87,7 +87,7 @@ def _score(model: torch.nn.Module, samples: list) -> dict[str, float]:
     per_image = []
     for s in samples:
         pred_m = model(to_batch(s, prefill=prefill))[0, 0].numpy()
-        per_image.append((rmse(pred_m, s.depth), mae(pred_m, s.depth)))
+        per_image.append((rmse(pred_m, s.depth_m), mae(pred_m, s.depth_m)))
     rmse_m, mae_m = np.mean(per_image, axis=0)
     return {"rmse_mm": 1000 * float(rmse_m), "mae_mm": 1000 * float(mae_m)}
 

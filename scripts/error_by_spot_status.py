@@ -32,7 +32,7 @@ def main() -> None:
     acc: dict[tuple[str, int], list[float]] = {}
     for i in range(0, min(n * 7, len(ds)), 7):
         s = ds[i]
-        gt = np.asarray(s.depth)
+        gt = s.depth_m
         valid = np.isfinite(gt) & (gt > 0)
         status = nearest_spot_status(s.spots, gt.shape)
         if status is None:  # no spot on the image

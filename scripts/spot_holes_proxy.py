@@ -30,7 +30,7 @@ from tofsim.frame import SpotStatus
 
 def with_holes(sample, share: float, rng: np.random.Generator):
     """`sample` with ``share`` of its spots turned NO_HIT, valid spots beside a > 5 % depth jump first."""
-    gt = np.asarray(sample.depth)
+    gt = sample.depth_m
     spots = sample.spots.copy()
     u, v = np.floor(spots["u"] + 0.5).astype(int), np.floor(spots["v"] + 0.5).astype(int)
     h, w = gt.shape
@@ -39,10 +39,10 @@ def with_holes(sample, share: float, rng: np.random.Generator):
     edge = np.array([np.ptp(gt[v[j] - 2 : v[j] + 3, u[j] - 2 : u[j] + 3]) > 0.05 * gt[v[j], u[j]] for j in idx])
     pick = np.concatenate([rng.permutation(idx[edge]), rng.permutation(idx[~edge])])[: int(share * len(spots))]
     spots["status"][pick] = SpotStatus.NO_HIT
-    sparse, mask = sample.sparse.copy(), sample.mask.copy()
+    sparse, mask = sample.sparse_m.copy(), sample.spot_mask.copy()
     sparse[v[pick], u[pick]] = 0.0
     mask[v[pick], u[pick]] = False
-    return dataclasses.replace(sample, spots=spots, sparse=sparse, mask=mask)
+    return dataclasses.replace(sample, spots=spots, sparse_m=sparse, spot_mask=mask)
 
 
 def main() -> None:
@@ -64,10 +64,10 @@ def main() -> None:
     for i in range(0, min(args.frames * 7, len(ds)), 7):
         clean = ds[i]
         for tag, s in (("clean", clean), ("holes", with_holes(clean, args.share, rng))):
-            res["linear"][tag].append(rmse(make_inputs(s)["prefill"][0], s.depth))
+            res["linear"][tag].append(rmse(make_inputs(s)["prefill"][0], s.depth_m))
             for name, m in models.items():
                 with torch.no_grad():
-                    res[name][tag].append(rmse(m(to_batch(s, prefill=m.prefill))[0, 0].numpy(), s.depth))
+                    res[name][tag].append(rmse(m(to_batch(s, prefill=m.prefill))[0, 0].numpy(), s.depth_m))
     for tag in ("clean", "holes"):
         lin = np.mean(res["linear"][tag])
         cells = [f"{k} {1000 * np.mean(r[tag]):.1f} mm ({np.mean(r[tag]) / lin:.3f}x)" for k, r in res.items()]

@@ -65,9 +65,9 @@ def _bridge_sample(index: int, h: int, w: int):
     pose[:3, 3] = [index, 0.5, -index]
     return Sample(
         rgb=r.integers(0, 256, (h, w, 3), dtype=np.uint8),
-        depth=depth,
-        sparse=sparse,
-        mask=sparse > 0,
+        depth_m=depth,
+        sparse_m=sparse,
+        spot_mask=sparse > 0,
         spots=spots,
         K=np.array([[20.0 + index, 0, 7.5], [0, 21.0, 5.5], [0, 0, 1]]),
         pose=pose,

@@ -55,7 +55,7 @@ class DenseFrame:
     """A dense frame from a renderer or a real RGB-D source.
 
     Attributes:
-        rgb: (H, W, 3) uint8 colour in the depth camera's frame.
+        rgb: (H, W, 3) uint8 colour in the sample's camera frame (see ``docs/dataset-format.md``).
         depth_m: (H, W) float32 z-depth in metres, 0 where invalid.
         range_m: (H, W) float32 range along each pixel's ray in metres, 0 where invalid.
         intrinsics: the depth camera's pinhole intrinsics.
@@ -109,39 +109,74 @@ class DenseFrame:
         return np.isfinite(self.depth_m) & (self.depth_m > 0)
 
 
+#: Image fields of a `Sample`: name, shape (``"H"``, ``"W"`` shared by all of them) and dtype.
+_IMAGE_FIELDS: tuple[tuple[str, tuple[str | int, ...], np.dtype], ...] = (
+    ("rgb", ("H", "W", 3), np.dtype(np.uint8)),
+    ("depth_m", ("H", "W"), np.dtype(np.float32)),
+    ("sparse_m", ("H", "W"), np.dtype(np.float32)),
+    ("spot_mask", ("H", "W"), np.dtype(bool)),
+)
+
+
 @dataclass(kw_only=True)
 class Sample:
     """One dataset sample: the contract shared by tofsim, completion and leaderboard.
 
+    Validated when it is made (`__post_init__`): shapes, dtypes and finite intrinsics, so readers trust it.
+    A field is None only when it was not read (`tofsim.dataset.TofDataset.read` with ``fields``) or does not
+    exist (``depth_m`` of an input without ground truth); None fields are not checked.
+    On disk (`docs/dataset-format.md`) ``depth_m``, ``sparse_m`` and ``spot_mask`` are the HDF5 datasets
+    ``depth``, ``sparse`` and ``mask`` (`tofsim.dataset.schema.SAMPLE_FIELDS`).
+
     Attributes:
-        rgb: (H, W, 3) uint8.
-        depth: (H, W) float32 ground-truth z-depth in metres; 0 = invalid.
-        sparse: (H, W) float32 simulated ToF z-depth in metres at spot pixels; 0 = no measurement.
-        mask: (H, W) bool, ``sparse > 0``.
+        rgb: (H, W, 3) uint8 colour in the sample's camera frame (see ``docs/dataset-format.md``).
+        depth_m: (H, W) float32 ground-truth z-depth in metres, 0 where invalid.
+        sparse_m: (H, W) float32 simulated ToF z-depth in metres at spot pixels, 0 where no measurement.
+        spot_mask: (H, W) bool, True at measured spots (``sparse_m > 0``).
         spots: (N,) structured array of `SPOT_DTYPE`.
-        K: (3, 3) float64 intrinsics.
-        pose: (4, 4) float64 camera-to-world, metres.
+        K: (3, 3) float64 intrinsics in pixels, finite.
+        pose: (4, 4) float64 camera-to-world ``T_world_from_cam``, metres.
         meta: scene id, split, seed, sensor preset, source file, tofsim version.
         zones: None, or for a zone sensor with ``zone_statistics`` the true-range statistics per zone
             (``range_mean_m``, ``range_std_m``, ``range_min_m``, ``range_max_m``: (rows, cols) float32 metres;
             ``pixel_count``: (rows, cols) int32) and ``zone_map``: (H, W) int16 zone index per pixel, -1 = none
-            (`tofsim.sensor.zones.zone_statistics`). Not part of `keys` (optional).
+            (`tofsim.sensor.zones.zone_statistics`).
+
+    Raises:
+        ShapeError: a field of the wrong shape or dtype (the message names it), image fields whose (H, W)
+            disagree, or non-finite intrinsics.
     """
 
     rgb: np.ndarray
-    depth: np.ndarray
-    sparse: np.ndarray
-    mask: np.ndarray
+    depth_m: np.ndarray
+    sparse_m: np.ndarray
+    spot_mask: np.ndarray
     spots: np.ndarray
     K: np.ndarray  # noqa: N815
     pose: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
     zones: dict[str, np.ndarray] | None = None
 
-    def __getitem__(self, key: str) -> Any:
-        """Dict-style access (``sample["depth"]``) so samples and plain dicts are interchangeable."""
-        return getattr(self, key)
-
-    def keys(self) -> list[str]:
-        """Field names, as for a dict."""
-        return ["rgb", "depth", "sparse", "mask", "spots", "K", "pose", "meta"]
+    def __post_init__(self) -> None:
+        hw: tuple[int, int] | None = None
+        first = ""
+        for name, dims, dtype in _IMAGE_FIELDS:
+            x = getattr(self, name)
+            if x is None:
+                continue
+            sizes = check_shape(x, dims, name=f"Sample.{name}")
+            check_dtype(x, [dtype], name=f"Sample.{name}")
+            if hw is None:
+                hw, first = (sizes["H"], sizes["W"]), name
+            elif (sizes["H"], sizes["W"]) != hw:
+                raise ShapeError(
+                    f"Sample.{name}: expected shape {hw} (the H, W of {first}), got {tuple(np.shape(x))}; "
+                    "every image field of a sample must have the same size"
+                )
+        if self.K is not None:
+            check_shape(self.K, (3, 3), name="Sample.K")
+            check_finite(self.K, name="Sample.K")
+        if self.pose is not None:
+            check_shape(self.pose, (4, 4), name="Sample.pose")
+        if self.zones is not None and hw is not None and "zone_map" in self.zones:
+            check_shape(self.zones["zone_map"], hw, name="Sample.zones['zone_map']")

@@ -31,7 +31,7 @@ def summarize(dataset, *, max_samples: int | None = None) -> dict[str, Any]:
     dmin, dmax, valid_px, total_px = np.inf, -np.inf, 0, 0
     image_size = None
     for i in range(scanned):
-        s = reader(i, ("depth", "spots")) if reader is not None else dataset[i]
+        s = reader(i, ("depth_m", "spots")) if reader is not None else dataset[i]
         status = np.asarray(s.spots["status"])
         per_frame.append(len(status))
         valid_per_frame.append(int(np.count_nonzero(status == SpotStatus.VALID)))
@@ -39,7 +39,7 @@ def summarize(dataset, *, max_samples: int | None = None) -> dict[str, Any]:
         for code, count in zip(codes, counts, strict=True):
             name = SpotStatus(int(code)).name.lower() if int(code) in SpotStatus._value2member_map_ else str(code)
             status_counts[name] = status_counts.get(name, 0) + int(count)
-        depth = np.asarray(s.depth)
+        depth = np.asarray(s.depth_m)
         image_size = list(depth.shape)
         valid = depth[np.isfinite(depth) & (depth > 0)]
         valid_px += valid.size

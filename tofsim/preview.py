@@ -89,9 +89,9 @@ def contact_sheet(
     if not out_png.parent.is_dir():
         raise OutputError(f"{out_png.parent}: output folder does not exist")
     samples = [dataset[i] for i in rows]
-    h, w = samples[0].depth.shape
+    h, w = samples[0].depth_m.shape
     if depth_range_m is None:
-        valid = np.concatenate([s.depth[s.depth > 0].ravel() for s in samples])
+        valid = np.concatenate([s.depth_m[s.depth_m > 0].ravel() for s in samples])
         far = float(np.ceil(np.percentile(valid, 99) * 2.0) / 2.0) if valid.size else 1.0
         depth_range_m = (0.0, max(far, 0.5))
     norm = Normalize(vmin=depth_range_m[0], vmax=depth_range_m[1])
@@ -117,7 +117,7 @@ def contact_sheet(
     for r, s in enumerate(samples):
         rgb = np.asarray(s.rgb)
         axes(0, r).imshow(rgb, interpolation="antialiased")
-        depth = np.ma.masked_where(~(s.depth > 0), s.depth)
+        depth = np.ma.masked_where(~(s.depth_m > 0), s.depth_m)
         axes(1, r).imshow(depth, cmap=cmap, norm=norm, interpolation="nearest")
         ax = axes(2, r)
         ax.imshow(rgb, interpolation="antialiased")
@@ -128,9 +128,9 @@ def contact_sheet(
                 ax.scatter(spots["u"][sel], spots["v"][sel], s=marker, c=colour, linewidths=0)
         ax = axes(3, r)
         ax.imshow(np.full((h, w), 0.15), cmap="gray", vmin=0, vmax=1, interpolation="nearest")  # dark grey: no return
-        vv, uu = np.nonzero(np.asarray(s.mask) & (np.asarray(s.sparse) > 0))
+        vv, uu = np.nonzero(s.spot_mask & (s.sparse_m > 0))
         if len(uu):
-            ax.scatter(uu, vv, s=marker, c=s.sparse[vv, uu], cmap=cmap, norm=norm, linewidths=0)
+            ax.scatter(uu, vv, s=marker, c=s.sparse_m[vv, uu], cmap=cmap, norm=norm, linewidths=0)
     for c, title in enumerate(_COLUMNS):
         fig.text((c + 0.5) * panel_width_px / width_px, 1.0 - (HEADER_PX / 2) / height_px, title,
                  ha="center", va="center", fontsize=10)  # fmt: skip

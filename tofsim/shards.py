@@ -136,9 +136,9 @@ def sample_from(frame: Any, out: Any, pose: np.ndarray, meta: dict[str, Any]) ->
         meta = {**meta, "saturated_spots": int(np.count_nonzero(saturated))}
     return Sample(
         rgb=np.ascontiguousarray(frame.rgb, dtype=np.uint8),
-        depth=depth,
-        sparse=np.asarray(out.sparse_m, dtype=np.float32),
-        mask=np.asarray(out.mask, dtype=bool),
+        depth_m=depth,
+        sparse_m=np.asarray(out.sparse_m, dtype=np.float32),
+        spot_mask=np.asarray(out.mask, dtype=bool),
         spots=out.spots,
         K=frame.intrinsics.K,
         pose=np.asarray(pose, dtype=np.float64),

@@ -26,6 +26,7 @@ import numpy as np
 
 from leaderboard.errors import ConfigError, InputFileError, ShapeError
 from leaderboard.io.readers import KNOWN_SCALES_PER_M, READERS, SUFFIX_FORMATS, read_depth
+from tofsim.frame import Sample
 
 __all__ = [
     "frame_key",
@@ -331,16 +332,13 @@ class GroundTruth:
         """Frame `i` (0-based position)."""
         name, key = self.names[i], self.keys[i]
         if self._dataset is not None:
-            s = self._dataset[i]
-            depth = np.asarray(s.depth, dtype=np.float32)
-            sparse = getattr(s, "sparse", None)
-            mask = getattr(s, "mask", None)
-            if mask is None and sparse is not None:
-                mask = np.asarray(sparse) > 0
+            s: Sample = self._dataset[i]
+            depth = s.depth_m
+            mask = s.spot_mask if s.spot_mask is not None or s.sparse_m is None else s.sparse_m > 0
             return GtFrame(
                 depth_m=depth,
-                spot_mask=None if mask is None else np.asarray(mask, dtype=bool),
-                sparse_m=None if sparse is None else np.asarray(sparse, dtype=np.float32),
+                spot_mask=mask,
+                sparse_m=s.sparse_m,
                 name=name,
                 key=key,
                 sha256=_sha256(depth.tobytes()),
@@ -409,8 +407,8 @@ def open_ground_truth(
     """Open ground truth.
 
     Args:
-        gt: a tofsim dataset folder (with ``manifest.json``), a dataset object (``len`` and ``ds[i].depth``),
-            or a folder of depth files.
+        gt: a tofsim dataset folder (with ``manifest.json``), a dataset object (``len`` and ``ds[i]``, a
+            `tofsim.frame.Sample`), or a folder of depth files.
         fmt: file format for folders (``auto`` by suffix).
         scale_per_m: PNG scale for folders of PNGs.
         key: array / channel / dataset name inside npz, exr, h5 files.

@@ -68,8 +68,8 @@ def step_dataset(study: Study) -> dict[str, Any]:
             folder.mkdir(parents=True)
         for i in test:
             s = ds[i]
-            np.save(study.gt_dir / f"{i:06d}.npy", np.asarray(s.depth, np.float32))
-            np.save(study.sparse_dir / f"{i:06d}.npy", np.asarray(s.sparse, np.float32))
+            np.save(study.gt_dir / f"{i:06d}.npy", np.asarray(s.depth_m, np.float32))
+            np.save(study.sparse_dir / f"{i:06d}.npy", np.asarray(s.sparse_m, np.float32))
         splits = {k: len(v) for k, v in ds.splits.items()}
     return {"dataset": str(study.dataset_dir), "splits": splits, "test_indices": test}
 

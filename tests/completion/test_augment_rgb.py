@@ -44,7 +44,7 @@ def test_rgb_augmentations_never_touch_depth_and_are_seeded():
     a = augment_sample(sample, cfg, rng=np.random.default_rng(5))
     b = augment_sample(sample, cfg, rng=np.random.default_rng(5))
     assert np.array_equal(a.rgb, b.rgb) and not np.array_equal(a.rgb, sample.rgb)
-    for name in ("depth", "sparse", "mask"):
+    for name in ("depth_m", "sparse_m", "spot_mask"):
         assert np.array_equal(getattr(a, name), getattr(sample, name))
     dropped = augment_sample(sample, dataclasses.replace(cfg, rgb_drop_prob=1.0), rng=np.random.default_rng(5))
     assert len(np.unique(dropped.rgb)) == 1
@@ -85,7 +85,7 @@ def test_rgb_shift_leaves_depth_and_spots_and_is_refused_when_negative():
     shifted = [augment_sample(sample, cfg, rng=np.random.default_rng(s)) for s in range(4)]
     assert any(not np.array_equal(a.rgb, sample.rgb) for a in shifted)
     for a in shifted:
-        for name in ("depth", "sparse", "mask"):
+        for name in ("depth_m", "sparse_m", "spot_mask"):
             assert np.array_equal(getattr(a, name), getattr(sample, name))
     with pytest.raises(ConfigError, match="rgb_shift_px"):
         AugmentConfig(rgb_shift_px=-1)

@@ -76,7 +76,7 @@ def test_augment_sample_applies_holes_before_the_inputs_are_made():
                         spot_hole_max_fraction=0.9)  # fmt: skip
     out = augment_sample(sample, cfg, rng=np.random.default_rng(1))
     n_hole = int((out.spots["status"] == SpotStatus.NO_HIT).sum())
-    assert n_hole > 0 and out.mask.sum() == sample.mask.sum() - n_hole
-    assert make_inputs(out)["mask"].sum() == out.mask.sum()
+    assert n_hole > 0 and out.spot_mask.sum() == sample.spot_mask.sum() - n_hole
+    assert make_inputs(out)["mask"].sum() == out.spot_mask.sum()
     with pytest.raises(ConfigError, match="spot_hole_prob"):
         AugmentConfig(spot_hole_prob=1.5)

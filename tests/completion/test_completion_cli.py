@@ -94,7 +94,7 @@ def test_predict_input_folder(tmp_path):
     (folder / "rgb").mkdir(parents=True)
     (folder / "sparse").mkdir()
     Image.fromarray(s.rgb).save(folder / "rgb" / "f.png")
-    sparse_mm = np.rint(s.sparse * 1000).astype(np.uint16)
+    sparse_mm = np.rint(s.sparse_m * 1000).astype(np.uint16)
     Image.fromarray(sparse_mm).save(folder / "sparse" / "f.png")
     np.savetxt(folder / "intrinsics.txt", s.K)
     result = runner.invoke(app, ["predict", "--model", "nearest", "--data", str(folder), "--out", str(tmp_path / "p")])

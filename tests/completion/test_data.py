@@ -7,6 +7,7 @@ import torch
 from completion.data import (
     AugmentConfig,
     CompletionDataset,
+    as_sample,
     augment_sample,
     collate,
     make_inputs,
@@ -16,6 +17,7 @@ from completion.data import (
 from completion.errors import ConfigError, ShapeError
 from completion.prefill import nearest_fill
 from tofsim.camera import Intrinsics, backproject
+from tofsim.frame import Sample
 
 
 @pytest.fixture
@@ -48,43 +50,43 @@ def test_make_inputs_shapes_values_and_prefill(samples):
     }  # fmt: skip
     assert all(v.dtype == np.float32 for v in x.values())
     assert np.array_equal(x["rgb"][1], s.rgb[..., 1] / np.float32(255))
-    fill, dist = nearest_fill(s.sparse, s.mask)
+    fill, dist = nearest_fill(s.sparse_m, s.spot_mask)
     assert np.array_equal(x["dist"][0], dist)
     assert np.array_equal(make_inputs(s, prefill="nearest")["prefill"][0], fill)
     assert np.array_equal(x["nearest"][0], fill)
     # default linear fill: spots keep their depth, and on a grid row the pixel halfway between two neighbouring
     # spots (an edge of every Delaunay triangulation of a regular grid) is their mean
-    ys, xs = np.nonzero(s.mask)
-    assert np.allclose(x["prefill"][0][ys, xs], s.sparse[ys, xs], atol=1e-6)
+    ys, xs = np.nonzero(s.spot_mask)
+    assert np.allclose(x["prefill"][0][ys, xs], s.sparse_m[ys, xs], atol=1e-6)
     y, x0 = ys[len(ys) // 2], xs[len(xs) // 2]
     x1 = xs[(ys == y) & (xs > x0)].min()
     assert (x1 - x0) % 2 == 0
-    mid = 0.5 * (s.sparse[y, x0] + s.sparse[y, x1])
+    mid = 0.5 * (s.sparse_m[y, x0] + s.sparse_m[y, x1])
     assert abs(x["prefill"][0][y, (x0 + x1) // 2] - mid) < 1e-5
     assert set(np.unique(x["mask"])) == {0.0, 1.0}
-    assert np.array_equal(x["depth"][0], s.depth)
+    assert np.array_equal(x["depth"][0], s.depth_m)
 
 
 def test_flip_and_crop_keep_the_3d_plane(samples):
     s = samples[1]
-    valid = s.depth > 0
-    n0, d0, res0 = _plane_fit(_points(s.depth, s.K), valid)
+    valid = s.depth_m > 0
+    n0, d0, res0 = _plane_fit(_points(s.depth_m, s.K), valid)
     assert res0 < 1e-5
     cfg = AugmentConfig(hflip_prob=1.0, crop_hw_px=(20, 30), brightness=0, contrast=0, saturation=0)
     a = augment_sample(s, cfg, rng=np.random.default_rng(5))
-    assert a.depth.shape == (20, 30) and a.rgb.shape == (20, 30, 3)
-    pts = _points(a.depth, a.K)
+    assert a.depth_m.shape == (20, 30) and a.rgb.shape == (20, 30, 3)
+    pts = _points(a.depth_m, a.K)
     mirrored = pts * np.array([-1.0, 1.0, 1.0])  # a horizontal flip mirrors x
-    ok = a.depth > 0
+    ok = a.depth_m > 0
     # every augmented point lies on the original plane (within float32 rounding of depth)
     assert np.abs(mirrored[ok] @ n0 - d0).max() < 1e-5
     # same points, not just the same plane: the crop is a window of the flipped original
     x0 = int(round((47 - s.K[0, 2]) - a.K[0, 2]))  # cx' = (W - 1 - cx) - x0
     y0 = int(round(s.K[1, 2] - a.K[1, 2]))
-    orig = _points(s.depth, s.K)[y0 : y0 + 20, ::-1][:, x0 : x0 + 30]
+    orig = _points(s.depth_m, s.K)[y0 : y0 + 20, ::-1][:, x0 : x0 + 30]
     assert np.allclose(mirrored, orig, atol=1e-12)
     # and the intrinsics really had to change: the un-updated K puts the points off the plane
-    wrong = _points(a.depth, s.K) * np.array([-1.0, 1.0, 1.0])
+    wrong = _points(a.depth_m, s.K) * np.array([-1.0, 1.0, 1.0])
     assert np.abs(wrong[ok] @ n0 - d0).max() > 1e-2
 
 
@@ -100,9 +102,9 @@ def test_crop_recomputes_prefill_from_the_cropped_spots(samples):
     x0, y0 = s.K[0, 2] - float(item["K"][0, 2]), s.K[1, 2] - float(item["K"][1, 2])
     assert x0 == int(x0) and y0 == int(y0) and 0 <= x0 <= 8 and 0 <= y0 <= 22
     x0, y0 = int(x0), int(y0)
-    assert np.array_equal(sparse, s.sparse[y0 : y0 + 10, x0 : x0 + 40])
+    assert np.array_equal(sparse, s.sparse_m[y0 : y0 + 10, x0 : x0 + 40])
     # spots outside the crop no longer count: the distances differ from the crop of the full distance map
-    _, full_dist = nearest_fill(s.sparse, s.mask)
+    _, full_dist = nearest_fill(s.sparse_m, s.spot_mask)
     assert (dist >= full_dist[y0 : y0 + 10, x0 : x0 + 40]).all()
     assert not np.array_equal(dist, full_dist[y0 : y0 + 10, x0 : x0 + 40])
 
@@ -112,7 +114,7 @@ def test_colour_jitter_touches_only_rgb(samples):
     cfg = AugmentConfig(hflip_prob=0.0, brightness=0.5, contrast=0.5, saturation=0.5)
     a = augment_sample(s, cfg, rng=np.random.default_rng(1))
     assert a.rgb.dtype == np.uint8 and not np.array_equal(a.rgb, s.rgb)
-    for key in ("depth", "sparse", "mask", "K"):
+    for key in ("depth_m", "sparse_m", "spot_mask", "K"):
         assert np.array_equal(getattr(a, key), getattr(s, key))
 
 
@@ -142,25 +144,45 @@ def test_collate_and_to_batch(samples):
 
 
 def test_sample_without_ground_truth_gets_zero_depth(samples):
-    s = dataclasses.replace(samples[0], depth=None)
+    s = dataclasses.replace(samples[0], depth_m=None)
     assert not make_inputs(s)["depth"].any()
-    as_dict = {k: getattr(samples[0], k) for k in ("rgb", "sparse", "mask", "K")}
-    x = make_inputs(as_dict)
-    assert not x["depth"].any() and np.array_equal(x["sparse"][0], samples[0].sparse)
+    for names in (("rgb", "sparse_m", "spot_mask", "K"), ("rgb", "sparse", "mask", "K")):  # field or on-disk names
+        as_dict = dict(zip(names, (s.rgb, s.sparse_m, s.spot_mask, s.K), strict=True))
+        x = make_inputs(as_dict)
+        assert not x["depth"].any() and np.array_equal(x["sparse"][0], samples[0].sparse_m)
+        assert np.array_equal(x["prefill"], make_inputs(s)["prefill"])
+
+
+def test_as_sample_is_the_one_mapping_adapter(samples):
+    s = samples[0]
+    assert as_sample(s) is s
+    old = {"rgb": s.rgb, "depth": s.depth_m.astype(np.float64), "sparse": s.sparse_m, "mask": s.spot_mask.astype(int),
+           "spots": s.spots, "K": s.K, "pose": s.pose, "meta": s.meta}  # fmt: skip
+    got = as_sample(old)
+    assert isinstance(got, Sample) and got.depth_m.dtype == np.float32 and got.spot_mask.dtype == bool
+    for name in ("rgb", "depth_m", "sparse_m", "spot_mask", "K", "pose"):
+        assert np.array_equal(getattr(got, name), getattr(s, name)), name
+    assert got.spots is s.spots and got.meta == s.meta
+    assert as_sample({"rgb": s.rgb}).depth_m is None
+    with pytest.raises(ShapeError, match=r"sample 3: expected a tofsim Sample or a mapping .* got list"):
+        as_sample([s.rgb], name="sample 3")
 
 
 def test_bad_samples_and_configs(samples):
     s = samples[0]
-    with pytest.raises(ShapeError, match=r"rgb: expected \(H, W, 3\) uint8"):
-        make_inputs(dataclasses.replace(s, rgb=s.rgb[..., :2]))
-    with pytest.raises(ShapeError, match="rgb: expected"):
-        make_inputs(dataclasses.replace(s, rgb=s.rgb.astype(np.float32)))
-    with pytest.raises(ShapeError, match=r"sparse: expected shape \(32, 48\)"):
-        make_inputs(dataclasses.replace(s, sparse=s.sparse[:10]))
-    with pytest.raises(ShapeError, match="K: expected a finite"):
-        make_inputs(dataclasses.replace(s, K=np.eye(4)))
-    with pytest.raises(ShapeError, match="expected a tofsim Sample"):
+    mapping = {"rgb": s.rgb, "depth_m": s.depth_m, "sparse_m": s.sparse_m, "spot_mask": s.spot_mask, "K": s.K}
+    with pytest.raises(ShapeError, match=r"sample: Sample\.rgb: expected shape \(H, W, 3\)"):
+        make_inputs(mapping | {"rgb": s.rgb[..., :2]})
+    with pytest.raises(ShapeError, match=r"Sample\.rgb: expected dtype uint8"):
+        make_inputs(mapping | {"rgb": s.rgb.astype(np.float32)})
+    with pytest.raises(ShapeError, match=r"Sample\.sparse_m: expected shape \(32, 48\)"):
+        make_inputs(mapping | {"sparse_m": s.sparse_m[:10]})
+    with pytest.raises(ShapeError, match=r"Sample\.K: expected shape \(3, 3\)"):
+        make_inputs(mapping | {"K": np.eye(4)})
+    with pytest.raises(ShapeError, match=r"sample 0: expected a tofsim Sample with .*missing: depth_m, sparse_m"):
         CompletionDataset([{"rgb": s.rgb}])[0]
+    with pytest.raises(ShapeError, match="missing: sparse_m, spot_mask, K"):
+        make_inputs(dataclasses.replace(s, sparse_m=None, spot_mask=None, K=None))
     small = toy_samples(1, height_px=16, width_px=24, rng=np.random.default_rng(0))[0]
     with pytest.raises(ShapeError, match="different sizes"):
         collate([make_inputs(s), make_inputs(small)])
@@ -177,7 +199,7 @@ def test_spot_status_follows_flip_and_crop(samples):
     from tofsim.frame import SpotStatus
 
     s = dataclasses.replace(samples[0])
-    ys, xs = np.nonzero(s.mask)
+    ys, xs = np.nonzero(s.spot_mask)
     spots = np.zeros(len(ys) + 1, dtype=s.spots.dtype) if s.spots is not None else None
     assert spots is not None
     spots["u"][:-1], spots["v"][:-1] = xs, ys
@@ -192,4 +214,4 @@ def test_spot_status_follows_flip_and_crop(samples):
     valid = out.spots["status"] == 0
     inside = (out.spots["u"] >= 0) & (out.spots["u"] < 30) & (out.spots["v"] >= 0) & (out.spots["v"] < 20)
     pick = valid & inside
-    assert out.mask[out.spots["v"][pick].astype(int), out.spots["u"][pick].astype(int)].all()
+    assert out.spot_mask[out.spots["v"][pick].astype(int), out.spots["u"][pick].astype(int)].all()

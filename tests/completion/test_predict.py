@@ -1,5 +1,4 @@
 import csv
-import dataclasses
 import json
 
 import numpy as np
@@ -89,7 +88,7 @@ def test_predict_writes_sorted_npy_matching_the_model(data, tmp_path):
 def test_split_keeps_dataset_indices_and_baseline_by_name(data, tmp_path):
     out = predict("nearest", data, tmp_path / "pred", split="val")
     assert sorted(p.name for p in out.iterdir()) == ["000003.npy", "latency.csv", "predictions.json"]
-    fill, _ = nearest_fill(data[3].sparse, data[3].mask)
+    fill, _ = nearest_fill(data[3].sparse_m, data[3].spot_mask)
     np.testing.assert_array_equal(np.load(out / "000003.npy"), fill)
     with pytest.raises(CompletionError, match="split 'tset' not found.*train, val, test"):
         predict("nearest", data, tmp_path / "other", split="tset")
@@ -118,7 +117,7 @@ def _input_folder(path, samples, names):
     (path / "sparse").mkdir()
     for name, s in zip(names, samples, strict=True):
         Image.fromarray(s.rgb).save(path / "rgb" / f"{name}.png")
-        Image.fromarray(np.rint(s.sparse * 1000).astype(np.uint16)).save(path / "sparse" / f"{name}.png")
+        Image.fromarray(np.rint(s.sparse_m * 1000).astype(np.uint16)).save(path / "sparse" / f"{name}.png")
     np.savetxt(path / "intrinsics.txt", samples[0].K)
     return path
 
@@ -129,12 +128,12 @@ def test_input_folder_of_rgb_and_sparse(data, tmp_path):
     assert ds.names == ["a_frame", "b_frame", "c_frame"] and len(ds) == 3
     s = ds[1]  # b_frame = data[0]
     np.testing.assert_array_equal(s.rgb, data[0].rgb)
-    np.testing.assert_allclose(s.sparse, data[0].sparse, atol=5e-4)
+    np.testing.assert_allclose(s.sparse_m, data[0].sparse_m, atol=5e-4)
     np.testing.assert_array_equal(s.K, data[0].K)
     out = predict("nearest", folder, tmp_path / "pred")
     summary = json.loads((out / "predictions.json").read_text())
     assert summary["names"] == ["a_frame", "b_frame", "c_frame"] and summary["count"] == 3
-    fill, _ = nearest_fill(np.rint(data[0].sparse * 1000) / 1000)
+    fill, _ = nearest_fill(np.rint(data[0].sparse_m * 1000) / 1000)
     np.testing.assert_allclose(np.load(out / "000001.npy"), fill, atol=1e-6)
     # "fx fy cx cy" intrinsics are read too
     (folder / "intrinsics.txt").write_text("48 48 23.5 15.5\n")
@@ -162,8 +161,9 @@ def test_bad_inputs_give_clear_errors(data, tmp_path):
     if not (PRETRAINED_DIR / "tofnet-sds.pt").exists():
         with pytest.raises(InputFileError, match="pretrained model 'tofnet-sds' is not installed"):
             load_model("tofnet-sds")
-    bad = [dataclasses.replace(data[0], sparse=data[0].sparse[:, :10])]
-    with pytest.raises(ShapeError, match=r"sample 0\.sparse: expected shape \(32, 48\)"):
+    s = data[0]
+    bad = [{"rgb": s.rgb, "depth_m": s.depth_m, "sparse_m": s.sparse_m[:, :10], "spot_mask": s.spot_mask, "K": s.K}]
+    with pytest.raises(ShapeError, match=r"sample 0: Sample\.sparse_m: expected shape \(32, 48\)"):
         predict("nearest", bad, tmp_path / "p3")
     with pytest.raises(ShapeError, match="model output for sample 0 has shape"):
         predict(FixedDepth(np.ones((4, 4))), data, tmp_path / "p4")

@@ -178,8 +178,10 @@ def test_bad_inputs_give_clear_errors(data, tmp_path):
         train(_cfg(model="tofnett"), tmp_path / "r1", dataset=data)
     with pytest.raises(ConfigError, match="no trainable parameters"):
         train(_cfg(model="nearest", model_cfg={}), tmp_path / "r2", dataset=data)
-    bad = SplitList([dataclasses.replace(s, depth=s.depth[:, :40]) for s in data], data.splits)
-    with pytest.raises(ShapeError, match=r"sample 0\.depth: expected shape \(32, 48\)"):
+    on_disk_names = ({"rgb": s.rgb, "depth": s.depth_m[:, :40], "sparse": s.sparse_m, "mask": s.spot_mask, "K": s.K}
+                     for s in data)  # fmt: skip
+    bad = SplitList(list(on_disk_names), data.splits)
+    with pytest.raises(ShapeError, match=r"sample 0: Sample\.depth_m: expected shape \(32, 48\)"):
         train(_cfg(), tmp_path / "r3", dataset=bad)
     with pytest.raises(ConfigError, match="larger than the images"):
         train(_cfg(crop_hw_px=(64, 64)), tmp_path / "r4", dataset=data)

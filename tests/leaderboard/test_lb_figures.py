@@ -285,17 +285,22 @@ def test_figure_cli_errors_are_one_line_exit_2(npy_case):
 
 
 def test_load_frame_panels_from_a_tofsim_dataset(tmp_path, monkeypatch, rng):
-    import types
-
     import tofsim
+    from tofsim.frame import Sample
 
     ds_dir = tmp_path / "ds"
     ds_dir.mkdir()
     (ds_dir / "manifest.json").write_text("{}")
     samples = [
-        types.SimpleNamespace(
-            rgb=rng.integers(0, 256, (H, W, 3), dtype=np.uint8), depth=rng.uniform(1, 3, (H, W)).astype(np.float32)
-        )
+        Sample(
+            rgb=rng.integers(0, 256, (H, W, 3), dtype=np.uint8),
+            depth_m=rng.uniform(1, 3, (H, W)).astype(np.float32),
+            sparse_m=None,
+            spot_mask=None,
+            spots=None,
+            K=None,
+            pose=None,
+        )  # as read with fields=("rgb", "depth_m")
         for _ in range(2)
     ]
     opened = []
@@ -308,11 +313,11 @@ def test_load_frame_panels_from_a_tofsim_dataset(tmp_path, monkeypatch, rng):
     pred_dir = tmp_path / "p"
     pred_dir.mkdir()
     for i, s in enumerate(samples):
-        np.save(pred_dir / f"{i:06d}.npy", s.depth + 0.5)
+        np.save(pred_dir / f"{i:06d}.npy", s.depth_m + 0.5)
     (fr,) = load_frame_panels(ds_dir, {"m": pred_dir}, [1])
     assert opened == [ds_dir]
     np.testing.assert_array_equal(fr.rgb, samples[1].rgb)
-    np.testing.assert_array_equal(fr.gt_m, samples[1].depth)
+    np.testing.assert_array_equal(fr.gt_m, samples[1].depth_m)
     with pytest.raises(InputFileError, match="frame 2 requested but the ground truth has 2 frames"):
         load_frame_panels(ds_dir, {"m": pred_dir}, [2])
 

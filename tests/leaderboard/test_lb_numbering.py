@@ -32,7 +32,7 @@ def _predictions(ds_path: Path, tmp: Path) -> tuple[Path, Path]:
     ds = open_dataset(ds_path)
     for k, index in enumerate(TEST_INDICES):
         rng = np.random.default_rng(index)
-        pred = (ds[index].depth + rng.normal(0, 0.05, ds[index].depth.shape)).clip(0.1).astype(np.float32)
+        pred = (ds[index].depth_m + rng.normal(0, 0.05, ds[index].depth_m.shape)).clip(0.1).astype(np.float32)
         _nlspn_png(by_pos / f"{k:010d}.png", pred)
         _nlspn_png(by_index / f"{index:06d}.png", pred)
     return by_pos, by_index

@@ -147,9 +147,9 @@ def write_tofsim_dataset(root: Path, rng, n=4, h=12, w=16):
         samples.append(
             Sample(
                 rgb=np.zeros((h, w, 3), np.uint8),
-                depth=depth,
-                sparse=sparse,
-                mask=sparse > 0,
+                depth_m=depth,
+                sparse_m=sparse,
+                spot_mask=sparse > 0,
                 spots=empty_spots(0),
                 K=np.array([[20.0, 0, 7.5], [0, 20.0, 5.5], [0, 0, 1]]),
                 pose=np.eye(4),
@@ -169,8 +169,8 @@ def test_tofsim_dataset_gt_with_nlspn_and_npy_predictions(tmp_path, rng):
     (tmp_path / "npy").mkdir()
     (tmp_path / "nlspn").mkdir()
     for i, s in enumerate(samples):
-        np.save(tmp_path / "npy" / f"{i:06d}.npy", s.depth + np.float32(0.01))
-        Image.fromarray((s.depth * 256.0).astype(np.uint16)).save(tmp_path / "nlspn" / f"{i:010d}.png")
+        np.save(tmp_path / "npy" / f"{i:06d}.npy", s.depth_m + np.float32(0.01))
+        Image.fromarray((s.depth_m * 256.0).astype(np.uint16)).save(tmp_path / "nlspn" / f"{i:010d}.png")
     specs = [
         MethodSpec(name="ours", source=PredictionSource(path=tmp_path / "npy"), metadata={"bits": 8}),
         MethodSpec(name="NLSPN", source=PredictionSource(path=tmp_path / "nlspn", fmt="nlspn")),
@@ -179,10 +179,10 @@ def test_tofsim_dataset_gt_with_nlspn_and_npy_predictions(tmp_path, rng):
     ours, nlspn = res.rows
     assert ours["mae"] == pytest.approx(0.01, rel=1e-4) and ours["bits"] == 8
     assert 0 < nlspn["mae"] < 1 / 256  # truncation error only
-    assert ours["rds"] == pytest.approx(float(np.mean([0.01 / s.sparse[s.mask] for s in samples])), rel=1e-4)
+    assert ours["rds"] == pytest.approx(float(np.mean([0.01 / s.sparse_m[s.spot_mask] for s in samples])), rel=1e-4)
     assert np.isfinite(ours["mae_at_spot"]) and np.isfinite(ours["mae_away_from_spot"])
     regions = {r["region"]: r for r in res.results["ours"].regions}
-    assert regions["at_spot"]["n_pixels"] == sum(int(s.mask.sum()) for s in samples)
+    assert regions["at_spot"]["n_pixels"] == sum(int(s.spot_mask.sum()) for s in samples)
     doc = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert doc["ground_truth"]["kind"] == "tofsim" and doc["ground_truth"]["n_frames"] == 4
     score(tmp_path / "ds", specs, tmp_path / "out_proc", executor="process")  # the dataset travels to workers
@@ -226,7 +226,7 @@ def test_split_of_a_tofsim_dataset_matches_predictions_by_dataset_index(tmp_path
     split, test_idx = next((k, v) for k, v in splits.items() if v and v != list(range(len(v))))
     (tmp_path / "pred").mkdir()
     for i in test_idx:  # predictions exist for the test split only, named by dataset index
-        np.save(tmp_path / "pred" / f"{i:06d}.npy", samples[i].depth + np.float32(0.02))
+        np.save(tmp_path / "pred" / f"{i:06d}.npy", samples[i].depth_m + np.float32(0.02))
     gt = open_ground_truth(tmp_path / "ds", split=split)
     assert gt.names == [f"{i:06d}" for i in test_idx]
     res = score(gt, {"ours": tmp_path / "pred"}, tmp_path / "out")

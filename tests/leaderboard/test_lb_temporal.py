@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from leaderboard.metrics.catalog import METRIC_INFO, mipi_full_score, mipi_score
 from leaderboard.metrics.temporal import rtsd, rtsd_warp, rtsd_warp_sums, warp_depth
 from leaderboard.score import score
 from leaderboard.temporal import SequenceOrderError, find_sequences, score_sequence
+from tofsim.frame import Sample, empty_spots
 
 H = W = 21
 F = 50.0
@@ -104,8 +104,9 @@ def make_gt(times, *, moving=False, n_seq=1):
             sparse = np.zeros_like(depth)
             sparse[::5, ::5] = depth[::5, ::5]
             meta = {"sequence_id": f"seq-{s}", "sequence_frame": k, "timestamp_s": t}
-            samples.append(SimpleNamespace(depth=depth, sparse=sparse, mask=sparse > 0, K=K,
-                                           pose=pose_at(z_m=0.05 * k if moving else 0.0), meta=meta))  # fmt: skip
+            samples.append(Sample(rgb=np.zeros((H, W, 3), np.uint8), depth_m=depth, sparse_m=sparse,
+                                  spot_mask=sparse > 0, spots=empty_spots(0), K=K,
+                                  pose=pose_at(z_m=0.05 * k if moving else 0.0), meta=meta))  # fmt: skip
     return samples
 
 
@@ -135,7 +136,7 @@ def test_score_adds_temporal_columns_and_full_mipi_score(tmp_path):
 
 def test_moving_sequences_have_no_rtsd_but_a_warped_one(tmp_path):
     gt = make_gt([0.0, 0.1, 0.2], moving=True, n_seq=2)
-    preds = write_preds(tmp_path / "p", 6, [s.depth for s in gt])  # exact predictions
+    preds = write_preds(tmp_path / "p", 6, [s.depth_m for s in gt])  # exact predictions
     result = score(open_ground_truth(gt), {"exact": preds}, tmp_path / "out")
     row = result.rows[0]
     assert math.isnan(row["rtsd"]) and math.isnan(row["mipi_score"]) and row["n_static_sequences"] == 0

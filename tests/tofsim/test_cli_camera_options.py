@@ -28,8 +28,8 @@ def _generate(tmp_path, name: str, *options: str):
 def _fraction_on_image(out) -> float:
     """Fraction of the stored spots whose nearest pixel lies inside the image."""
     sample = tofsim.open_dataset(out)[0]
-    h, w = sample["depth"].shape
-    spots = sample["spots"]
+    h, w = sample.depth_m.shape
+    spots = sample.spots
     ui, vi = np.floor(spots["u"] + 0.5), np.floor(spots["v"] + 0.5)
     inside = np.isfinite(ui) & np.isfinite(vi) & (ui >= 0) & (ui < w) & (vi >= 0) & (vi < h)
     return float(inside.mean())
@@ -46,7 +46,7 @@ def test_qvga_keeps_the_vga_spot_fraction(tmp_path):
     qvga, qvga_result = _generate(tmp_path, "qvga", "--width", "320", "--height", "240")
     assert _fraction_on_image(qvga) == _fraction_on_image(vga) == 1.0
     assert _printed_fraction(qvga_result.output) == _printed_fraction(vga_result.output) == (1039, 1039)
-    k = tofsim.open_dataset(qvga)[0]["K"]
+    k = tofsim.open_dataset(qvga)[0].K
     np.testing.assert_allclose(k, [[292.5, 0, 159.5], [0, 292.5, 119.5], [0, 0, 1]])  # the sds-qvga camera
 
 
@@ -67,10 +67,10 @@ def test_same_fov_same_fraction_at_any_size():
 def test_intrinsics_follow_the_options(tmp_path):
     out, result = _generate(tmp_path, "cam", "--width", "200", "--height", "150", "--fov-deg", "70")
     sample = tofsim.open_dataset(out)[0]
-    assert sample["depth"].shape == (150, 200) and sample["rgb"].shape[:2] == (150, 200)
+    assert sample.depth_m.shape == (150, 200) and sample.rgb.shape[:2] == (150, 200)
     fx = 100.0 / math.tan(math.radians(35.0))  # (W / 2) / tan(fov / 2), by hand: 142.81 px
     assert abs(fx - 142.81) < 0.01
-    np.testing.assert_allclose(sample["K"], [[fx, 0, 99.5], [0, fx, 74.5], [0, 0, 1]], rtol=1e-9)
+    np.testing.assert_allclose(sample.K, [[fx, 0, 99.5], [0, fx, 74.5], [0, 0, 1]], rtol=1e-9)
     assert "fx 142.81 px, 70.0 deg" in result.output
 
 

@@ -44,9 +44,9 @@ def make_sample(index: int, *, h: int = 12, w: int = 16, n_spots: int | None = N
     pose[:3, 3] = [index, -index, 0.5]
     return Sample(
         rgb=rng.integers(0, 256, (h, w, 3), dtype=np.uint8),
-        depth=depth,
-        sparse=sparse,
-        mask=sparse > 0,
+        depth_m=depth,
+        sparse_m=sparse,
+        spot_mask=sparse > 0,
         spots=spots,
         K=K,
         pose=pose,
@@ -71,10 +71,10 @@ def write_dataset(out, samples_per_shard=(3, 2), *, seed=0):
 
 
 def assert_samples_equal(a: Sample, b: Sample) -> None:
-    for key in ("rgb", "depth", "sparse", "mask", "K", "pose"):
+    for key in ("rgb", "depth_m", "sparse_m", "spot_mask", "K", "pose"):
         np.testing.assert_array_equal(np.asarray(getattr(a, key)), np.asarray(getattr(b, key)), err_msg=key)
-    assert a.rgb.dtype == np.uint8 and a.depth.dtype == np.float32 and a.sparse.dtype == np.float32
-    assert a.mask.dtype == bool and a.K.dtype == np.float64 and a.pose.dtype == np.float64
+    assert a.rgb.dtype == np.uint8 and a.depth_m.dtype == np.float32 and a.sparse_m.dtype == np.float32
+    assert a.spot_mask.dtype == bool and a.K.dtype == np.float64 and a.pose.dtype == np.float64
     assert a.spots.dtype == SPOT_DTYPE
     assert a.spots.tobytes() == np.asarray(b.spots).astype(SPOT_DTYPE).tobytes()
     assert a.meta == b.meta
@@ -344,11 +344,11 @@ def test_export_folder_layout_and_values(tmp_path):
         with Image.open(out / "depth" / f"{name}.png") as im:
             assert im.mode.startswith("I;16")
             mm = np.asarray(im).astype(np.int64)
-        np.testing.assert_array_equal(mm, np.floor(s.depth.astype(np.float64) * 1000 + 0.5).astype(np.int64))
-        assert np.all(mm[s.depth == 0] == 0)
+        np.testing.assert_array_equal(mm, np.floor(s.depth_m.astype(np.float64) * 1000 + 0.5).astype(np.int64))
+        assert np.all(mm[s.depth_m == 0] == 0)
         with Image.open(out / "sparse" / f"{name}.png") as im:
             sp = np.asarray(im).astype(np.int64)
-        assert np.array_equal(sp > 0, s.sparse > 0.0005)
+        assert np.array_equal(sp > 0, s.sparse_m > 0.0005)
         with Image.open(out / "rgb" / f"{name}.png") as im:
             np.testing.assert_array_equal(np.asarray(im), s.rgb)
         rec = json.loads((out / "meta" / f"{name}.json").read_text())

@@ -54,11 +54,11 @@ def test_nlspn_nyu_round_trip(split_dataset, tmp_path):
             path = out / split_file[split][k]["filename"]
             rgb, depth = _nlspn_style_read(path)
             np.testing.assert_array_equal(rgb, s.rgb)
-            assert depth.dtype == np.float32 and depth.tobytes() == s.depth.tobytes()
+            assert depth.dtype == np.float32 and depth.tobytes() == s.depth_m.tobytes()
             with h5py.File(path, "r") as f:
                 assert f["rgb"].shape == (3, 12, 16) and f["rgb"].dtype == np.uint8
-                assert f["sparse"].dtype == np.float32 and f["sparse"][()].tobytes() == s.sparse.tobytes()
-                np.testing.assert_array_equal(f["mask"][()], s.mask.astype(np.uint8))
+                assert f["sparse"].dtype == np.float32 and f["sparse"][()].tobytes() == s.sparse_m.tobytes()
+                np.testing.assert_array_equal(f["mask"][()], s.spot_mask.astype(np.uint8))
                 assert f["spots"][()].tobytes() == s.spots.tobytes()
                 np.testing.assert_array_equal(f["K"][()], s.K)
                 np.testing.assert_array_equal(f["pose"][()], s.pose)
@@ -85,7 +85,7 @@ def test_kitti_round_trip_rounds_to_a_256th_of_a_metre(split_dataset, tmp_path):
         with Image.open(out / entry["rgb"]) as im:
             assert im.mode == "RGB"
             np.testing.assert_array_equal(np.asarray(im), s.rgb)
-        for key, depth_m in (("gt", s.depth), ("depth", s.sparse)):
+        for key, depth_m in (("gt", s.depth_m), ("depth", s.sparse_m)):
             with Image.open(out / entry[key]) as im:
                 assert im.mode.startswith("I;16")
                 raw = np.asarray(im).astype(np.int64)

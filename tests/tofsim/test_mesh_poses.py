@@ -104,7 +104,7 @@ def test_generated_frames_follow_the_pose_file(tmp_path, kind):
     samples = read_samples(generate(cfg, tmp_path / "ds"))
     stored = np.stack([s.pose for s in samples])
     np.testing.assert_array_equal(stored, read_pose_file(path).poses)  # exactly the file's (z up, metres)
-    assert all(s.depth.min() > 0 for s in samples)  # a closed room: every pixel hits
+    assert all(s.depth_m.min() > 0 for s in samples)  # a closed room: every pixel hits
     times = [s.meta.get("timestamp_s") for s in samples]
     assert times == ([1.0, 1.1, 1.2] if kind == "tum" else [None] * 3)
     manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
@@ -124,7 +124,7 @@ def test_pose_file_of_a_y_up_millimetre_mesh_is_transformed_with_it(tmp_path):
     got = read_samples(generate(GenerateConfig.from_dict(cfg), tmp_path / "mm"))
     for a, b in zip(ref, got, strict=True):
         np.testing.assert_allclose(b.pose, a.pose, atol=1e-9)
-        np.testing.assert_allclose(b.depth, a.depth, atol=2e-4)
+        np.testing.assert_allclose(b.depth_m, a.depth_m, atol=2e-4)
 
 
 def test_bad_pose_files_are_refused_before_writing(tmp_path):

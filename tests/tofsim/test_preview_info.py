@@ -38,9 +38,9 @@ def hand_sample(i: int, depth_value: float) -> Sample:
     depth = np.full((H, W), depth_value, np.float32)
     return Sample(
         rgb=np.full((H, W, 3), 40 * i, np.uint8),
-        depth=depth,
-        sparse=sparse,
-        mask=sparse > 0,
+        depth_m=depth,
+        sparse_m=sparse,
+        spot_mask=sparse > 0,
         spots=spots,
         K=np.array([[30.0, 0, 19.5], [0, 30.0, 14.5], [0, 0, 1]]),
         pose=np.eye(4),

@@ -100,7 +100,7 @@ def test_zone_statistics_is_off_by_default_and_needs_a_zone_pattern():
 def _sample(frame: DenseFrame, index: int, zones: bool) -> Sample:
     out = simulate(frame, zone_cfg() if zones else get_sensor_preset("zones-8x8"), rng=np.random.default_rng(index))
     return Sample(
-        rgb=frame.rgb, depth=frame.depth_m, sparse=out.sparse_m, mask=out.mask, spots=out.spots,
+        rgb=frame.rgb, depth_m=frame.depth_m, sparse_m=out.sparse_m, spot_mask=out.mask, spots=out.spots,
         K=frame.intrinsics.K, pose=np.eye(4), meta={"index": index, "scene_id": "s"},
         zones={k: v for k, v in out.zones.items() if k not in ("distance_m", "sigma_m", "status")} if zones else None,
     )  # fmt: skip

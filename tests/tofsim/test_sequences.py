@@ -112,11 +112,11 @@ def test_generate_static_sequences_meta_noise_and_workers(tmp_path):
     assert [m["sequence_frame"] for m in metas] == [0, 1, 2, 0, 1, 2]
     assert [m["timestamp_s"] for m in metas] == pytest.approx([0.0, 0.05, 0.1] * 2)
     np.testing.assert_array_equal(samples[0].pose, samples[2].pose)  # static camera
-    np.testing.assert_array_equal(samples[0].depth, samples[1].depth)
-    assert not np.array_equal(samples[0].sparse, samples[1].sparse)  # fresh sensor noise every frame
+    np.testing.assert_array_equal(samples[0].depth_m, samples[1].depth_m)
+    assert not np.array_equal(samples[0].sparse_m, samples[1].sparse_m)  # fresh sensor noise every frame
     for i in range(6):  # one shard per sample: the same data
         sa, sb = a[i], b[i]
-        for key in ("depth", "sparse", "pose", "rgb"):
+        for key in ("depth_m", "sparse_m", "pose", "rgb"):
             np.testing.assert_array_equal(getattr(sa, key), getattr(sb, key))
         assert sa.meta == sb.meta
 

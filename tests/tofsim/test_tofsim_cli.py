@@ -114,7 +114,7 @@ def test_info_preview_export(runner, tiny_cli_dataset, tmp_path):
     depth_pngs = sorted(p for p in flat.rglob("*.png") if "depth" in str(p.relative_to(flat)))
     assert len(depth_pngs) >= 6
     # The first exported depth PNG is the GT depth in mm, rounded.
-    gt = tofsim.open_dataset(tiny_cli_dataset)[0]["depth"]
+    gt = tofsim.open_dataset(tiny_cli_dataset)[0].depth_m
     with Image.open(depth_pngs[0]) as image:
         mm = np.asarray(image)
     # Reference in float64, half up, as documented (float32 gt * 1000 rounds some depths to the other mm).

@@ -80,9 +80,11 @@ def _write_folder(dataset, tmp: Path) -> None:
         index = sample_index(dataset, pos, sample)
         name = f"{index:06d}"
         _write_png(tmp / "rgb" / f"{name}.png", np.asarray(sample.rgb, dtype=np.uint8))
-        write_png16(tmp / "depth" / f"{name}.png", sample.depth, scale_per_m=EXPORT_DEPTH_SCALE_PER_M, compress_level=1)
         write_png16(
-            tmp / "sparse" / f"{name}.png", sample.sparse, scale_per_m=EXPORT_DEPTH_SCALE_PER_M, compress_level=1
+            tmp / "depth" / f"{name}.png", sample.depth_m, scale_per_m=EXPORT_DEPTH_SCALE_PER_M, compress_level=1
+        )
+        write_png16(
+            tmp / "sparse" / f"{name}.png", sample.sparse_m, scale_per_m=EXPORT_DEPTH_SCALE_PER_M, compress_level=1
         )
         write_spot_table(tmp / "spots" / f"{name}.csv", sample.spots)
         K = np.asarray(sample.K, dtype=np.float64)  # noqa: N806

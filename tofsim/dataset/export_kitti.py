@@ -33,6 +33,7 @@ from tofsim.dataset.export_base import (
     write_spot_table,
 )
 from tofsim.depth_png import write_png16
+from tofsim.frame import Sample
 from tofsim.provenance import json_text, versions
 
 __all__ = ["export_kitti", "KITTI_DEPTH_SCALE_PER_M", "KITTI_SPLIT_FILE", "KITTI_FOLDERS"]
@@ -93,10 +94,10 @@ def _write(groups: list[SplitGroup], tmp: Path) -> None:
     (tmp / "export.json").write_text(json_text(info, sort_keys=True))
 
 
-def _write_sample(tmp: Path, split: str, name: str, sample: Any) -> dict[str, str]:
+def _write_sample(tmp: Path, split: str, name: str, sample: Sample) -> dict[str, str]:
     rel = {kind: f"{split}/{sub}/{name}" for kind, sub in KITTI_FOLDERS.items()}
     write_rgb_png(tmp / f"{rel['rgb']}.png", sample.rgb)
-    for kind, depth_m in (("depth", sample.sparse), ("gt", sample.depth)):
+    for kind, depth_m in (("depth", sample.sparse_m), ("gt", sample.depth_m)):
         write_png16(tmp / f"{rel[kind]}.png", depth_m, scale_per_m=KITTI_DEPTH_SCALE_PER_M, compress_level=1)
     K = np.asarray(sample.K, dtype=np.float64)  # noqa: N806
     (tmp / f"{rel['K']}.txt").write_text(" ".join(repr(float(x)) for x in K.ravel()) + "\n")

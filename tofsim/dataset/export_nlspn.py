@@ -46,7 +46,7 @@ from tofsim.dataset.export_base import (
     sample_index,
     split_groups,
 )
-from tofsim.frame import SPOT_DTYPE
+from tofsim.frame import SPOT_DTYPE, Sample
 from tofsim.provenance import canonical_json, json_text, versions
 
 __all__ = ["export_nlspn_nyu", "NLSPN_SPLIT_FILE"]
@@ -100,18 +100,18 @@ def _write(groups: list[SplitGroup], tmp: Path) -> None:
     (tmp / "export.json").write_text(json_text(info, sort_keys=True))
 
 
-def _write_sample(path: Path, sample: Any, *, index: int, split: str, pos: int) -> None:
-    sparse = np.asarray(sample.sparse, dtype=np.float32)
+def _write_sample(path: Path, sample: Sample, *, index: int, split: str, pos: int) -> None:
+    sparse = np.asarray(sample.sparse_m, dtype=np.float32)
     with h5py.File(path, "w", track_order=True) as f:
         f.create_dataset("rgb", data=np.ascontiguousarray(np.asarray(sample.rgb, dtype=np.uint8).transpose(2, 0, 1)))
         f["rgb"].attrs["layout"] = "CHW"
         f.create_dataset(
-            "depth", data=np.asarray(sample.depth, dtype=np.float32), compression="gzip", compression_opts=1
+            "depth", data=np.asarray(sample.depth_m, dtype=np.float32), compression="gzip", compression_opts=1
         )
         f["depth"].attrs.update(_DEPTH_ATTRS)
         f.create_dataset("sparse", data=sparse, compression="gzip", compression_opts=1)
         f["sparse"].attrs.update(_DEPTH_ATTRS)
-        mask = np.asarray(sample.mask if sample.mask is not None else sparse > 0, dtype=np.uint8)
+        mask = np.asarray(sample.spot_mask if sample.spot_mask is not None else sparse > 0, dtype=np.uint8)
         f.create_dataset("mask", data=mask, compression="gzip", compression_opts=1)
         f.create_dataset("spots", data=np.asarray(sample.spots).astype(SPOT_DTYPE, copy=False))
         f.create_dataset("K", data=np.asarray(sample.K, dtype=np.float64))

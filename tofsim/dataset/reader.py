@@ -27,7 +27,7 @@ __all__ = ["TofDataset", "open_dataset", "shard_info"]
 #: Shard files kept open per process (least recently used ones are closed).
 MAX_OPEN_SHARDS = 8
 #: Field names `TofDataset.read` accepts.
-FIELDS = ("rgb", "depth", "sparse", "mask", "spots", "K", "pose", "meta", "zones")
+FIELDS = ("rgb", "depth_m", "sparse_m", "spot_mask", "spots", "K", "pose", "meta", "zones")
 
 
 def shard_info(path: Path) -> dict[str, Any]:
@@ -207,11 +207,11 @@ class TofDataset:
         k, j = self._locate(i)
         f = self._file(k)
         out: dict[str, Any] = {name: None for name in FIELDS}
-        for name in ("rgb", "depth", "sparse", "K", "pose"):
+        for name, stored in schema.SAMPLE_FIELDS.items():  # the on-disk names: depth, sparse, mask, ...
             if name in fields:
-                out[name] = f[name][j]
-        if "mask" in fields:
-            out["mask"] = f[schema.MASK][j].astype(bool)
+                out[name] = f[stored][j]
+        if out["spot_mask"] is not None:
+            out["spot_mask"] = out["spot_mask"].astype(bool)  # stored as uint8 0/1
         if "spots" in fields:
             off = self._offsets.get(k)
             if off is None:
@@ -253,6 +253,6 @@ def open_dataset(path: str | Path, split: str | None = None, *, verify: bool = F
 
     Example:
         >>> ds = open_dataset("runs/sds-demo", split="val")  # doctest: +SKIP
-        >>> sample = ds[0]; sample.depth.shape
+        >>> sample = ds[0]; sample.depth_m.shape
     """
     return TofDataset(Path(path), split, verify=verify)

@@ -16,6 +16,7 @@ __all__ = [
     "DATASETS",
     "FILTERS",
     "ZONE_DATASETS",
+    "SAMPLE_FIELDS",
     "shard_filename",
 ]
 
@@ -39,6 +40,17 @@ META = "meta"  # (N,) variable-length UTF-8 JSON string
 INDEX = "index"  # (N,) int64 global sample index
 SPOTS = "spots"  # (M,) SPOT_DTYPE, all samples' spot tables concatenated
 SPOT_OFFSETS = "spot_offsets"  # (N + 1,) int64: spots of sample j are spots[off[j]:off[j + 1]]
+
+#: `tofsim.frame.Sample` field -> the HDF5 dataset that stores it. The on-disk names predate the units in the
+#: field names and do not change, so every dataset ever written reads as is (``spots`` and ``meta`` keep theirs).
+SAMPLE_FIELDS: dict[str, str] = {
+    "rgb": RGB,
+    "depth_m": DEPTH,
+    "sparse_m": SPARSE,
+    "spot_mask": MASK,
+    "K": K,
+    "pose": POSE,
+}
 
 #: HDF5 filter per dataset (h5py ``create_dataset`` keywords; None = unfiltered), chosen for write speed, as a
 #: 640 x 480 frame must be written in a few ms: deflate level 1 (standard in every HDF5 build, unlike LZF) on the

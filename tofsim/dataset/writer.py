@@ -37,13 +37,13 @@ def _check_samples(samples: Sequence[Sample]) -> tuple[int, int]:
     if len(samples) == 0:
         raise ShapeError("write_shard: samples is empty; a shard holds at least one sample")
     first = samples[0]
-    hw = check_shape(first.depth, ("H", "W"), name="samples[0].depth")
+    hw = check_shape(first.depth_m, ("H", "W"), name="samples[0].depth_m")
     h, w = hw["H"], hw["W"]
     for j, s in enumerate(samples):
         check_shape(s.rgb, (h, w, 3), name=f"samples[{j}].rgb")
-        check_shape(s.depth, (h, w), name=f"samples[{j}].depth")
-        check_shape(s.sparse, (h, w), name=f"samples[{j}].sparse")
-        check_shape(s.mask, (h, w), name=f"samples[{j}].mask")
+        check_shape(s.depth_m, (h, w), name=f"samples[{j}].depth_m")
+        check_shape(s.sparse_m, (h, w), name=f"samples[{j}].sparse_m")
+        check_shape(s.spot_mask, (h, w), name=f"samples[{j}].spot_mask")
         check_shape(s.K, (3, 3), name=f"samples[{j}].K")
         check_shape(s.pose, (4, 4), name=f"samples[{j}].pose")
         if np.asarray(s.rgb).dtype != np.uint8:
@@ -67,9 +67,9 @@ def _global_indices(samples: Sequence[Sample], attrs: Mapping[str, Any]) -> np.n
 #: The per-sample image datasets: dtype and how to get the array from a `Sample`.
 _IMAGES: dict[str, tuple[np.dtype, Any]] = {
     schema.RGB: (np.dtype("u1"), lambda s: np.asarray(s.rgb, dtype="u1")),
-    schema.DEPTH: (np.dtype("<f4"), lambda s: np.asarray(s.depth, dtype="<f4")),
-    schema.SPARSE: (np.dtype("<f4"), lambda s: np.asarray(s.sparse, dtype="<f4")),
-    schema.MASK: (np.dtype("u1"), lambda s: np.asarray(s.mask).astype("u1")),
+    schema.DEPTH: (np.dtype("<f4"), lambda s: np.asarray(s.depth_m, dtype="<f4")),
+    schema.SPARSE: (np.dtype("<f4"), lambda s: np.asarray(s.sparse_m, dtype="<f4")),
+    schema.MASK: (np.dtype("u1"), lambda s: np.asarray(s.spot_mask).astype("u1")),
 }
 
 
@@ -181,7 +181,7 @@ def _write_hdf5(
 
 def _write_zones(f: Any, samples: Sequence[Sample]) -> list[str]:
     """Write the optional zone datasets when every sample carries zone statistics; returns their names."""
-    zones = [getattr(s, "zones", None) for s in samples]
+    zones = [s.zones for s in samples]
     if not all(z is not None and schema.ZONE_MAP in z for z in zones):
         if any(z is not None and schema.ZONE_MAP in z for z in zones):
             raise ShapeError("write_shard: zone statistics must be present in every sample of a shard or in none")
