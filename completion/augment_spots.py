@@ -15,21 +15,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from tofsim.frame import SpotStatus
+from tofsim.frame import SpotStatus, spot_pixels
 
 __all__ = ["drop_spots"]
 
 #: Mean number of spots per hole patch (a dark monitor or a window pane at the sds spot pitch).
 _PATCH_SPOTS = 6.0
-
-
-def _spot_pixels(spots: np.ndarray, shape_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rounded pixel (row, col) of each spot (as the sensor writes the sparse map) and whether it is in the image."""
-    h, w = shape_hw
-    col = np.floor(np.asarray(spots["u"], dtype=np.float64) + 0.5).astype(np.int64)
-    row = np.floor(np.asarray(spots["v"], dtype=np.float64) + 0.5).astype(np.int64)
-    inside = (row >= 0) & (row < h) & (col >= 0) & (col < w)
-    return np.clip(row, 0, h - 1), np.clip(col, 0, w - 1), inside
 
 
 def _edge_weight(depth_m: np.ndarray, row: np.ndarray, col: np.ndarray, radius_px: int = 4) -> np.ndarray:
@@ -74,7 +65,7 @@ def drop_spots(
         pixel is 0 / False. Spots outside the image or not measured are untouched.
     """
     shape_hw = np.shape(mask)
-    row, col, inside = _spot_pixels(spots, shape_hw)
+    row, col, inside = spot_pixels(spots, shape_hw)
     measured = np.isin(spots["status"], (SpotStatus.VALID, SpotStatus.MIXED)) & inside
     measured &= np.asarray(mask)[row, col]
     candidates = np.flatnonzero(measured)

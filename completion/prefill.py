@@ -14,6 +14,7 @@ from scipy import ndimage
 from scipy.spatial import Delaunay, QhullError
 
 from completion.errors import ConfigError, ShapeError
+from tofsim.frame import spot_pixels
 
 __all__ = [
     "PREFILL_KINDS",
@@ -163,16 +164,12 @@ def nearest_spot_status(spots: np.ndarray | None, shape_hw: tuple[int, int]) -> 
     """
     if spots is None or spots.dtype.names is None or not {"u", "v", "status"} <= set(spots.dtype.names):
         return None
-    h, w = shape_hw
-    # the pixel the sensor model writes a spot to: floor(x + 0.5) (not np.rint, which rounds halves to even)
-    u = np.floor(np.asarray(spots["u"], dtype=np.float64) + 0.5)
-    v = np.floor(np.asarray(spots["v"], dtype=np.float64) + 0.5)
-    on = np.isfinite(u) & np.isfinite(v) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    row, col, on = spot_pixels(spots, shape_hw)
     if not on.any():
         return None
     status = np.asarray(spots["status"])[on]
-    label = np.zeros((h, w), dtype=np.int64)
-    label[v[on].astype(np.int64), u[on].astype(np.int64)] = np.arange(1, int(on.sum()) + 1)
+    label = np.zeros(shape_hw, dtype=np.int64)
+    label[row[on], col[on]] = np.arange(1, int(on.sum()) + 1)
     iy, ix = ndimage.distance_transform_edt(label == 0, return_distances=False, return_indices=True)
     return status[label[iy, ix] - 1]
 

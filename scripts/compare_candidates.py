@@ -26,13 +26,13 @@ from leaderboard.metrics.errors import mae, rmse
 from tofsim.dataset.reader import open_dataset
 
 
-def _frames(spec: str) -> tuple[str, object, list[int]]:
+def _frames(spec: str) -> tuple[object, int]:
+    """(dataset, number of frames to score) of a ``FOLDER:SPLIT:N`` set."""
     folder, split, count = (spec.split(":") + ["", ""])[:3]
     if "shared/data" in str(Path(folder).resolve()):
         raise SystemExit(f"{folder}: the real frames in ../shared/data are a test set; never choose on them")
     ds = open_dataset(folder, split or None)
-    indices = list(range(len(ds)))
-    return folder, ds, indices[: int(count)] if count else indices
+    return ds, min(int(count), len(ds)) if count else len(ds)
 
 
 def _score(pred_m: np.ndarray, gt_m: np.ndarray) -> tuple[float, float]:
@@ -45,9 +45,9 @@ def compare(models: dict[str, str], sets: dict[str, str]) -> dict[str, dict[str,
     nets = {name: load_model(src).eval() for name, src in models.items()}
     out: dict[str, dict[str, list[float]]] = {}
     for set_name, spec in sets.items():
-        _, ds, indices = _frames(spec)
+        ds, n_frames = _frames(spec)
         rows: dict[str, list[tuple[float, float]]] = {"linear": [], "nearest": [], **{n: [] for n in nets}}
-        for i in indices:
+        for i in range(n_frames):
             sample = ds[i]
             inputs = make_inputs(sample, prefill="linear")
             gt = inputs["depth"][0]
@@ -59,7 +59,7 @@ def compare(models: dict[str, str], sets: dict[str, str]) -> dict[str, dict[str,
                 rows[name].append(_score(pred, gt))
         out[set_name] = {k: np.mean(np.array(v), axis=0).round(2).tolist() for k, v in rows.items()}
         lin = out[set_name]["linear"][0]
-        print(f"\n{set_name} ({len(indices)} frames)  method | RMSE mm | MAE mm | RMSE / linear")
+        print(f"\n{set_name} ({n_frames} frames)  method | RMSE mm | MAE mm | RMSE / linear")
         for k, (r, m) in out[set_name].items():
             print(f"  {k:>12} | {r:8.1f} | {m:7.1f} | {r / lin:.3f}")
     return out

@@ -15,7 +15,7 @@ from tofsim.camera import Intrinsics
 from tofsim.checks import check_dtype, check_finite, check_shape
 from tofsim.errors import ShapeError
 
-__all__ = ["DenseFrame", "Sample", "SpotStatus", "SPOT_DTYPE", "empty_spots"]
+__all__ = ["DenseFrame", "Sample", "SpotStatus", "SPOT_DTYPE", "empty_spots", "spot_pixels"]
 
 
 class SpotStatus(enum.IntEnum):
@@ -48,6 +48,28 @@ SPOT_DTYPE = np.dtype(
 def empty_spots(n: int) -> np.ndarray:
     """A zeroed spot table of `n` records (`SPOT_DTYPE`)."""
     return np.zeros(n, dtype=SPOT_DTYPE)
+
+
+def spot_pixels(spots: np.ndarray, shape_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pixel the sensor model writes each spot to: ``(floor(v + 0.5), floor(u + 0.5))``.
+
+    (``np.rint`` would round halves to even and miss the sparse map's pixel.)
+
+    Args:
+        spots: (N,) spot table with ``u``, ``v`` in pixels (`SPOT_DTYPE` or any table with those fields).
+        shape_hw: (H, W) of the image the spots are in (after any crop or flip).
+
+    Returns:
+        (row, col, inside): (N,) int64 pixel indices, clipped into the image, and (N,) bool, True where the
+        rounded pixel lies on the image (False for NaN coordinates).
+    """
+    h, w = shape_hw
+    col = np.floor(np.asarray(spots["u"], dtype=np.float64) + 0.5)
+    row = np.floor(np.asarray(spots["v"], dtype=np.float64) + 0.5)
+    inside = (row >= 0) & (row < h) & (col >= 0) & (col < w)
+    row = np.clip(np.nan_to_num(row), 0, h - 1).astype(np.int64)
+    col = np.clip(np.nan_to_num(col), 0, w - 1).astype(np.int64)
+    return row, col, inside
 
 
 @dataclass(kw_only=True)
