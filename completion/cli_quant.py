@@ -40,6 +40,8 @@ def onnx_model_path(model: str) -> Path:
             f"{model} is a torch model (for --runtime torch, torch-int8 or auto); --runtime onnx runs ONNX files "
             f"for onnxruntime: use --runtime auto, or export one with {export}"
         )
+    if path.suffix == ".onnx":  # named like an ONNX file, but there is none
+        raise CompletionError(f"{model}: no such ONNX file")
     raise CompletionError(
         f"--runtime onnx needs an .onnx file or a run folder with model.onnx; export one with {export}"
     )

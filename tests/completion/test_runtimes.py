@@ -167,3 +167,10 @@ def test_onnx_file_given_to_load_model_is_refused_naming_both(tmp_path):
     path.write_bytes(b"")
     with pytest.raises(CompletionError, match="m.onnx is an ONNX file for onnxruntime; this needs a torch model"):
         load_model(path)
+
+
+def test_missing_onnx_file_is_named_as_missing(tmp_path):
+    from completion.cli_quant import onnx_model_path
+
+    with pytest.raises(CompletionError, match=r"missing\.onnx: no such ONNX file"):
+        onnx_model_path(str(tmp_path / "missing.onnx"))
