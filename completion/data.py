@@ -75,6 +75,10 @@ class AugmentConfig:
         rgb_shift_px: largest shift of the RGB against the depth, per axis (`augment_rgb.misregister_rgb`; 0 off).
         spot_hole_prob: probability that a sample loses spots to sensor holes (`augment_spots.drop_spots`).
         spot_hole_max_fraction: largest share of its measured spots such a sample loses.
+        spot_dim_prob: probability that a sample's spots are dimmed as if its room were darker
+            (`augment_spots.dim_spots`): weak spots become DROPOUT, the rest noisier.
+        spot_dim_min_gain: the dimming gain is log-uniform in [spot_dim_min_gain, 1].
+        spot_dim_floor_e: the detection edge in photo-electrons (sds preset: 85).
     """
 
     hflip_prob: float = 0.5
@@ -88,12 +92,19 @@ class AugmentConfig:
     rgb_shift_px: int = 0
     spot_hole_prob: float = 0.0
     spot_hole_max_fraction: float = 0.15
+    spot_dim_prob: float = 0.0
+    spot_dim_min_gain: float = 0.1
+    spot_dim_floor_e: float = 85.0
 
     def __post_init__(self) -> None:
         if not (isinstance(self.rgb_shift_px, int) and self.rgb_shift_px >= 0):
             raise ConfigError(f"rgb_shift_px must be an integer >= 0, got {self.rgb_shift_px!r}")
         probabilities = ("hflip_prob", "camera_degrade", "pattern_prob", "rgb_drop_prob")
-        for name in (*probabilities, "spot_hole_prob", "spot_hole_max_fraction"):
+        if not 0.0 < self.spot_dim_min_gain <= 1.0:
+            raise ConfigError(f"spot_dim_min_gain must be in (0, 1], got {self.spot_dim_min_gain}")
+        if not self.spot_dim_floor_e > 0.0:
+            raise ConfigError(f"spot_dim_floor_e must be > 0, got {self.spot_dim_floor_e}")
+        for name in (*probabilities, "spot_hole_prob", "spot_hole_max_fraction", "spot_dim_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("brightness", "contrast", "saturation"):
@@ -292,6 +303,11 @@ def augment_sample(sample: Sample, cfg: AugmentConfig, *, rng: np.random.Generat
             np.asarray(sparse), np.asarray(mask), spots, np.asarray(depth),
             max_fraction=cfg.spot_hole_max_fraction, rng=rng,
         )  # fmt: skip
+    if cfg.spot_dim_prob > 0 and spots is not None and rng.random() < cfg.spot_dim_prob:
+        gain = float(np.exp(rng.uniform(np.log(cfg.spot_dim_min_gain), 0.0)))
+        sparse, mask, spots = augment_spots.dim_spots(
+            np.asarray(sparse), np.asarray(mask), spots, gain=gain, floor_e=cfg.spot_dim_floor_e, rng=rng
+        )
     if cfg.brightness or cfg.contrast or cfg.saturation:
         rgb = _jitter_rgb(np.asarray(rgb), cfg, rng)
     rgb = _realistic_rgb(np.asarray(rgb), cfg, rng)

@@ -40,6 +40,10 @@ class TrainConfig:
         rgb_shift_px: largest shift in pixels of the RGB against the depth, per axis (misregistration; 0 off).
         spot_hole_prob: probability that a training sample loses spots to sensor holes (NO_HIT; 0 off).
         spot_hole_max_fraction: largest share of its measured spots such a sample loses.
+        spot_dim_prob: probability that a training sample's spots are dimmed as if its room were darker (weak
+            spots become DROPOUT; `completion.augment_spots.dim_spots`; 0 off).
+        spot_dim_min_gain: smallest dimming gain (log-uniform up to 1).
+        spot_dim_floor_e: the sensor's detection edge in photo-electrons (85 for the sds preset).
         init_from: start from these weights (a run folder, a ``.pt`` file or a pretrained name such as
             ``tofnet-sds``); the model and its config must match. None trains from a random initialisation.
         loss: the geometry-preserving loss config.
@@ -74,6 +78,9 @@ class TrainConfig:
     rgb_shift_px: int = 0
     spot_hole_prob: float = 0.0
     spot_hole_max_fraction: float = 0.15
+    spot_dim_prob: float = 0.0
+    spot_dim_min_gain: float = 0.1
+    spot_dim_floor_e: float = 85.0
     init_from: str | None = None
     loss: LossConfig = field(default_factory=LossConfig)
     seed: int = 0
@@ -163,4 +170,7 @@ class TrainConfig:
             rgb_shift_px=self.rgb_shift_px,
             spot_hole_prob=self.spot_hole_prob,
             spot_hole_max_fraction=self.spot_hole_max_fraction,
+            spot_dim_prob=self.spot_dim_prob,
+            spot_dim_min_gain=self.spot_dim_min_gain,
+            spot_dim_floor_e=self.spot_dim_floor_e,
         )

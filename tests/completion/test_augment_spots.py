@@ -1,11 +1,11 @@
-"""Sensor-hole augmentation (`completion.augment_spots.drop_spots`) against hand-built spot grids."""
+"""Sensor-hole and dimming augmentation (`completion.augment_spots`) against hand-built spot grids."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from completion.augment_spots import drop_spots
+from completion.augment_spots import dim_spots, drop_spots
 from completion.data import AugmentConfig, augment_sample, make_inputs, toy_samples
 from completion.errors import ConfigError
 from tofsim.frame import SPOT_DTYPE, SpotStatus
@@ -80,3 +80,59 @@ def test_augment_sample_applies_holes_before_the_inputs_are_made():
     assert make_inputs(out)["mask"].sum() == out.spot_mask.sum()
     with pytest.raises(ConfigError, match="spot_hole_prob"):
         AugmentConfig(spot_hole_prob=1.5)
+
+
+def test_dimming_drops_the_weak_spots_and_moves_the_others_along_their_ray():
+    depth = np.full((64, 64), 2.0, dtype=np.float32)
+    sparse, mask, spots = _grid(depth)
+    spots["amplitude"] = np.where(np.arange(len(spots)) % 2 == 0, 1000.0, 100.0)  # even bright, odd weak
+    spots["range_m"] = 2.5  # an off-axis ray: z / range = 0.8
+    out_sparse, out_mask, out = dim_spots(sparse, mask, spots, gain=0.5, floor_e=85.0, rng=np.random.default_rng(0))
+    weak = np.arange(len(spots)) % 2 == 1  # 50 e- after dimming (10 % jitter cannot lift it past 85)
+    assert np.all(out["status"][weak] == SpotStatus.DROPOUT) and np.all(out["status"][~weak] == SpotStatus.VALID)
+    rows, cols = spots["v"].astype(int), spots["u"].astype(int)
+    assert not out_mask[rows[weak], cols[weak]].any() and np.all(out_sparse[rows[weak], cols[weak]] == 0)
+    assert out_mask[rows[~weak], cols[~weak]].all()
+    np.testing.assert_allclose(out["z_m"][~weak] / out["range_m"][~weak], 0.8, rtol=1e-5)
+    np.testing.assert_allclose(out_sparse[rows[~weak], cols[~weak]], out["z_m"][~weak], rtol=1e-6)
+    np.testing.assert_allclose(out["sigma_m"][~weak], 0.01 / np.sqrt(0.5), rtol=1e-6)
+    assert np.all(spots["status"] == SpotStatus.VALID) and mask.sum() == len(spots)  # inputs not modified
+
+
+def test_dimmed_survivors_get_the_noise_of_a_weaker_return():
+    depth = np.full((400, 400), 3.0, dtype=np.float32)
+    sparse, mask, spots = _grid(depth, stride_px=4)  # 10,000 spots, sigma 1 cm
+    spots["amplitude"] = 5000.0
+    _, _, out = dim_spots(sparse, mask, spots, gain=0.25, floor_e=85.0, rng=np.random.default_rng(1))
+    # shot-noise limited: sigma grows to sigma / sqrt(gain), so the added noise is sigma * sqrt(1 / gain - 1)
+    assert np.all(out["status"] == SpotStatus.VALID)
+    added = out["z_m"] - 3.0
+    assert np.std(added) == pytest.approx(0.01 * np.sqrt(3.0), rel=0.05)
+    assert abs(np.mean(added)) < 0.001
+
+
+def test_unit_gain_is_identity_and_bad_gains_are_refused():
+    depth = np.full((32, 32), 1.0, dtype=np.float32)
+    sparse, mask, spots = _grid(depth)
+    same = dim_spots(sparse, mask, spots, gain=1.0, floor_e=85.0, rng=np.random.default_rng(0))
+    assert same[0] is sparse and same[1] is mask and same[2] is spots
+    with pytest.raises(ValueError, match="gain"):
+        dim_spots(sparse, mask, spots, gain=0.0, floor_e=85.0, rng=np.random.default_rng(0))
+    with pytest.raises(ConfigError, match="spot_dim_min_gain"):
+        AugmentConfig(spot_dim_min_gain=0.0)
+    with pytest.raises(ConfigError, match="spot_dim_prob"):
+        AugmentConfig(spot_dim_prob=2.0)
+
+
+def test_augment_sample_dims_spots_into_the_dropout_channel():
+    sample = toy_samples(1, height_px=48, width_px=64, spot_stride_px=4, rng=np.random.default_rng(0))[0]
+    sample.spots["amplitude"] = np.linspace(50.0, 2000.0, len(sample.spots))
+    cfg = AugmentConfig(hflip_prob=0.0, brightness=0, contrast=0, saturation=0, spot_dim_prob=1.0,
+                        spot_dim_min_gain=0.2)  # fmt: skip
+    out = augment_sample(sample, cfg, rng=np.random.default_rng(1))
+    n_out = int((out.spots["status"] == SpotStatus.DROPOUT).sum()) - int((sample.spots["status"] == SpotStatus.DROPOUT).sum())
+    assert n_out > 0 and out.spot_mask.sum() == sample.spot_mask.sum() - n_out
+    inputs = make_inputs(out)
+    rows, cols = np.floor(out.spots["v"] + 0.5).astype(int), np.floor(out.spots["u"] + 0.5).astype(int)
+    dropped = out.spots["status"] == SpotStatus.DROPOUT
+    assert np.all(inputs["spot_status"][1][rows[dropped], cols[dropped]] == 1)  # the nearest spot is itself
