@@ -130,7 +130,8 @@ def test_augment_sample_dims_spots_into_the_dropout_channel():
     cfg = AugmentConfig(hflip_prob=0.0, brightness=0, contrast=0, saturation=0, spot_dim_prob=1.0,
                         spot_dim_min_gain=0.2)  # fmt: skip
     out = augment_sample(sample, cfg, rng=np.random.default_rng(1))
-    n_out = int((out.spots["status"] == SpotStatus.DROPOUT).sum()) - int((sample.spots["status"] == SpotStatus.DROPOUT).sum())
+    n_before = int((sample.spots["status"] == SpotStatus.DROPOUT).sum())
+    n_out = int((out.spots["status"] == SpotStatus.DROPOUT).sum()) - n_before
     assert n_out > 0 and out.spot_mask.sum() == sample.spot_mask.sum() - n_out
     inputs = make_inputs(out)
     rows, cols = np.floor(out.spots["v"] + 0.5).astype(int), np.floor(out.spots["u"] + 0.5).astype(int)
